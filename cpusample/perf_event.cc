@@ -1,0 +1,346 @@
+// perf_event_open as a CPU-sample source: probing, opening a per-thread
+// counter that signals its thread, and explaining refusals (perf_event.h).
+#include "cpusample/perf_event.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace gentrace::cpusample {
+
+const char* PerfEventName(PerfEvent event) {
+  switch (event) {
+    case PerfEvent::kCpuClock:
+      return "cpu-clock";
+    case PerfEvent::kTaskClock:
+      return "task-clock";
+    case PerfEvent::kCycles:
+      return "cycles";
+    case PerfEvent::kInstructions:
+      return "instructions";
+    case PerfEvent::kCacheMisses:
+      return "cache-misses";
+    case PerfEvent::kBranchMisses:
+      return "branch-misses";
+  }
+  return "unknown";
+}
+
+bool IsHardwareEvent(PerfEvent event) {
+  return event != PerfEvent::kCpuClock && event != PerfEvent::kTaskClock;
+}
+
+namespace internal {
+namespace {
+
+// Reads a small file whole; empty on failure.
+std::string ReadSmallFile(const char* path) {
+  std::string out;
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+void FillAttr(const PerfConfig& config, perf_event_attr* attr) {
+  memset(attr, 0, sizeof(*attr));
+  attr->size = sizeof(*attr);
+  switch (config.event) {
+    case PerfEvent::kCpuClock:
+      attr->type = PERF_TYPE_SOFTWARE;
+      attr->config = PERF_COUNT_SW_CPU_CLOCK;
+      break;
+    case PerfEvent::kTaskClock:
+      attr->type = PERF_TYPE_SOFTWARE;
+      attr->config = PERF_COUNT_SW_TASK_CLOCK;
+      break;
+    case PerfEvent::kCycles:
+      attr->type = PERF_TYPE_HARDWARE;
+      attr->config = PERF_COUNT_HW_CPU_CYCLES;
+      break;
+    case PerfEvent::kInstructions:
+      attr->type = PERF_TYPE_HARDWARE;
+      attr->config = PERF_COUNT_HW_INSTRUCTIONS;
+      break;
+    case PerfEvent::kCacheMisses:
+      attr->type = PERF_TYPE_HARDWARE;
+      attr->config = PERF_COUNT_HW_CACHE_MISSES;
+      break;
+    case PerfEvent::kBranchMisses:
+      attr->type = PERF_TYPE_HARDWARE;
+      attr->config = PERF_COUNT_HW_BRANCH_MISSES;
+      break;
+  }
+  if (config.sample_freq != 0) {
+    attr->freq = 1;
+    attr->sample_freq = config.sample_freq;
+  } else {
+    attr->sample_period = config.sample_period;
+  }
+  attr->disabled = 1;
+  attr->exclude_kernel = config.exclude_kernel ? 1 : 0;
+  attr->exclude_hv = 1;
+  attr->precise_ip = static_cast<unsigned>(config.precise_ip) & 3;
+}
+
+// perf_event_open for one thread; -1 with errno on failure.
+int PerfEventOpen(const PerfConfig& config, pid_t tid) {
+  perf_event_attr attr;
+  FillAttr(config, &attr);
+  return static_cast<int>(
+      syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
+}
+
+std::string ErrnoText(int err) {
+  char buf[256];
+  // GNU strerror_r: returns a pointer to the text (maybe not buf).
+  const char* text = strerror_r(err, buf, sizeof(buf));
+  return absl::StrCat(ErrnoName(err), ": ", text);
+}
+
+}  // namespace
+
+std::string ErrnoName(int err) {
+  switch (err) {
+    case EPERM:
+      return "EPERM";
+    case ENOENT:
+      return "ENOENT";
+    case ESRCH:
+      return "ESRCH";
+    case EINTR:
+      return "EINTR";
+    case E2BIG:
+      return "E2BIG";
+    case EBADF:
+      return "EBADF";
+    case EAGAIN:
+      return "EAGAIN";
+    case ENOMEM:
+      return "ENOMEM";
+    case EACCES:
+      return "EACCES";
+    case EFAULT:
+      return "EFAULT";
+    case EBUSY:
+      return "EBUSY";
+    case ENODEV:
+      return "ENODEV";
+    case EINVAL:
+      return "EINVAL";
+    case EMFILE:
+      return "EMFILE";
+    case ENFILE:
+      return "ENFILE";
+    case ENOSYS:
+      return "ENOSYS";
+    case EOPNOTSUPP:
+      return "EOPNOTSUPP";
+    case EOVERFLOW:
+      return "EOVERFLOW";
+    default:
+      return absl::StrCat("errno ", err);
+  }
+}
+
+SystemFacts ReadSystemFacts() {
+  SystemFacts facts;
+  const std::string paranoid =
+      ReadSmallFile("/proc/sys/kernel/perf_event_paranoid");
+  if (!paranoid.empty()) {
+    char* end = nullptr;
+    const long v = strtol(paranoid.c_str(), &end, 10);
+    if (end != paranoid.c_str())
+      facts.perf_event_paranoid = static_cast<int>(v);
+  }
+  const std::string status = ReadSmallFile("/proc/self/status");
+  const size_t at = status.find("\nSeccomp:");
+  if (at != std::string::npos) {
+    facts.seccomp_mode = atoi(status.c_str() + at + 9);
+  }
+  struct stat st;
+  facts.cpu_pmu_present = stat("/sys/bus/event_source/devices/cpu", &st) == 0;
+  return facts;
+}
+
+absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
+                           const SystemFacts& facts) {
+  const std::string what =
+      absl::StrCat("perf_event_open(", PerfEventName(event),
+                   exclude_kernel ? ", user space only" : ", with kernel mode",
+                   ") failed: ");
+  const bool hardware = IsHardwareEvent(event);
+  if (hardware && (err == ENOENT || err == EOPNOTSUPP || err == ENODEV)) {
+    if (!facts.cpu_pmu_present) {
+      return absl::UnavailableError(absl::StrCat(
+          what,
+          "no hardware PMU: this kernel exposes no hardware performance "
+          "counters (",
+          ErrnoText(err),
+          "; /sys/bus/event_source/devices/cpu does not exist), as in most "
+          "virtual machines without PMU passthrough; use a software event "
+          "(cpu-clock, task-clock) or the thread-timer source"));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        what, "the CPU's PMU does not support event '", PerfEventName(event),
+        "' (", ErrnoText(err), "); use another event or a software clock"));
+  }
+  if (err == EACCES || err == EPERM) {
+    // What perf_event_paranoid must be for this request without
+    // CAP_PERFMON: <= 2 counts one's own threads in user space, <= 1 adds
+    // kernel mode. Debian's 3 forbids unprivileged use altogether.
+    const int needed = exclude_kernel ? 2 : 1;
+    const bool paranoid_known = facts.perf_event_paranoid != INT_MIN;
+    const bool paranoid_refuses =
+        paranoid_known && facts.perf_event_paranoid > needed;
+    const bool seccomp = facts.seccomp_mode == 2;
+    if (seccomp && !paranoid_refuses) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          what,
+          "blocked by a seccomp filter (Seccomp: 2 in /proc/self/status; ",
+          ErrnoText(err),
+          "): run outside the filter (e.g. a container profile that allows "
+          "perf_event_open) or use the thread-timer source"));
+    }
+    std::string msg = absl::StrCat(what, "not permitted by ");
+    if (paranoid_known) {
+      absl::StrAppend(
+          &msg, "kernel.perf_event_paranoid = ", facts.perf_event_paranoid);
+    } else {
+      absl::StrAppend(&msg, "kernel.perf_event_paranoid (value unreadable)");
+    }
+    absl::StrAppend(
+        &msg, " (", ErrnoText(err),
+        "); this request needs perf_event_paranoid <= ", needed,
+        exclude_kernel ? " (user space of one's own threads)"
+                       : " (kernel mode included)",
+        " or CAP_PERFMON: sysctl -w kernel.perf_event_paranoid=", needed);
+    if (seccomp) {
+      absl::StrAppend(&msg,
+                      "; note: a seccomp filter is also active (Seccomp: 2)");
+    }
+    return absl::PermissionDeniedError(msg);
+  }
+  if (err == ENOSYS) {
+    return absl::UnimplementedError(absl::StrCat(
+        what, "this kernel has no perf_event_open (", ErrnoText(err),
+        facts.seccomp_mode == 2 ? "; a seccomp filter is active" : "", ")"));
+  }
+  return absl::InternalError(
+      absl::StrCat(what, ErrnoText(err), " (errno ", err, ")"));
+}
+
+absl::StatusOr<PerfConfig> ProbePerfConfig(PerfEvent event, int hz,
+                                           uint64_t period, PerfKernel kernel,
+                                           pid_t tid) {
+  if (hz <= 0 && period == 0) {
+    return absl::InvalidArgumentError("perf source needs hz > 0 or period > 0");
+  }
+  PerfConfig config;
+  config.event = event;
+  if (!IsHardwareEvent(event)) {
+    config.sample_period =
+        period != 0 ? period : static_cast<uint64_t>(1000000000 / hz);
+    if (config.sample_period == 0) config.sample_period = 1;
+  } else if (period != 0) {
+    config.sample_period = period;
+  } else {
+    config.sample_freq = static_cast<uint64_t>(hz);
+  }
+
+  bool kernel_choices[2];
+  int n_kernel = 0;
+  switch (kernel) {
+    case PerfKernel::kIfAllowed:
+      kernel_choices[n_kernel++] = false;  // exclude_kernel = false first
+      kernel_choices[n_kernel++] = true;
+      break;
+    case PerfKernel::kInclude:
+      kernel_choices[n_kernel++] = false;
+      break;
+    case PerfKernel::kExclude:
+      kernel_choices[n_kernel++] = true;
+      break;
+  }
+  const int max_precise = IsHardwareEvent(event) ? 2 : 0;
+
+  int last_err = 0;
+  bool last_exclude = false;
+  for (int k = 0; k < n_kernel; ++k) {
+    config.exclude_kernel = kernel_choices[k];
+    for (int precise = max_precise; precise >= 0; --precise) {
+      config.precise_ip = precise;
+      const int fd = PerfEventOpen(config, tid);
+      if (fd >= 0) {
+        close(fd);
+        return config;
+      }
+      last_err = errno;
+      last_exclude = config.exclude_kernel;
+      // A lower precise_ip may be what the PMU supports; anything else is
+      // not about precision.
+    }
+    // Only a permission refusal makes user space only worth a try.
+    if (last_err != EACCES && last_err != EPERM) break;
+  }
+  return PerfOpenError(event, last_err, last_exclude, ReadSystemFacts());
+}
+
+absl::StatusOr<int> OpenPerfCounter(const PerfConfig& config, pid_t tid) {
+  const int fd = PerfEventOpen(config, tid);
+  if (fd < 0) {
+    return PerfOpenError(config.event, errno, config.exclude_kernel,
+                         ReadSystemFacts());
+  }
+  // Order matters: the signal and owner are set before O_ASYNC turns
+  // delivery on, so no overflow ever goes to the process as SIGIO.
+  struct f_owner_ex owner;
+  owner.type = F_OWNER_TID;
+  owner.pid = tid;
+  const char* step = nullptr;
+  if (fcntl(fd, F_SETSIG, SIGPROF) != 0) {
+    step = "fcntl(F_SETSIG, SIGPROF)";
+  } else if (fcntl(fd, F_SETOWN_EX, &owner) != 0) {
+    step = "fcntl(F_SETOWN_EX, F_OWNER_TID)";
+  } else {
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_ASYNC) != 0) {
+      step = "fcntl(F_SETFL, O_ASYNC)";
+    }
+  }
+  if (step != nullptr) {
+    const int err = errno;
+    close(fd);
+    return absl::InternalError(absl::StrCat("perf counter setup: ", step,
+                                            " failed: ", ErrnoText(err)));
+  }
+  return fd;
+}
+
+bool EnablePerfCounter(int fd) {
+  return ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) == 0;
+}
+
+void DisablePerfCounter(int fd) { ioctl(fd, PERF_EVENT_IOC_DISABLE, 0); }
+
+}  // namespace internal
+}  // namespace gentrace::cpusample

@@ -1,0 +1,45 @@
+// gentrace's own data in experimental batches.
+//
+// Go has no events for thread names or for how CPU samples were taken. Go's
+// parser keeps ExperimentalBatch payloads of experiments it does not know
+// and ignores them (GO_FORMAT.md §18), so gentrace writes such facts into
+// experimental batches with its own experiment ids. The tracer writes these
+// records and the reader decodes them; both use only this file.
+//
+// Payload: a sequence of records, each `kind` (uvarint) followed by the
+// fields listed below (uvarints; strings are a uvarint length and bytes).
+#ifndef GENTRACE_FORMAT_GENTRACE_BATCH_H_
+#define GENTRACE_FORMAT_GENTRACE_BATCH_H_
+
+#include <cstdint>
+
+namespace gentrace::format {
+
+// Experiment id of gentrace's info batches. Go uses 1 (AllocFree); newer Go
+// versions count up from there, so ours sits far away.
+inline constexpr uint8_t kExperimentGentraceInfo = 0xC7;
+
+enum GentraceRecordKind : uint8_t {
+  // A thread known in this generation: tid (M), proc id (P), goroutine id
+  // of the thread's own G, name.
+  kRecordThread = 1,
+  // How CPU samples were taken in this generation: source (see
+  // SamplerSource), rate_hz (timers) or period (counters; 0 if none),
+  // samples taken, samples lost to a full buffer, event name (e.g.
+  // "cpu-clock", "cycles"; empty for timers).
+  kRecordSampler = 2,
+  // A fiber (a G that is not a thread's own): goroutine id, name.
+  kRecordFiber = 3,
+};
+
+// Sampler sources as recorded in kRecordSampler.
+enum SamplerSource : uint8_t {
+  kSamplerNone = 0,
+  kSamplerThreadTimer = 1,   // per-thread POSIX CPU timers
+  kSamplerProcessTimer = 2,  // process-wide ITIMER_PROF only
+  kSamplerPerfEvent = 3,     // perf_event_open per thread
+};
+
+}  // namespace gentrace::format
+
+#endif  // GENTRACE_FORMAT_GENTRACE_BATCH_H_

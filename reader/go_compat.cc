@@ -1,0 +1,45 @@
+// Go-compatible names; see go_compat.h.
+#include "reader/go_compat.h"
+
+#include "absl/strings/str_cat.h"
+#include "format/spec.h"
+
+namespace gentrace::reader {
+
+std::string GoEventString(uint8_t type) {
+  if (type < format::kNumEventTypes) {
+    const format::EventSpec* spec = format::LookupSpec(type);
+    return spec == nullptr ? std::string() : std::string(spec->name);
+  }
+  return absl::StrCat("Invalid(", type, ")");
+}
+
+absl::string_view GoStatusString(uint8_t status) {
+  switch (status) {
+    case format::kGoRunnable:
+      return "Runnable";
+    case format::kGoRunning:
+      return "Running";
+    case format::kGoSyscall:
+      return "Syscall";
+    case format::kGoWaiting:
+      return "Waiting";
+    default:
+      return "Bad";
+  }
+}
+
+absl::string_view ProcStatusString(uint8_t status) {
+  switch (status) {
+    case format::kProcRunning:
+      return "Running";
+    case format::kProcIdle:
+      return "Idle";
+    case format::kProcSyscall:
+      return "Syscall";
+    default:
+      return "Bad";
+  }
+}
+
+}  // namespace gentrace::reader

@@ -1,0 +1,561 @@
+// End-to-end tests of the tracer: programs that trace themselves, with the
+// resulting traces checked by Go's own parser and validator (and their
+// events counted from Go's reader) when the Go reference tool is available.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "format/batch.h"
+#include "format/gentrace_batch.h"
+#include "format/header.h"
+#include "tests/interop/go_tool.h"
+#include "tests/tracer/trace_check.h"
+#include "tracer/gentrace.h"
+
+namespace gentrace {
+namespace {
+
+using ::gentrace::testing::GoView;
+using ::gentrace::testing::ReadFile;
+using ::gentrace::testing::TempPath;
+using ::gentrace::testing::ViewWithGo;
+using ::testing::HasSubstr;
+
+#if defined(GENTRACE_TSAN)
+constexpr int kScale = 10;  // ThreadSanitizer is ~10x slower
+#else
+constexpr int kScale = 1;
+#endif
+
+Options FileOptions(const std::string& path,
+                    absl::Duration period = absl::Milliseconds(50)) {
+  Options o;
+  o.path = path;
+  o.generation_period = period;
+  return o;
+}
+
+GoView MustView(const std::string& path, bool allow_broken_tail = false,
+               bool dump = true) {
+  absl::StatusOr<GoView> v = ViewWithGo(path, allow_broken_tail, dump);
+  EXPECT_TRUE(v.ok()) << v.status();
+  if (!v.ok()) return GoView();
+  EXPECT_TRUE(v->valid) << v->validate_output;
+  return *v;
+}
+
+// Waits until `more` further generations are complete (the first ones can
+// take longer than the period while debug information loads).
+void WaitForMoreGenerations(uint64_t more) {
+  const uint64_t target = GetStats().generations + more;
+  for (int i = 0; i < 10000 && GetStats().generations < target; ++i) {
+    usleep(1000);
+  }
+  ASSERT_GE(GetStats().generations, target);
+}
+
+// Reads the batch framing of a trace: generations seen, in order.
+std::vector<uint64_t> Generations(const std::string& bytes) {
+  std::vector<uint64_t> gens;
+  format::BatchReader r(absl::MakeConstSpan(
+      reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  EXPECT_TRUE(r.ReadHeader().ok());
+  format::Batch b;
+  for (;;) {
+    absl::StatusOr<bool> more = r.Next(&b);
+    EXPECT_TRUE(more.ok()) << more.status();
+    if (!more.ok() || !*more) break;
+    if (gens.empty() || gens.back() != b.gen) gens.push_back(b.gen);
+  }
+  return gens;
+}
+
+TEST(TracerTest, RecordsTasksRegionsLogsWithNamesAndStacks) {
+  const std::string path = TempPath("basic.trace");
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  EXPECT_TRUE(IsTracing());
+  std::thread t([] {
+    SetThreadName("basic-worker");
+    for (int i = 0; i < 100; ++i) {
+      Task task = Task::Begin("request");
+      GENTRACE_REGION("outer");
+      {
+        ScopedRegion inner(absl::StrCat("dynamic-", i % 3), task.id());
+        Log("cache", absl::StrCat("miss ", i), task.id());
+        GENTRACE_LOG("static-category", "hello");
+        Logf("fmt", "value=%d", i);
+      }
+    }
+  });
+  t.join();
+  ASSERT_TRUE(Stop().ok());
+  EXPECT_FALSE(IsTracing());
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path);
+  EXPECT_EQ(v.end_line, "END ok");
+  EXPECT_EQ(v.count("TaskBegin"), 100);
+  EXPECT_EQ(v.count("TaskEnd"), 100);
+  EXPECT_EQ(v.count("RegionBegin"), 200);
+  EXPECT_EQ(v.count("RegionEnd"), 200);
+  EXPECT_EQ(v.count("Log"), 300);
+  EXPECT_EQ(v.count_matching({"Log ", "category=\"cache\"", "message=\"miss 42\""}),
+            1);
+  EXPECT_EQ(v.count_matching({"Log ", "message=\"value=7\""}), 1);
+  EXPECT_EQ(v.count_matching({"RegionBegin", "type=\"dynamic-2\""}), 33);
+  // The thread's goroutine is named after the thread.
+  EXPECT_EQ(v.count_matching({"from=NotExist to=Runnable",
+                              "tstack=[\"basic-worker\""}),
+            1);
+  // Stacks start at the caller, in this file, not inside gentrace.
+  EXPECT_GE(v.count_matching({"Log ", "stack=[\"", "tracer_test.cc\":"}), 300);
+  EXPECT_EQ(v.count_matching({"Log ", "stack=[\"", "gentrace.h\":"}), 0);
+}
+
+TEST(TracerTest, OffCallsDoNothing) {
+  EXPECT_FALSE(IsTracing());
+  Task t = Task::Begin("off");
+  EXPECT_EQ(t.id(), 0u);
+  GENTRACE_REGION("off");
+  Log("a", "b");
+  { ScopedBlock b(BlockReason::kSync); }
+  { ScopedSyscall s; }
+  t.End();
+  EXPECT_FALSE(Stop().ok());
+}
+
+TEST(TracerTest, RejectsBadOptions) {
+  Options none;
+  EXPECT_THAT(std::string(Start(none).message()),
+              HasSubstr("exactly one of"));
+  Options two = FileOptions(TempPath("x.trace"));
+  two.fd = 1;
+  EXPECT_FALSE(Start(two).ok());
+  Options period = FileOptions(TempPath("x.trace"), absl::Microseconds(10));
+  EXPECT_THAT(std::string(Start(period).message()), HasSubstr("at least 1ms"));
+  Options depth = FileOptions(TempPath("x.trace"));
+  depth.max_stack_depth = 129;
+  EXPECT_THAT(std::string(Start(depth).message()), HasSubstr("[1, 128]"));
+  Options dir = FileOptions("/nonexistent-dir/x.trace");
+  EXPECT_THAT(std::string(Start(dir).message()),
+              HasSubstr("cannot create trace file /nonexistent-dir/x.trace"));
+  Options badfd;
+  badfd.fd = 987;
+  EXPECT_THAT(std::string(Start(badfd).message()), HasSubstr("not open"));
+  Options zstd = FileOptions(TempPath("x.trace"));
+  zstd.compression = Compression::kZstd;
+  zstd.zstd_level = 99;
+  EXPECT_FALSE(Start(zstd).ok());
+  EXPECT_FALSE(IsTracing());
+
+  ASSERT_TRUE(Start(FileOptions(TempPath("ok.trace"))).ok());
+  EXPECT_THAT(std::string(Start(FileOptions(TempPath("y.trace"))).message()),
+              HasSubstr("already on"));
+  EXPECT_TRUE(Stop().ok());
+}
+
+TEST(TracerTest, MisuseNeverBreaksTheTrace) {
+  const std::string path = TempPath("misuse.trace");
+  Options o = FileOptions(path);
+  o.max_stack_depth = 128;
+  ASSERT_TRUE(Start(o).ok());
+  // Ending a region that is not innermost ends the inner ones first.
+  RegionBegin("a");
+  RegionBegin("b");
+  RegionBegin("c");
+  RegionEnd("a");
+  // Ending regions that are not open is ignored.
+  RegionEnd("never-begun");
+  RegionEnd("b");
+  // Same name, different task: distinct regions.
+  RegionBegin("t", 5);
+  RegionEnd("t", 6);
+  RegionEnd("t", 5);
+  // A task ended twice, and ended after being moved from.
+  Task t = Task::Begin("twice");
+  t.End();
+  t.End();
+  Task moved = Task::Begin("moved");
+  Task other = std::move(moved);
+  moved.End();
+  other.End();
+  // Strings over 1024 bytes are truncated.
+  const std::string long_name(5000, 'x');
+  Log("long", long_name);
+  RegionBegin(long_name);
+  RegionEnd(long_name);
+  // Stacks deeper than 128 frames keep their innermost 128.
+  std::function<void(int)> recurse = [&](int depth) {
+    if (depth == 0) {
+      Log("deep", "bottom");
+      return;
+    }
+    recurse(depth - 1);
+    asm volatile("" ::: "memory");  // keep the frames
+  };
+  recurse(200);
+  // Events while blocked are dropped (a blocked goroutine cannot log), and
+  // nested or mismatched scopes write nothing extra.
+  {
+    ScopedBlock b(BlockReason::kSync);
+    Log("while", "blocked");
+    ScopedBlock nested(BlockReason::kSync);
+    ScopedSyscall sys;
+  }
+  {
+    ScopedSyscall sys;
+    ScopedSyscall nested;
+    ScopedBlock blocked_in_syscall(BlockReason::kSleep);
+    Log("in", "syscall");
+  }
+  ASSERT_TRUE(Stop().ok());
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path);
+  EXPECT_EQ(v.end_line, "END ok");
+  EXPECT_EQ(v.count("RegionBegin"), 5);  // a b c t long
+  EXPECT_EQ(v.count("RegionEnd"), 5);
+  EXPECT_EQ(v.count("TaskBegin"), 2);
+  EXPECT_EQ(v.count("TaskEnd"), 2);
+  EXPECT_EQ(v.count_matching({"Log ", "category=\"while\""}), 0);
+  EXPECT_EQ(v.count_matching({"Log ", "category=\"in\""}), 1);
+  EXPECT_EQ(v.count_matching({"Log ", std::string(1024, 'x') + "\""}), 1);
+  EXPECT_EQ(v.count_matching({"Log ", std::string(1025, 'x')}), 0);
+  EXPECT_EQ(v.count_matching({"to=Waiting"}), 1);
+  EXPECT_EQ(v.count_matching({"to=Syscall"}), 1);
+  // The deep log's stack has exactly 128 frames.
+  for (const std::string& e : v.events) {
+    if (e.find("category=\"deep\"") == std::string::npos) continue;
+    size_t frames = 0;
+    for (size_t p = e.find(" pc="); p != std::string::npos;
+         p = e.find(" pc=", p + 1)) {
+      ++frames;
+    }
+    EXPECT_EQ(frames, 128u);
+  }
+}
+
+TEST(TracerTest, BlockingAndSyscallsAcrossGenerations) {
+  const std::string path = TempPath("block.trace");
+  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(5))).ok());
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([i] {
+      for (int k = 0; k < 5; ++k) {
+        GENTRACE_REGION("work");
+        // Each block and syscall spans a generation boundary.
+        if (i % 2 == 0) {
+          ScopedBlock b(BlockReason::kNetwork);
+          WaitForMoreGenerations(1);
+        } else {
+          ScopedSyscall s;
+          WaitForMoreGenerations(1);
+        }
+      }
+    });
+  }
+  // A thread that stays silent through many generations, then logs.
+  std::thread silent([] {
+    Log("silent", "first");
+    WaitForMoreGenerations(6);
+    Log("silent", "second");
+  });
+  for (auto& t : threads) t.join();
+  silent.join();
+  ASSERT_TRUE(Stop().ok());
+  const std::vector<uint64_t> gens = Generations(ReadFile(path));
+  EXPECT_GE(gens.size(), 8u);
+  for (size_t i = 1; i < gens.size(); ++i) EXPECT_EQ(gens[i], gens[i - 1] + 1);
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path);
+  EXPECT_EQ(v.count_matching({"to=Waiting", "reason=\"network\""}), 10);
+  EXPECT_EQ(v.count_matching({"from=Running to=Syscall"}), 10);
+  EXPECT_EQ(v.count_matching({"category=\"silent\""}), 2);
+  // Every window of whole generations parses on its own (flight recorder).
+  for (uint64_t from = 2; from <= gens.size(); from += 3) {
+    const std::string window = TempPath(absl::StrCat("window-", from));
+    absl::StatusOr<interop::GoRunResult> cut = interop::RunGoTool(
+        {"cut", "-from", absl::StrCat(from), path, window});
+    ASSERT_TRUE(cut.ok());
+    ASSERT_EQ(cut->exit_code, 0) << cut->stderr_data;
+    absl::StatusOr<interop::GoValidateResult> w = interop::GoValidate(window);
+    ASSERT_TRUE(w.ok());
+    EXPECT_TRUE(w->ok) << "window from " << from << ": " << w->output;
+  }
+}
+
+TEST(TracerTest, ManyThreadsStartingAndExitingWithTinyGenerations) {
+  // 64 threads at a time, each writing kEvents events, with threads ending
+  // and new ones starting all along, and a generation every 10 ms.
+  const int kThreads = 64;
+  const int kEvents = 100000 / kScale;
+  const std::string path = TempPath("stress.trace");
+  Options options = FileOptions(path, absl::Milliseconds(10));
+  // Without stacks: Go's validator then checks ~10M events in seconds.
+  options.stacks = StackOptions{false, false, false, false, false};
+  ASSERT_TRUE(Start(options).ok());
+  std::atomic<int> logs{0};
+  std::atomic<int> tasks{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Half of the threads hand over to a fresh thread halfway.
+      const int mine = t % 2 == 0 ? kEvents / 2 : kEvents;
+      // Six events an iteration: about n events for body(n).
+      auto body = [&](int n) {
+        for (int i = 0; i < n / 6; ++i) {
+          tasks.fetch_add(1, std::memory_order_relaxed);
+          Task task = Task::Begin("op");
+          GENTRACE_REGION("step");
+          if (i % 64 == 0) {
+            Log("progress", "tick", task.id());
+            logs.fetch_add(1);
+          } else {
+            RegionBegin("inner");
+            RegionEnd("inner");
+          }
+        }
+      };
+      body(mine);
+      if (t % 2 == 0) {
+        std::thread successor(body, kEvents / 2);
+        successor.join();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(Stop().ok());
+  const Stats stats = GetStats();
+  EXPECT_EQ(stats.threads_seen, static_cast<uint64_t>(kThreads + kThreads / 2));
+  EXPECT_GE(stats.generations, 2u);
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path, false, /*dump=*/false);  // millions of events
+  EXPECT_EQ(v.count("TaskBegin"), tasks.load());
+  EXPECT_EQ(v.count("TaskEnd"), tasks.load());
+  EXPECT_EQ(v.count("Log"), logs.load());
+  EXPECT_EQ(v.count("RegionBegin"), v.count("RegionEnd"));
+  // Each iteration: a task, the "step" region, and a log or a region.
+  EXPECT_EQ(v.count("RegionBegin") + v.count("Log"), 2 * tasks.load());
+  EXPECT_GE(6 * tasks.load(), kThreads * kEvents * 99 / 100);
+  EXPECT_EQ(v.count("Sync"), static_cast<int>(stats.generations));
+}
+
+TEST(TracerTest, HundredStartStopCycles) {
+  std::vector<std::string> paths;
+  std::atomic<bool> done{false};
+  // A thread that outlives all the cycles, writing all along.
+  std::thread background([&] {
+    while (!done.load()) {
+      GENTRACE_REGION("background");
+      usleep(100);
+    }
+  });
+  for (int i = 0; i < 100; ++i) {
+    paths.push_back(TempPath(absl::StrCat("cycle-", i, ".trace")));
+    ASSERT_TRUE(Start(FileOptions(paths.back(), absl::Milliseconds(2))).ok());
+    std::thread t([i] {
+      Log("cycle", absl::StrCat(i));
+      GENTRACE_REGION("r");
+    });
+    Log("main", "x");
+    t.join();
+    if (i % 10 == 0) usleep(5000);  // several generations now and then
+    ASSERT_TRUE(Stop().ok()) << i;
+  }
+  done.store(true);
+  background.join();
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  std::vector<std::string> args = {"validate", "-q"};
+  args.insert(args.end(), paths.begin(), paths.end());
+  absl::StatusOr<interop::GoRunResult> r = interop::RunGoTool(args);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0) << r->stdout_data << r->stderr_data;
+  GoView last = MustView(paths.back());
+  EXPECT_EQ(last.count_matching({"category=\"cycle\"", "message=\"99\""}), 1);
+}
+
+TEST(TracerTest, ZstdOneFramePerGeneration) {
+  const std::string path = TempPath("z.trace.zst");
+  Options o = FileOptions(path, absl::Milliseconds(5));
+  o.compression = Compression::kZstd;
+  ASSERT_TRUE(Start(o).ok());
+  for (int i = 0; i < 30; ++i) {
+    Log("z", absl::StrCat("message ", i));
+    if (i % 6 == 0) WaitForMoreGenerations(1);
+  }
+  ASSERT_TRUE(Stop().ok());
+  const std::string compressed = ReadFile(path);
+  ASSERT_TRUE(format::LooksLikeZstd(absl::MakeConstSpan(
+      reinterpret_cast<const uint8_t*>(compressed.data()),
+      compressed.size())));
+  // Walk the frames: each one decompresses on its own and the first holds
+  // the header; the frame count equals the generation count.
+  std::string plain;
+  size_t pos = 0, frames = 0;
+  std::vector<size_t> frame_ends;
+  while (pos < compressed.size()) {
+    const size_t len =
+        ZSTD_findFrameCompressedSize(compressed.data() + pos,
+                                     compressed.size() - pos);
+    ASSERT_FALSE(ZSTD_isError(len));
+    const unsigned long long size =
+        ZSTD_getFrameContentSize(compressed.data() + pos, len);
+    std::string out(size == ZSTD_CONTENTSIZE_UNKNOWN ? (1 << 22) : size, '\0');
+    const size_t n =
+        ZSTD_decompress(out.data(), out.size(), compressed.data() + pos, len);
+    ASSERT_FALSE(ZSTD_isError(n)) << ZSTD_getErrorName(n);
+    plain.append(out.data(), n);
+    pos += len;
+    ++frames;
+    frame_ends.push_back(plain.size());
+  }
+  const std::vector<uint64_t> gens = Generations(plain);
+  EXPECT_EQ(frames, gens.size());
+  ASSERT_GE(gens.size(), 4u);
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  const std::string plain_path = TempPath("z.trace");
+  {
+    FILE* f = fopen(plain_path.c_str(), "wb");
+    fwrite(plain.data(), 1, plain.size(), f);
+    fclose(f);
+  }
+  GoView v = MustView(plain_path);
+  EXPECT_EQ(v.count("Log"), 30);
+  // A file cut after any whole frame is a valid trace of whole generations.
+  const std::string cut_path = TempPath("z-cut.trace");
+  {
+    FILE* f = fopen(cut_path.c_str(), "wb");
+    fwrite(plain.data(), 1, frame_ends[2], f);
+    fclose(f);
+  }
+  GoView cut = MustView(cut_path);
+  EXPECT_EQ(cut.count("Sync"), 3);
+}
+
+TEST(TracerTest, FailingSinkStopsTracingAndStopReportsIt) {
+  std::atomic<size_t> seen{0};
+  Options o;
+  o.generation_period = absl::Milliseconds(2);
+  o.callback = [&](absl::Span<const uint8_t> bytes) {
+    if (seen.fetch_add(bytes.size()) > 2000) {
+      return absl::ResourceExhaustedError("disk full (simulated)");
+    }
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(Start(o).ok());
+  for (int i = 0; i < 2000 && IsTracing(); ++i) {
+    Log("fill", std::string(100, 'y'));
+    usleep(50);
+  }
+  // Tracing stops by itself soon after the failure.
+  for (int i = 0; i < 200 && IsTracing(); ++i) usleep(5000);
+  EXPECT_FALSE(IsTracing());
+  Log("after", "failure");  // harmless
+  absl::Status s = Stop();
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("disk full (simulated)"));
+  // And tracing can start again.
+  ASSERT_TRUE(Start(FileOptions(TempPath("again.trace"))).ok());
+  EXPECT_TRUE(Stop().ok());
+}
+
+TEST(TracerTest, ClosedPipeIsAnErrorNotASignal) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  close(fds[0]);  // nobody will read
+  Options o;
+  o.fd = fds[1];
+  // The header write fails at once; the process survives (no SIGPIPE).
+  absl::Status s = Start(o);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("Broken pipe"));
+  EXPECT_FALSE(IsTracing());
+  close(fds[1]);
+
+  // A reader that goes away while tracing: Stop reports it.
+  ASSERT_EQ(pipe(fds), 0);
+  o.fd = fds[1];
+  o.generation_period = absl::Milliseconds(2);
+  ASSERT_TRUE(Start(o).ok());
+  char header[16];
+  ASSERT_EQ(read(fds[0], header, sizeof(header)), 16);
+  close(fds[0]);
+  for (int i = 0; i < 100 && IsTracing(); ++i) {
+    Log("x", "y");
+    usleep(2000);
+  }
+  s = Stop();
+  EXPECT_THAT(std::string(s.message()), HasSubstr("Broken pipe"));
+  close(fds[1]);
+}
+
+TEST(TracerTest, ForkLeavesParentTraceIntactAndChildOff) {
+  const std::string path = TempPath("fork.trace");
+  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(5))).ok());
+  Log("before", "fork");
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Child: tracing is off, calls are harmless, Stop says so.
+    const bool tracing = IsTracing();
+    Log("child", "ignored");
+    GENTRACE_REGION("child");
+    const bool stop_failed = !Stop().ok();
+    _exit(!tracing && stop_failed ? 0 : 1);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  Log("after", "fork");
+  usleep(20000);
+  ASSERT_TRUE(Stop().ok());
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path);
+  EXPECT_EQ(v.count("Log"), 2);
+  EXPECT_EQ(v.count_matching({"category=\"child\""}), 0);
+}
+
+TEST(TracerTest, ThreadNamesAreRecordedEveryGeneration) {
+  const std::string path = TempPath("names.trace");
+  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(5))).ok());
+  std::thread t([] {
+    Log("x", "y");
+    pthread_setname_np(pthread_self(), "renamed-by-os");
+    WaitForMoreGenerations(4);
+  });
+  t.join();
+  ASSERT_TRUE(Stop().ok());
+  // gentrace's info batches carry thread records; the OS rename shows up.
+  const std::string bytes = ReadFile(path);
+  EXPECT_NE(bytes.find("renamed-by-os"), std::string::npos);
+  format::BatchReader r(absl::MakeConstSpan(
+      reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  ASSERT_TRUE(r.ReadHeader().ok());
+  format::Batch b;
+  int info_batches = 0;
+  while (*r.Next(&b)) {
+    if (b.experimental &&
+        b.experiment == format::kExperimentGentraceInfo) {
+      ++info_batches;
+    }
+  }
+  EXPECT_GE(info_batches, 3) << Generations(bytes).size() << " generations";
+}
+
+}  // namespace
+}  // namespace gentrace

@@ -1,0 +1,133 @@
+// `gentrace convert --to=text|binary IN OUT`; see convert.h for what the
+// conversions do.
+#include "tools/convert_command.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "format/byte_sink.h"
+#include "format/byte_source.h"
+#include "tools/convert.h"
+
+namespace gentrace::tools {
+namespace {
+
+constexpr char kHelp[] =
+    R"(usage: gentrace convert --to=text|binary IN OUT
+
+Converts a Go execution trace between the binary wire format and Go's raw
+text format (the format of Go's internal/trace/raw package and of its
+testdata/tests/*.test files). IN and OUT are file names; "-" means standard
+input or standard output.
+
+The input format is detected:
+  binary  starts with the header "go 1.22 trace" or "go 1.23 trace"
+  text    its first line that is not blank or a # comment is
+          "Trace Go1.22" or "Trace Go1.23"
+  txtar   an archive with a "-- trace --" file, such as Go's .test files:
+          only that file is converted
+zstd-compressed traces are not read yet: decompress them first
+(zstd -d -c IN > IN.trace).
+
+Text to binary writes minimal varints, as Go's raw writer does, and fills in
+"EventBatch ... size=0" with the size of the events that follow it, up to the
+next batch; other sizes are written as given. Binary to text prints exactly
+what Go's raw TextWriter prints.
+
+Converting to the input's own format normalizes it: binary batches are
+re-encoded with minimal varints and their sizes recomputed; text is reprinted
+in the canonical layout (sizes kept).
+
+If the conversion fails, OUT holds what was converted before the error (for
+text output, that is usually what one wants to look at; binary output is
+removed unless it is standard output).
+
+Flags:
+  --to=text|binary  the output format (required)
+  -h, --help        show this help
+
+Exit status: 0 converted, 1 the input could not be converted, 2 usage error.
+)";
+
+// Whether paths a and b name the same existing file.
+bool SameFile(const std::string& a, const std::string& b) {
+  if (a == "-" || b == "-") return false;
+  struct stat sa, sb;
+  return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 &&
+         sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+bool IsRegularFile(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int Fail(absl::string_view message) {
+  std::fprintf(stderr, "gentrace convert: %.*s\n",
+               static_cast<int>(message.size()), message.data());
+  return kExitFailure;
+}
+
+int RunConvert(const std::vector<std::string>& args) {
+  const Command& self = ConvertCommand();
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, {{"to", true}});
+  if (!parsed.ok()) return UsageError(self, parsed.status().message());
+  if (parsed->help) {
+    std::fputs(kHelp, stdout);
+    return kExitOk;
+  }
+  auto to_flag = parsed->flags.find("to");
+  if (to_flag == parsed->flags.end()) {
+    return UsageError(self, "missing --to=text or --to=binary");
+  }
+  absl::StatusOr<TraceFormat> to = ParseTraceFormat(to_flag->second);
+  if (!to.ok()) return UsageError(self, to.status().message());
+  if (parsed->positional.size() != 2) {
+    return UsageError(
+        self, absl::StrCat("need IN and OUT, got ", parsed->positional.size(),
+                           " file argument",
+                           parsed->positional.size() == 1 ? "" : "s"));
+  }
+  const std::string& in_path = parsed->positional[0];
+  const std::string& out_path = parsed->positional[1];
+  if (SameFile(in_path, out_path)) {
+    return UsageError(
+        self, absl::StrCat("IN and OUT are the same file (", out_path, ")"));
+  }
+
+  absl::StatusOr<std::unique_ptr<format::FdSource>> in =
+      format::FdSource::Open(in_path);
+  if (!in.ok()) return Fail(in.status().message());
+  absl::StatusOr<std::unique_ptr<format::FdSink>> out =
+      format::FdSink::Open(out_path);
+  if (!out.ok()) return Fail(out.status().message());
+
+  absl::Status st = Convert(in->get(), out->get(), *to);
+  absl::Status closed = (*out)->Close();
+  if (st.ok()) st = closed;
+  if (st.ok()) return kExitOk;
+  // A partial binary trace is only a trap for whoever finds it later.
+  if (*to == TraceFormat::kBinary && out_path != "-" &&
+      IsRegularFile(out_path)) {
+    unlink(out_path.c_str());
+  }
+  return Fail(st.message());
+}
+
+}  // namespace
+
+const Command& ConvertCommand() {
+  static const Command kCommand = {
+      "convert",
+      "convert a trace between the binary and the text format",
+      kHelp,
+      &RunConvert,
+  };
+  return kCommand;
+}
+
+}  // namespace gentrace::tools

@@ -1,0 +1,866 @@
+// The tracer runtime; see runtime.h for the design and its invariants.
+#include "tracer/runtime.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "format/gentrace_batch.h"
+#include "format/header.h"
+#include "tracer/stack_capture.h"
+
+namespace gentrace {
+namespace internal {
+
+std::atomic<bool> g_enabled{false};
+
+namespace {
+
+// The calling thread's state. Initial-exec so that reading it is a single
+// instruction and is safe in a signal handler.
+__attribute__((tls_model("initial-exec"))) thread_local ThreadState*
+    tls_thread = nullptr;
+// Marks a thread that has exited (or is exiting): it records nothing more.
+ThreadState* const kExitedThread = reinterpret_cast<ThreadState*>(1);
+
+pthread_key_t g_exit_key;
+pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+void OnThreadExit(void* arg) {
+  auto* ts = static_cast<ThreadState*>(arg);
+  tls_thread = kExitedThread;
+  Runtime::Get().ThreadExit(ts);
+}
+
+void AtExitStop() {
+  if (Runtime::Get().gen() != 0) (void)Runtime::Get().Stop();
+}
+
+void InitOnce() {
+  pthread_key_create(&g_exit_key, OnThreadExit);
+  pthread_atfork(nullptr, nullptr, &Runtime::AtForkChild);
+  std::atexit(AtExitStop);
+}
+
+pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+void StackBounds(uintptr_t* lo, uintptr_t* hi) {
+  pthread_attr_t attr;
+  void* addr = nullptr;
+  size_t size = 0;
+  *lo = *hi = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+      *lo = reinterpret_cast<uintptr_t>(addr);
+      *hi = *lo + size;
+    }
+    pthread_attr_destroy(&attr);
+  }
+}
+
+std::string OsThreadName(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/task/%d/comm",
+                static_cast<int>(tid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buf[64];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return "";
+  std::string s(buf, static_cast<size_t>(n));
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\0')) s.pop_back();
+  return s;
+}
+
+// Blocks the signals gentrace's own threads must not take.
+void BlockSignalsInInternalThread() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPROF);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// Runs fn (a write to the sink on the caller's thread) so that a pipe with
+// no reader gives EPIPE instead of killing the process with SIGPIPE.
+template <typename F>
+absl::Status WithSigpipeBlocked(F fn) {
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigset_t pending;
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  absl::Status s = fn();
+  if (!was_pending) {
+    // Consume a SIGPIPE this write raised, so unblocking cannot deliver it.
+    const timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) == SIGPIPE) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return s;
+}
+
+// Event encoding into a buffer that has room (see Reserve).
+inline void Emit(TraceBuf* b, uint8_t type) {
+  uint64_t now = Now();
+  uint64_t dt = now > b->last_time ? now - b->last_time : 0;
+  if (now > b->last_time) b->last_time = now;
+  b->Byte(type);
+  b->Varint(dt);
+}
+template <typename... Args>
+inline void Emit(TraceBuf* b, uint8_t type, Args... args) {
+  Emit(b, type);
+  (b->Varint(static_cast<uint64_t>(args)), ...);
+}
+
+constexpr uint64_t kGenMask = (uint64_t{1} << 40) - 1;
+constexpr uint64_t kIdLimit = uint64_t{1} << 24;
+
+}  // namespace
+
+Runtime* Runtime::instance_ = new Runtime();
+
+TraceLocker::TraceLocker(ThreadState* ts) {
+  // I1: make the seqlock odd, then read the generation. The RMW is a full
+  // barrier, so the advancer that stores a new generation and then reads
+  // our seqlock cannot miss us.
+  ts->seqlock.fetch_add(1, std::memory_order_seq_cst);
+  gen_ = Runtime::Get().gen();
+  ts_ = ts;
+}
+
+void Runtime::AtForkChild() {
+  // The child has only the forking thread; the tracer's threads, locks and
+  // buffers stay behind. Leave the old state untouched (it may be mid-use)
+  // and start over with tracing off. The parent's trace is unaffected.
+  g_enabled.store(false, std::memory_order_relaxed);
+  tls_thread = nullptr;
+  instance_ = new Runtime();
+}
+
+ThreadState* Runtime::CurrentThread() {
+  ThreadState* ts = tls_thread;
+  if (__builtin_expect(ts > kExitedThread &&
+                           ts->session == session_atomic_.load(
+                                              std::memory_order_relaxed),
+                       1)) {
+    return ts;
+  }
+  if (ts == kExitedThread || gen() == 0) return nullptr;
+  return Register(ts);
+}
+
+uint64_t Runtime::AllocProc() {
+  // Under threads_mu_. A P freed in generation g is reused from g+2 on.
+  const uint64_t g = gen();
+  for (size_t i = 0; i < free_procs_.size(); ++i) {
+    if (free_procs_[i].second + 2 <= g) {
+      uint64_t p = free_procs_[i].first;
+      free_procs_.erase(free_procs_.begin() + static_cast<long>(i));
+      return p;
+    }
+  }
+  return next_proc_++;
+}
+
+ThreadState* Runtime::Register(ThreadState* ts) {
+  pthread_once(&g_once, InitOnce);
+  if (ts == nullptr) {
+    ts = new ThreadState();
+    ts->tid = GetTid();
+    StackBounds(&ts->stack_lo, &ts->stack_hi);
+    ts->name = OsThreadName(ts->tid);
+    tls_thread = ts;
+    pthread_setspecific(g_exit_key, ts);
+    std::lock_guard<std::mutex> l(threads_mu_);
+    ts->next = threads_;
+    threads_ = ts;
+  }
+  std::lock_guard<std::mutex> l(threads_mu_);
+  const uint64_t session = session_atomic_.load(std::memory_order_relaxed);
+  if (gen() == 0 || session == 0) return nullptr;
+  if (ts->session == session) return ts;
+  // (Re)initialize for this trace session. No event of this thread is in
+  // flight: it is not holding its seqlock.
+  ts->session = session;
+  const uint64_t before = next_proc_;
+  ts->proc = AllocProc();
+  ts->proc_reused = ts->proc < before;
+  ts->created = false;
+  ts->created_flag.store(false, std::memory_order_relaxed);
+  ts->proc_state.store(format::kProcRunning, std::memory_order_relaxed);
+  ts->proc_traced_gen[0].store(0, std::memory_order_relaxed);
+  ts->proc_traced_gen[1].store(0, std::memory_order_relaxed);
+  ts->proc_seq = 0;
+  {
+    std::lock_guard<SpinLock> gl(ts->own_g.mu);
+    ts->own_g.id = next_goid_.fetch_add(1, std::memory_order_relaxed);
+    ts->own_g.state = format::kGoRunning;
+    ts->own_g.traced_gen[0] = ts->own_g.traced_gen[1] = 0;
+    ts->own_g.seq[0] = ts->own_g.seq[1] = 0;
+    ts->own_g.m = static_cast<uint64_t>(ts->tid);
+    ts->own_g.regions.clear();
+  }
+  ts->cur_g = &ts->own_g;
+  ts->string_cache = StringCache();
+  ts->stack_cache = StackCache();
+  ++threads_seen_;
+  return ts;
+}
+
+TraceBuf* Runtime::NewBuf(uint64_t gen, uint64_t m, uint8_t exp) {
+  TraceBuf* b = pool_.Get();
+  b->Begin(gen, m, Now(), exp);
+  return b;
+}
+
+void Runtime::FlushBuf(TraceBuf* b) {
+  if (b->empty_payload()) {
+    pool_.Put(b);
+    return;
+  }
+  b->Finish();
+  {
+    std::lock_guard<std::mutex> l(queue_mu_);
+    full_[b->gen & 1].Push(b);
+  }
+  queue_cv_.notify_all();
+}
+
+TraceBuf* Runtime::ReserveSlow(TraceLocker& tl, size_t bytes) {
+  ThreadState* ts = tl.thread();
+  const uint64_t gen = tl.gen();
+  TraceBuf*& slot = ts->buf[gen & 1];
+  if (slot != nullptr) FlushBuf(slot);  // full
+  slot = NewBuf(gen, static_cast<uint64_t>(ts->tid));
+  if (ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) != gen) {
+    WriteThreadStatus(tl, slot);
+  }
+  return slot;
+}
+
+void Runtime::WriteThreadStatus(TraceLocker& tl, TraceBuf* b) {
+  // I4: the thread's first event in this generation. Write its P's and
+  // G's statuses (or, the first time in this trace, the events that bring
+  // them into existence) before anything else.
+  ThreadState* ts = tl.thread();
+  const uint64_t gen = tl.gen();
+  const uint64_t tid = static_cast<uint64_t>(ts->tid);
+  GState& g = ts->own_g;
+  ts->proc_traced_gen[gen & 1].store(gen, std::memory_order_relaxed);
+  if (!ts->created) {
+    if (ts->proc_reused) {
+      // The parser last saw this P idle, after its previous thread ended.
+      Emit(b, format::kEvProcStatus, ts->proc, format::kProcIdle);
+      Emit(b, format::kEvProcStart, ts->proc, 1);
+      ts->proc_seq = 1;
+    } else {
+      Emit(b, format::kEvProcStatus, ts->proc, format::kProcRunning);
+      ts->proc_seq = 0;
+    }
+    std::string name;
+    {
+      std::lock_guard<std::mutex> nl(ts->name_mu);
+      name = ts->name.empty() ? absl::StrCat("thread ", ts->tid) : ts->name;
+    }
+    const uintptr_t synthetic = SyntheticFramePc(name);
+    const uint64_t new_stack = stacks_[gen & 1].Put(&synthetic, 1, true);
+    std::lock_guard<SpinLock> gl(g.mu);
+    Emit(b, format::kEvGoCreate, g.id, new_stack, 0);
+    g.traced_gen[gen & 1] = gen;
+    g.seq[gen & 1] = 1;
+    Emit(b, format::kEvGoStart, g.id, 1);
+    g.state = format::kGoRunning;
+    g.m = tid;
+    ts->created = true;
+    ts->created_flag.store(true, std::memory_order_release);
+    return;
+  }
+  Emit(b, format::kEvProcStatus, ts->proc,
+       ts->proc_state.load(std::memory_order_relaxed));
+  ts->proc_seq = 0;
+  std::lock_guard<SpinLock> gl(g.mu);
+  if (g.traced_gen[gen & 1] != gen) {
+    const bool bound =
+        g.state == format::kGoRunning || g.state == format::kGoSyscall;
+    Emit(b, format::kEvGoStatus, g.id, bound ? tid : format::kNoThread,
+         g.state);
+    g.traced_gen[gen & 1] = gen;
+    g.seq[gen & 1] = 0;
+  }
+}
+
+uint64_t Runtime::StringId(TraceLocker& tl, absl::string_view s) {
+  return strings_[tl.gen() & 1].Put(s, tl.gen(),
+                                    &tl.thread()->string_cache);
+}
+
+uint64_t Runtime::StaticStringId(TraceLocker& tl, const StaticName& name) {
+  const uint64_t gen = tl.gen();
+  const uint64_t c = name.cache().load(std::memory_order_relaxed);
+  if ((c >> 24) == (gen & kGenMask) && c != 0) return c & (kIdLimit - 1);
+  const uint64_t id = StringId(tl, name.str());
+  if (id < kIdLimit) {
+    name.cache().store(((gen & kGenMask) << 24) | id,
+                       std::memory_order_relaxed);
+  }
+  return id;
+}
+
+uint64_t Runtime::UniqueStringId(TraceLocker& tl, absl::string_view s) {
+  s = StringTable::Truncate(s);
+  ThreadState* ts = tl.thread();
+  const uint64_t gen = tl.gen();
+  const uint64_t id = strings_[gen & 1].NextId();
+  TraceBuf*& b = ts->sbuf[gen & 1];
+  if (b == nullptr || b->available() < StringEntrySize(s)) {
+    if (b != nullptr) FlushBuf(b);
+    b = NewBuf(gen, format::kNoThread);
+    b->Byte(format::kEvStrings);
+  }
+  WriteStringEntry(b, id, s);
+  return id;
+}
+
+uint64_t Runtime::StackId(TraceLocker& tl, bool want, void* fp) {
+  if (!want) return 0;
+  ThreadState* ts = tl.thread();
+  uintptr_t pcs[format::kMaxFramesPerStack];
+  const int n = WalkFramePointers(fp, pcs, options_.max_stack_depth,
+                                  ts->stack_lo, ts->stack_hi);
+  return stacks_[tl.gen() & 1].Put(pcs, n, false, tl.gen(),
+                                   &ts->stack_cache);
+}
+
+bool Runtime::Block(TraceLocker& tl, absl::string_view reason, void* fp) {
+  ThreadState* ts = tl.thread();
+  GState* g = ts->cur_g;
+  if (g == nullptr) return false;
+  const uint64_t reason_id = StringId(tl, reason);
+  const uint64_t stack = StackId(tl, options_.stacks.blocking, fp);
+  TraceBuf* b = Reserve(tl, kMaxEventBytes);
+  std::lock_guard<SpinLock> gl(g->mu);
+  if (g->state != format::kGoRunning) return false;
+  Emit(b, format::kEvGoBlock, reason_id, stack);
+  g->state = format::kGoWaiting;
+  g->m = format::kNoThread;
+  ts->cur_g = nullptr;
+  return true;
+}
+
+void Runtime::Unblock(TraceLocker& tl, void* fp) {
+  ThreadState* ts = tl.thread();
+  GState* g = &ts->own_g;
+  const uint64_t stack = StackId(tl, options_.stacks.blocking, fp);
+  TraceBuf* b = Reserve(tl, 2 * kMaxEventBytes);
+  const uint64_t gen = tl.gen();
+  std::lock_guard<SpinLock> gl(g->mu);
+  if (g->state == format::kGoWaiting) {
+    Emit(b, format::kEvGoUnblock, g->id, ++g->seq[gen & 1], stack);
+    g->state = format::kGoRunnable;
+  }
+  if (g->state == format::kGoRunnable) {
+    Emit(b, format::kEvGoStart, g->id, ++g->seq[gen & 1]);
+    g->state = format::kGoRunning;
+    g->m = static_cast<uint64_t>(ts->tid);
+  }
+  ts->cur_g = g;
+}
+
+bool Runtime::EnterSyscall(TraceLocker& tl, void* fp) {
+  ThreadState* ts = tl.thread();
+  GState* g = ts->cur_g;
+  if (g != &ts->own_g) return false;
+  const uint64_t stack = StackId(tl, options_.stacks.syscalls, fp);
+  TraceBuf* b = Reserve(tl, kMaxEventBytes);
+  std::lock_guard<SpinLock> gl(g->mu);
+  if (g->state != format::kGoRunning) return false;
+  Emit(b, format::kEvGoSyscallBegin, ++ts->proc_seq, stack);
+  g->state = format::kGoSyscall;
+  ts->proc_state.store(format::kProcSyscall, std::memory_order_relaxed);
+  return true;
+}
+
+void Runtime::ExitSyscall(TraceLocker& tl) {
+  ThreadState* ts = tl.thread();
+  GState* g = &ts->own_g;
+  TraceBuf* b = Reserve(tl, kMaxEventBytes);
+  std::lock_guard<SpinLock> gl(g->mu);
+  if (g->state != format::kGoSyscall) return;
+  Emit(b, format::kEvGoSyscallEnd);
+  g->state = format::kGoRunning;
+  ts->proc_state.store(format::kProcRunning, std::memory_order_relaxed);
+}
+
+void Runtime::SetThreadName(absl::string_view name) {
+  ThreadState* ts = tls_thread;
+  if (ts == nullptr) {
+    // Not registered yet: registration (now or later) will pick the name
+    // up from the OS, so set that; keep the full name once registered.
+    ts = gen() != 0 ? CurrentThread() : nullptr;
+  }
+  if (ts > kExitedThread) {
+    std::lock_guard<std::mutex> l(ts->name_mu);
+    ts->name = std::string(StringTable::Truncate(name));
+    ts->name_explicit = true;
+  }
+}
+
+void Runtime::ThreadExit(ThreadState* ts) {
+  {
+    TraceLocker tl(ts);
+    if (tl.ok() && ts->session == session_atomic_.load() && ts->created) {
+      TraceBuf* b = Reserve(tl, 4 * kMaxEventBytes);
+      GState& g = ts->own_g;
+      const uint64_t gen = tl.gen();
+      std::lock_guard<SpinLock> gl(g.mu);
+      if (g.state == format::kGoSyscall) {
+        Emit(b, format::kEvGoSyscallEnd);
+        g.state = format::kGoRunning;
+      } else if (g.state == format::kGoWaiting) {
+        Emit(b, format::kEvGoUnblock, g.id, ++g.seq[gen & 1], 0);
+        g.state = format::kGoRunnable;
+      }
+      if (g.state == format::kGoRunnable) {
+        Emit(b, format::kEvGoStart, g.id, ++g.seq[gen & 1]);
+        g.state = format::kGoRunning;
+      }
+      Emit(b, format::kEvGoDestroy);
+      Emit(b, format::kEvProcStop);
+      g.state = format::kGoBad;
+      ts->cur_g = nullptr;
+      ts->exit_gen = gen;
+    }
+    // Go's traceThreadDestroy: flush both generations' buffers now; the
+    // advancer may be waiting for us to flush the older one.
+    std::lock_guard<std::mutex> fl(ts->flush_mu);
+    for (int i = 0; i < 2; ++i) {
+      if (ts->buf[i] != nullptr) FlushBuf(ts->buf[i]);
+      if (ts->sbuf[i] != nullptr) FlushBuf(ts->sbuf[i]);
+      ts->buf[i] = ts->sbuf[i] = nullptr;
+    }
+  }
+  // Last touch: after this the advancer may free ts (I7).
+  ts->exited.store(true, std::memory_order_release);
+}
+
+absl::Status Runtime::Start(const Options& options) {
+  pthread_once(&g_once, InitOnce);
+  std::lock_guard<std::mutex> cl(control_mu_);
+  if (running_) return absl::FailedPreconditionError("tracing is already on");
+  const int destinations = !options.path.empty() + (options.fd >= 0) +
+                           static_cast<int>(options.callback != nullptr);
+  if (destinations != 1) {
+    return absl::InvalidArgumentError(
+        "set exactly one of Options::path, Options::fd, Options::callback");
+  }
+  if (options.generation_period < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "generation_period must be at least 1ms, got ",
+        absl::FormatDuration(options.generation_period)));
+  }
+  if (options.max_stack_depth < 1 ||
+      options.max_stack_depth > static_cast<int>(format::kMaxFramesPerStack)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_stack_depth must be in [1, 128], got ", options.max_stack_depth));
+  }
+  std::unique_ptr<Sink> sink;
+  if (!options.path.empty()) {
+    absl::StatusOr<std::unique_ptr<Sink>> f = MakeFileSink(options.path);
+    if (!f.ok()) return f.status();
+    sink = std::move(*f);
+  } else if (options.fd >= 0) {
+    if (fcntl(options.fd, F_GETFL) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Options::fd ", options.fd, " is not open: ", std::strerror(errno)));
+    }
+    sink = MakeFdSink(options.fd);
+  } else {
+    sink = MakeCallbackSink(options.callback);
+  }
+  if (options.compression == Compression::kZstd) {
+    absl::StatusOr<std::unique_ptr<Sink>> z =
+        MakeZstdSink(std::move(sink), options.zstd_level);
+    if (!z.ok()) return z.status();
+    sink = std::move(*z);
+  }
+  InitClock();
+  const std::string header = format::EncodeHeader(format::Version::kGo123);
+  if (absl::Status s = WithSigpipeBlocked([&] {
+        return sink->Write(absl::MakeConstSpan(
+            reinterpret_cast<const uint8_t*>(header.data()), header.size()));
+      });
+      !s.ok()) {
+    return s;
+  }
+
+  options_ = options;
+  sink_ = std::move(sink);
+  sink_error_ = absl::OkStatus();
+  sink_failed_.store(false);
+  generations_written_ = 0;
+  {
+    std::lock_guard<std::mutex> l(threads_mu_);
+    // Threads that exited while tracing was off are gone for good.
+    ThreadState** link = &threads_;
+    while (ThreadState* ts = *link) {
+      if (ts->exited.load(std::memory_order_acquire)) {
+        *link = ts->next;
+        delete ts;
+      } else {
+        link = &ts->next;
+      }
+    }
+    next_proc_ = 0;
+    free_procs_.clear();
+    threads_seen_ = 0;
+  }
+  for (int i = 0; i < 2; ++i) {
+    strings_[i].Reset();
+    stacks_[i].Reset();
+  }
+  symbolizer_.Reset();
+  // Generation numbers never repeat within the process, even across
+  // traces: ids cached per generation (StaticName, thread caches) must not
+  // be mistaken for ids of a later trace. Go's parser accepts a trace
+  // starting at any generation.
+  first_gen_ = last_gen_ + 1;
+  {
+    std::lock_guard<std::mutex> l(queue_mu_);
+    writer_gen_ = first_gen_;
+    completed_gen_ = first_gen_ - 1;
+    written_gen_ = first_gen_ - 1;
+    writer_exit_ = false;
+  }
+  ++session_;
+  session_atomic_.store(session_, std::memory_order_relaxed);
+  gen_.store(first_gen_, std::memory_order_seq_cst);
+  g_enabled.store(true, std::memory_order_release);
+  running_ = true;
+  advancer_stop_ = false;
+  writer_ = std::thread([this] { WriterLoop(); });
+  advancer_ = std::thread([this] { AdvancerLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status Runtime::Stop() {
+  std::unique_lock<std::mutex> cl(control_mu_);
+  if (!running_) return absl::FailedPreconditionError("tracing is not on");
+  {
+    std::lock_guard<std::mutex> l(advancer_mu_);
+    advancer_stop_ = true;
+  }
+  advancer_cv_.notify_all();
+  cl.unlock();
+  advancer_.join();  // it runs the final Advance(stop=true)
+  cl.lock();
+  writer_.join();
+  absl::Status close = sink_->Close();
+  running_ = false;
+  {
+    std::lock_guard<std::mutex> l(threads_mu_);
+    ThreadState** link = &threads_;
+    while (ThreadState* ts = *link) {
+      if (ts->exited.load(std::memory_order_acquire)) {
+        *link = ts->next;
+        delete ts;
+      } else {
+        link = &ts->next;
+      }
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    strings_[i].Reset();
+    stacks_[i].Reset();
+  }
+  pool_.Clear();
+  std::lock_guard<std::mutex> l(queue_mu_);
+  if (!sink_error_.ok()) return sink_error_;
+  return close;
+}
+
+Stats Runtime::GetStats() {
+  Stats s;
+  {
+    std::lock_guard<std::mutex> l(queue_mu_);
+    s.generations = generations_written_;
+    s.bytes_written = sink_ != nullptr ? sink_->bytes_written() : 0;
+  }
+  {
+    std::lock_guard<std::mutex> l(threads_mu_);
+    s.threads_seen = threads_seen_;
+  }
+  s.buffers_allocated = pool_.allocated();
+  return s;
+}
+
+void Runtime::AdvancerLoop() {
+  BlockSignalsInInternalThread();
+  // Symbolizing the first generation's stacks would otherwise load debug
+  // information then, making that generation long.
+  symbolizer_.WarmUp();
+  std::unique_lock<std::mutex> l(advancer_mu_);
+  for (;;) {
+    const bool stop = advancer_cv_.wait_for(
+        l, absl::ToChronoNanoseconds(options_.generation_period), [this] {
+          return advancer_stop_ || sink_failed_.load();
+        });
+    l.unlock();
+    {
+      std::lock_guard<std::mutex> cl(control_mu_);
+      Advance(stop);
+    }
+    l.lock();
+    if (stop) return;
+  }
+}
+
+void Runtime::WriterLoop() {
+  BlockSignalsInInternalThread();
+  std::unique_lock<std::mutex> l(queue_mu_);
+  for (;;) {
+    queue_cv_.wait(l, [this] {
+      return !full_[writer_gen_ & 1].empty() ||
+             completed_gen_ >= writer_gen_ || writer_exit_;
+    });
+    if (TraceBuf* b = full_[writer_gen_ & 1].Pop()) {
+      const bool failed = sink_failed_.load(std::memory_order_relaxed);
+      l.unlock();
+      absl::Status s;
+      if (!failed) s = sink_->Write(absl::MakeConstSpan(b->data, b->pos));
+      pool_.Put(b);
+      l.lock();
+      if (!s.ok() && sink_error_.ok()) {
+        sink_error_ = s;
+        sink_failed_.store(true);
+        // Wake the advancer so tracing stops promptly.
+        std::lock_guard<std::mutex> al(advancer_mu_);
+        advancer_cv_.notify_all();
+      }
+      continue;
+    }
+    if (completed_gen_ >= writer_gen_) {
+      const bool failed = sink_failed_.load(std::memory_order_relaxed);
+      l.unlock();
+      absl::Status s = failed ? absl::OkStatus() : sink_->EndGeneration();
+      l.lock();
+      if (!s.ok() && sink_error_.ok()) {
+        sink_error_ = s;
+        sink_failed_.store(true);
+      }
+      if (!failed && s.ok()) ++generations_written_;
+      written_gen_ = writer_gen_;
+      ++writer_gen_;
+      queue_cv_.notify_all();
+      continue;
+    }
+    if (writer_exit_) return;
+  }
+}
+
+void Runtime::Advance(bool stop) {
+  const uint64_t gen = gen_.load(std::memory_order_acquire);
+  if (gen == 0) return;
+
+  // 1. Note every G and P whose status has not been written in `gen`, and
+  //    its state, before switching (I5): if it stays silent for the rest of
+  //    gen, this is its state for all of gen.
+  struct Untraced {
+    ThreadState* ts;
+    bool proc;
+    uint8_t proc_state;
+    bool g;
+    uint64_t goid;
+    format::GoStatus g_state;
+  };
+  std::vector<Untraced> untraced;
+  {
+    std::lock_guard<std::mutex> l(threads_mu_);
+    for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) {
+      if (ts->session != session_ ||
+          !ts->created_flag.load(std::memory_order_acquire) ||
+          ts->exited.load(std::memory_order_acquire)) {
+        continue;
+      }
+      Untraced u{ts, false, 0, false, 0, format::kGoBad};
+      if (ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) !=
+          gen) {
+        u.proc = true;
+        u.proc_state = ts->proc_state.load(std::memory_order_relaxed);
+      }
+      {
+        std::lock_guard<SpinLock> gl(ts->own_g.mu);
+        if (ts->own_g.traced_gen[gen & 1] != gen &&
+            ts->own_g.state != format::kGoBad) {
+          u.g = true;
+          u.goid = ts->own_g.id;
+          u.g_state = ts->own_g.state;
+        }
+      }
+      if (u.proc || u.g) untraced.push_back(u);
+    }
+  }
+
+  // 2. Switch the generation (or turn tracing off).
+  last_gen_ = gen;
+  if (stop) g_enabled.store(false, std::memory_order_relaxed);
+  gen_.store(stop ? 0 : gen + 1, std::memory_order_seq_cst);
+
+  // 3. The generation's clock frequency.
+  {
+    TraceBuf* b = NewBuf(gen, format::kNoThread);
+    b->Byte(format::kEvFrequency);
+    b->Varint(g_clock.ticks_per_second);
+    FlushBuf(b);
+  }
+
+  // 4. Flush every thread's buffers of `gen` once it has left gen (I2).
+  //    Threads registering from now on see the new generation.
+  std::vector<ThreadState*> pending;
+  {
+    std::lock_guard<std::mutex> l(threads_mu_);
+    for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) {
+      pending.push_back(ts);
+    }
+  }
+  while (!pending.empty()) {
+    size_t kept = 0;
+    for (ThreadState* ts : pending) {
+      if (ts->seqlock.load(std::memory_order_acquire) % 2 != 0) {
+        pending[kept++] = ts;  // still writing; come back to it
+        continue;
+      }
+      std::lock_guard<std::mutex> fl(ts->flush_mu);
+      if (TraceBuf* b = ts->buf[gen & 1]) FlushBuf(b);
+      if (TraceBuf* b = ts->sbuf[gen & 1]) FlushBuf(b);
+      ts->buf[gen & 1] = ts->sbuf[gen & 1] = nullptr;
+    }
+    pending.resize(kept);
+    if (!pending.empty()) sched_yield();
+  }
+
+  // 5. Statuses of whatever stayed silent in `gen` (MAPPING.md rule 3),
+  //    each in a batch of its own thread so Running/Syscall bind to it.
+  for (const Untraced& u : untraced) {
+    ThreadState* ts = u.ts;
+    const uint64_t tid = static_cast<uint64_t>(ts->tid);
+    TraceBuf* b = nullptr;
+    auto buf = [&] {
+      if (b == nullptr) b = NewBuf(gen, tid);
+      return b;
+    };
+    if (u.proc &&
+        ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) != gen) {
+      Emit(buf(), format::kEvProcStatus, ts->proc, u.proc_state);
+    }
+    if (u.g) {
+      std::lock_guard<SpinLock> gl(ts->own_g.mu);
+      if (ts->own_g.traced_gen[gen & 1] != gen) {
+        const bool bound = u.g_state == format::kGoRunning ||
+                           u.g_state == format::kGoSyscall;
+        Emit(buf(), format::kEvGoStatus, u.goid,
+             bound ? tid : format::kNoThread, u.g_state);
+        ts->own_g.traced_gen[gen & 1] = gen;
+      }
+    }
+    if (b != nullptr) FlushBuf(b);
+  }
+
+  FinishGeneration(gen);
+
+  // Free the state of threads that exited two generations ago: no buffer
+  // of theirs is left and no advance refers to them any more (I7).
+  {
+    std::lock_guard<std::mutex> l(threads_mu_);
+    ThreadState** link = &threads_;
+    while (ThreadState* ts = *link) {
+      if (ts->exited.load(std::memory_order_acquire) &&
+          (stop || ts->session != session_ || ts->exit_gen + 1 <= gen)) {
+        *link = ts->next;
+        if (ts->session == session_ && ts->created) {
+          free_procs_.emplace_back(ts->proc, ts->exit_gen);
+        }
+        delete ts;
+      } else {
+        link = &ts->next;
+      }
+    }
+  }
+
+  if (stop) {
+    std::lock_guard<std::mutex> l(queue_mu_);
+    writer_exit_ = true;
+    queue_cv_.notify_all();
+  }
+}
+
+void Runtime::FinishGeneration(uint64_t gen) {
+  auto new_table_buf = [this, gen] { return NewBuf(gen, format::kNoThread); };
+  auto flush = [this](TraceBuf* b) { FlushBuf(b); };
+
+  // Thread names and ids for this generation (gentrace's own batch).
+  {
+    TableWriter w(0, [this, gen] {
+      return NewBuf(gen, format::kNoThread, format::kExperimentGentraceInfo);
+    }, flush);
+    std::lock_guard<std::mutex> l(threads_mu_);
+    for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) {
+      if (ts->session != session_ ||
+          !ts->created_flag.load(std::memory_order_acquire)) {
+        continue;
+      }
+      std::string name;
+      {
+        std::lock_guard<std::mutex> nl(ts->name_mu);
+        if (!ts->name_explicit && !ts->exited.load()) {
+          std::string os = OsThreadName(ts->tid);
+          if (!os.empty()) ts->name = os;
+        }
+        name = ts->name;
+      }
+      TraceBuf* b = w.Ensure(1 + 4 * format::kMaxVarintLen + name.size());
+      b->Varint(format::kRecordThread);
+      b->Varint(static_cast<uint64_t>(ts->tid));
+      b->Varint(ts->proc);
+      b->Varint(ts->own_g.id);
+      b->Varint(name.size());
+      b->Bytes(name.data(), name.size());
+    }
+  }
+
+  // Stacks, then strings: symbolizing stacks adds strings (Go's order).
+  {
+    TableWriter w(format::kEvStacks, new_table_buf, flush);
+    stacks_[gen & 1].Dump(w, strings_[gen & 1], symbolizer_);
+  }
+  stacks_[gen & 1].Reset();
+  {
+    TableWriter w(format::kEvStrings, new_table_buf, flush);
+    strings_[gen & 1].Dump(w);
+  }
+  strings_[gen & 1].Reset();
+
+  // I3: the writer may now finish `gen`; wait until it has, so at most two
+  // generations are ever in memory.
+  std::unique_lock<std::mutex> l(queue_mu_);
+  completed_gen_ = gen;
+  queue_cv_.notify_all();
+  queue_cv_.wait(l, [this, gen] { return written_gen_ >= gen; });
+}
+
+}  // namespace internal
+}  // namespace gentrace

@@ -1,0 +1,295 @@
+// The tracer runtime: per-thread state, the seqlock protocol, event
+// writing, generations and their advance. A port of Go's runtime tracer
+// (runtime/trace.go, traceruntime.go, tracebuf.go, traceevent.go,
+// tracestatus.go) to C++ threads, with the G/P/M mapping of
+// ../shared/design/MAPPING.md: every registered thread is an M with its own
+// P and its own G.
+//
+// Invariants (numbered as referred to in the code):
+//  I1. A thread writes trace events only between TraceAcquire and
+//      TraceRelease on its own ThreadState: its seqlock is odd exactly
+//      while it may touch its buffers, and the generation it writes to is
+//      the one it read after making the seqlock odd.
+//  I2. After the advancer switches the global generation from N to N+1,
+//      it waits for every thread's seqlock to be even once; from then on no
+//      thread can write to generation N, and the advancer may flush the
+//      threads' generation-N buffers and finish N.
+//  I3. Generation N is complete on the sink (Frequency, events, statuses,
+//      stacks, strings, thread info) before any byte of N+1: the writer
+//      thread drains N's queue and is told N is complete before it starts
+//      on N+1; the advancer does not start advancing N+1 before that.
+//  I4. Each G and P gets at most one status event per generation, written
+//      before any event with a sequence number for it in that generation:
+//      either lazily by the first writer that touches it, or by the
+//      end-of-generation sweep if nobody did.
+//  I5. A G's scheduling state, its per-generation "status traced" marks
+//      and sequence numbers change only under its lock; a transition in
+//      generation N marks the status traced in N first. So a snapshot of
+//      an untraced G taken under the lock before the switch is its state
+//      for all of N.
+//  I6. A thread's P is touched only by that thread (and by the advancer
+//      for a generation the thread has left).
+//  I7. ThreadState objects on the registry are freed only by the advancer
+//      (or by Stop), never while an Advance is using them.
+#ifndef GENTRACE_TRACER_RUNTIME_H_
+#define GENTRACE_TRACER_RUNTIME_H_
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "format/spec.h"
+#include "tracer/clock.h"
+#include "tracer/gentrace.h"
+#include "tracer/sink.h"
+#include "tracer/stack_table.h"
+#include "tracer/string_table.h"
+#include "tracer/trace_buf.h"
+
+namespace gentrace::internal {
+
+// A tiny spinlock for G state (held for a few hundred ns at most).
+class SpinLock {
+ public:
+  void lock() {
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      while (locked_.load(std::memory_order_relaxed)) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+      }
+    }
+  }
+  void unlock() { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+// An open region on a G's region stack.
+struct OpenRegion {
+  uint64_t hash;        // of the name
+  TaskId task;
+  const StaticName* static_name;  // or
+  std::string name;               // a copy of a dynamic name
+  absl::string_view text() const {
+    return static_name != nullptr ? static_name->str()
+                                  : absl::string_view(name);
+  }
+};
+
+// A goroutine: a thread's own activity (and later, fibers).
+struct GState {
+  uint64_t id = 0;
+  SpinLock mu;
+  // Guarded by mu (I5).
+  format::GoStatus state = format::kGoRunning;
+  uint64_t traced_gen[2] = {0, 0};  // generation whose status is written
+  uint64_t seq[2] = {0, 0};         // last sequence number per parity
+  uint64_t m = format::kNoThread;   // thread it runs on (Running/Syscall)
+  // Only the thread running the G touches its regions.
+  std::vector<OpenRegion> regions;
+};
+
+// Per-thread tracer state: Go's m.trace plus the thread's P and G.
+struct ThreadState {
+  // I1: odd while writing. The SIGPROF handler reads it to decide whether
+  // to take it or elide it.
+  std::atomic<uint64_t> seqlock{0};
+  TraceBuf* buf[2] = {nullptr, nullptr};  // by generation parity
+
+  // Identity, set at registration.
+  uint64_t session = 0;  // trace session registered in
+  pid_t tid = 0;
+  uint64_t proc = 0;    // P id
+  bool proc_reused = false;
+  bool created = false;  // creation events written (owner only)
+  GState own_g;
+  GState* cur_g = nullptr;  // G running on this thread, or null
+
+  // The thread's P (I6). Atomic only because the advancer's snapshot may
+  // read them while the thread runs; the thread alone writes them.
+  std::atomic<uint8_t> proc_state{format::kProcRunning};
+  std::atomic<uint64_t> proc_traced_gen[2] = {{0}, {0}};
+  uint64_t proc_seq = 0;
+  std::atomic<bool> created_flag{false};  // mirrors `created` for the advancer
+
+  // Unique strings (log messages) written by this thread, by parity.
+  TraceBuf* sbuf[2] = {nullptr, nullptr};
+  // Serializes flushing this thread's buffers between the advancer and
+  // the thread's own exit.
+  std::mutex flush_mu;
+
+  // Bounds of the thread's stack, for the frame-pointer walk.
+  uintptr_t stack_lo = 0;
+  uintptr_t stack_hi = 0;
+
+  // Lifecycle.
+  std::atomic<bool> exited{false};
+  uint64_t exit_gen = 0;
+  ThreadState* next = nullptr;  // registry list, under Runtime::threads_mu
+
+  // Name, under name_mu (read by the advancer).
+  std::mutex name_mu;
+  std::string name;
+  bool name_explicit = false;
+
+  // Caches of string and stack ids (entries are tagged by generation).
+  StringCache string_cache;
+  StackCache stack_cache;
+};
+
+// Holds a thread's seqlock for the scope of writing events (Go's
+// traceLocker). ok() is false when tracing is off; then nothing may be
+// written.
+class TraceLocker {
+ public:
+  explicit TraceLocker(ThreadState* ts);
+  ~TraceLocker() {
+    if (ts_ != nullptr) {
+      ts_->seqlock.store(ts_->seqlock.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_release);
+    }
+  }
+  TraceLocker(const TraceLocker&) = delete;
+  TraceLocker& operator=(const TraceLocker&) = delete;
+  bool ok() const { return gen_ != 0; }
+  uint64_t gen() const { return gen_; }
+  ThreadState* thread() const { return ts_; }
+
+ private:
+  ThreadState* ts_ = nullptr;
+  uint64_t gen_ = 0;
+};
+
+// The global runtime (Go's `trace` variable). One per process; replaced
+// in a forked child.
+class Runtime {
+ public:
+  static Runtime& Get() { return *instance_; }
+
+  absl::Status Start(const Options& options);
+  absl::Status Stop();
+  Stats GetStats();
+
+  // The calling thread's state, registering it in the current session if
+  // needed. Null if tracing is off or the thread is exiting.
+  ThreadState* CurrentThread();
+
+  // The current generation (0 = off).
+  uint64_t gen() const { return gen_.load(std::memory_order_acquire); }
+  const Options& options() const { return options_; }
+
+  // Event writing (call with a TraceLocker held; see I1). Reserve makes
+  // room for `bytes` and writes the thread's statuses first if this is its
+  // first event in the generation.
+  TraceBuf* Reserve(TraceLocker& tl, size_t bytes) {
+    ThreadState* ts = tl.thread();
+    const uint64_t gen = tl.gen();
+    TraceBuf* b = ts->buf[gen & 1];
+    if (__builtin_expect(b != nullptr && b->available() >= bytes, 1)) return b;
+    return ReserveSlow(tl, bytes);
+  }
+
+  // Ids in the current generation's tables.
+  uint64_t StringId(TraceLocker& tl, absl::string_view s);
+  uint64_t StaticStringId(TraceLocker& tl, const StaticName& name);
+  // Writes s as a new string (never deduplicated; for log messages).
+  uint64_t UniqueStringId(TraceLocker& tl, absl::string_view s);
+  // If `want`, walks the stack from frame pointer `fp` (the API entry
+  // function's frame, so the first PC is the caller's) and returns its id;
+  // otherwise 0.
+  uint64_t StackId(TraceLocker& tl, bool want, void* fp);
+
+  // G transitions of the thread's own G, with events (I4, I5). Block and
+  // EnterSyscall return false (and write nothing) if the G is not running.
+  bool Block(TraceLocker& tl, absl::string_view reason, void* fp);
+  void Unblock(TraceLocker& tl, void* fp);
+  bool EnterSyscall(TraceLocker& tl, void* fp);
+  void ExitSyscall(TraceLocker& tl);
+
+  // Thread exit: final events and buffer flush (Go's traceThreadDestroy).
+  void ThreadExit(ThreadState* ts);
+  void SetThreadName(absl::string_view name);
+
+  // Fork handling: the child starts with tracing off and fresh state.
+  static void AtForkChild();
+
+ private:
+  Runtime() = default;
+  friend class RuntimeInit;
+
+  ThreadState* Register(ThreadState* ts);
+  TraceBuf* ReserveSlow(TraceLocker& tl, size_t bytes);
+  void WriteThreadStatus(TraceLocker& tl, TraceBuf* b);
+  void FlushBuf(TraceBuf* b);  // hands a finished buffer to the writer
+  TraceBuf* NewBuf(uint64_t gen, uint64_t m, uint8_t exp = 0);
+  uint64_t AllocProc();
+
+  // Advancer and writer threads.
+  void AdvancerLoop();
+  void WriterLoop();
+  void Advance(bool stop);
+  void FinishGeneration(uint64_t gen);
+
+  static Runtime* instance_;
+
+  // Serializes Start, Stop and Advance.
+  std::mutex control_mu_;
+  Options options_;
+  bool running_ = false;
+  uint64_t session_ = 0;
+  std::atomic<uint64_t> gen_{0};
+  uint64_t first_gen_ = 1;
+  uint64_t last_gen_ = 0;  // last generation of any trace in this process
+  std::atomic<uint64_t> session_atomic_{0};  // session_, for CurrentThread
+
+  // Registry of thread states (I7).
+  std::mutex threads_mu_;
+  ThreadState* threads_ = nullptr;
+  uint64_t threads_seen_ = 0;
+  // P ids: free ones become reusable two generations after their thread
+  // exited, so a P never gets two statuses in one generation.
+  uint64_t next_proc_ = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> free_procs_;  // (proc, gen)
+  std::atomic<uint64_t> next_goid_{1};
+
+  // Per-generation tables, by parity.
+  StringTable strings_[2];
+  StackTable stacks_[2];
+  StackSymbolizer symbolizer_;
+
+  // Buffers: pool, and finished ones per generation parity for the writer.
+  BufPool pool_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  BufQueue full_[2];
+  uint64_t writer_gen_ = 0;        // generation the writer is draining
+  uint64_t completed_gen_ = 0;     // last generation whose buffers are all queued
+  uint64_t written_gen_ = 0;       // last generation fully written
+  bool writer_exit_ = false;
+  std::unique_ptr<Sink> sink_;
+  absl::Status sink_error_;        // first failure; under queue_mu_
+  std::atomic<bool> sink_failed_{false};
+  uint64_t generations_written_ = 0;
+
+  std::thread advancer_;
+  std::thread writer_;
+  std::mutex advancer_mu_;
+  std::condition_variable advancer_cv_;
+  bool advancer_stop_ = false;
+};
+
+}  // namespace gentrace::internal
+
+#endif  // GENTRACE_TRACER_RUNTIME_H_

@@ -1,0 +1,414 @@
+// Stack table and symbolizer; see stack_table.h.
+#include "tracer/stack_table.h"
+
+#include <cxxabi.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace gentrace::internal {
+namespace {
+
+// Stored key: a flags word, then the PCs.
+constexpr uint64_t kExactFirst = 1;
+constexpr int kMaxKeyWords = 1 + static_cast<int>(format::kMaxFramesPerStack);
+
+int MakeKey(uint64_t* key, const uintptr_t* pcs, int n, bool exact_first) {
+  if (n > static_cast<int>(format::kMaxFramesPerStack)) {
+    n = static_cast<int>(format::kMaxFramesPerStack);
+  }
+  key[0] = exact_first ? kExactFirst : 0;
+  for (int i = 0; i < n; ++i) key[1 + i] = pcs[i];
+  return 1 + n;
+}
+
+std::string Demangle(const char* name) {
+  if (name == nullptr) return "";
+  int status = 0;
+  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  if (status == 0 && d != nullptr) {
+    std::string out(d);
+    std::free(d);
+    return out;
+  }
+  return name;
+}
+
+// Names of synthetic frames, by index; never shrinks.
+struct SyntheticNames {
+  std::mutex mu;
+  std::vector<std::string> names;
+  absl::flat_hash_map<std::string, uintptr_t> index;
+};
+
+SyntheticNames& Synthetic() {
+  static SyntheticNames* s = new SyntheticNames();
+  return *s;
+}
+
+std::string SyntheticName(uintptr_t pc) {
+  SyntheticNames& s = Synthetic();
+  std::lock_guard<std::mutex> l(s.mu);
+  const uintptr_t i = pc - kSyntheticPcBase;
+  return i < s.names.size() ? s.names[i] : "?";
+}
+
+// Go's runtime keeps the last 1024 bytes of long names (the end of a
+// qualified name says more than its start).
+void KeepTail(std::string* s) {
+  if (s->size() > format::kMaxStringSize) {
+    s->erase(0, s->size() - format::kMaxStringSize);
+  }
+}
+
+// gentrace's public header, whose inline functions appear in stacks of
+// the events they write.
+bool IsPublicHeader(absl::string_view file) {
+  constexpr absl::string_view kHeader = "gentrace.h";
+  return file.size() >= kHeader.size() &&
+         file.substr(file.size() - kHeader.size()) == kHeader &&
+         (file.size() == kHeader.size() ||
+          file[file.size() - kHeader.size() - 1] == '/');
+}
+
+}  // namespace
+
+uintptr_t SyntheticFramePc(absl::string_view name) {
+  SyntheticNames& s = Synthetic();
+  std::lock_guard<std::mutex> l(s.mu);
+  auto it = s.index.find(name);
+  if (it != s.index.end()) return it->second;
+  const uintptr_t pc = kSyntheticPcBase + s.names.size();
+  s.names.emplace_back(name);
+  s.index.emplace(std::string(name), pc);
+  return pc;
+}
+
+uint64_t StackTable::Put(const uintptr_t* pcs, int n, bool exact_first) {
+  if (n <= 0) return 0;
+  uint64_t key[kMaxKeyWords];
+  int words = MakeKey(key, pcs, n, exact_first);
+  return map_.Put(key, words * sizeof(uint64_t));
+}
+
+uint64_t StackTable::Put(const uintptr_t* pcs, int n, bool exact_first,
+                         uint64_t gen, StackCache* cache) {
+  if (n <= 0) return 0;
+  uint64_t key[kMaxKeyWords];
+  const size_t size = MakeKey(key, pcs, n, exact_first) * sizeof(uint64_t);
+  const uint64_t hash = HashBytes(key, size);
+  if (uint64_t id = cache->Find(gen, key, size, hash)) return id;
+  const TraceMap::Node* node = map_.PutNode(key, size, hash);
+  cache->Add(gen, node);
+  return node->id;
+}
+
+void StackTable::Dump(TableWriter& w, StringTable& strings,
+                      StackSymbolizer& symbolizer) const {
+  std::vector<const StackSymbolizer::Frame*> frames;
+  map_.ForEach([&](uint64_t id, const unsigned char* data, size_t size) {
+    uint64_t key[kMaxKeyWords];
+    std::memcpy(key, data, size);
+    const int npcs = static_cast<int>(size / sizeof(uint64_t)) - 1;
+    frames.clear();
+    for (int i = 0; i < npcs && frames.size() < format::kMaxFramesPerStack;
+         ++i) {
+      uintptr_t pc = key[1 + i];
+      // Return addresses are looked up (and named) inside the call.
+      if (!(i == 0 && (key[0] & kExactFirst)) && pc > 0) --pc;
+      const std::vector<StackSymbolizer::Frame>& expanded =
+          symbolizer.Lookup(pc);
+      size_t first = 0;
+      if (i == 0 && !(key[0] & kExactFirst)) {
+        // An event stack starts inside gentrace's inline API (ScopedRegion
+        // and friends, inlined into the caller); show the caller first.
+        while (first + 1 < expanded.size() &&
+               IsPublicHeader(expanded[first].file)) {
+          ++first;
+        }
+      }
+      for (size_t k = first; k < expanded.size(); ++k) {
+        if (frames.size() == format::kMaxFramesPerStack) break;
+        frames.push_back(&expanded[k]);
+      }
+    }
+    TraceBuf* b = w.Ensure(1 + 2 * format::kMaxVarintLen +
+                           frames.size() * 4 * format::kMaxVarintLen);
+    b->Byte(format::kEvStack);
+    b->Varint(id);
+    b->Varint(frames.size());
+    for (const StackSymbolizer::Frame* f : frames) {
+      b->Varint(f->pc);
+      b->Varint(strings.Put(f->func));
+      b->Varint(strings.Put(f->file));
+      b->Varint(f->line);
+    }
+  });
+}
+
+struct StackSymbolizer::Session {
+  Dwfl_Callbacks callbacks{};
+  Dwfl* dwfl = nullptr;
+  char* debuginfo_path = nullptr;
+
+  Session() {
+    callbacks.find_elf = dwfl_linux_proc_find_elf;
+    // Only debug information inside the modules themselves is used:
+    // separate debuginfo files (e.g. Debian's libc6-dbg) cost ~100 ms to
+    // load and describe system libraries, whose symbol tables suffice.
+    callbacks.find_debuginfo = [](Dwfl_Module*, void**, const char*,
+                                  Dwarf_Addr, const char*, const char*,
+                                  GElf_Word, char**) { return -1; };
+    callbacks.debuginfo_path = &debuginfo_path;
+    dwfl = dwfl_begin(&callbacks);
+    Report();
+  }
+  ~Session() {
+    if (dwfl != nullptr) dwfl_end(dwfl);
+  }
+  // (Re)reads the process's module list from /proc/self/maps.
+  void Report() {
+    if (dwfl == nullptr) return;
+    dwfl_report_begin(dwfl);
+    dwfl_linux_proc_report(dwfl, getpid());
+    dwfl_report_end(dwfl, nullptr, nullptr);
+  }
+};
+
+StackSymbolizer::StackSymbolizer() = default;
+StackSymbolizer::~StackSymbolizer() = default;
+
+void StackSymbolizer::Reset() {
+  // Keep the libdw session: loading a module's debug information is the
+  // expensive part (80 ms for libc with its debug info here) and stays
+  // valid while the module is loaded. Addresses are looked up afresh, in
+  // case modules came or went.
+  cache_.clear();
+  cu_index_.clear();
+  if (session_ != nullptr) session_->Report();
+}
+
+void StackSymbolizer::WarmUp() {
+  if (session_ == nullptr) session_ = std::make_unique<Session>();
+  if (session_->dwfl == nullptr) return;
+  dwfl_getmodules(
+      session_->dwfl,
+      [](Dwfl_Module* mod, void**, const char*, Dwarf_Addr, void*) {
+        Dwarf_Addr bias = 0;
+        dwfl_module_getdwarf(mod, &bias);
+        return static_cast<int>(DWARF_CB_OK);
+      },
+      nullptr, 0);
+}
+
+namespace {
+
+// Synthetic PCs for frames of inlined callers, one per distinct
+// (function, file, line); process-wide so they stay stable.
+struct InlinePcs {
+  std::mutex mu;
+  absl::flat_hash_map<std::string, uintptr_t> index;
+};
+
+uintptr_t InlineFramePc(const StackSymbolizer::Frame& f) {
+  static InlinePcs* pcs = new InlinePcs();
+  std::string key = absl::StrCat(f.func, "\n", f.file, "\n", f.line);
+  std::lock_guard<std::mutex> l(pcs->mu);
+  auto it = pcs->index.find(key);
+  if (it != pcs->index.end()) return it->second;
+  const uintptr_t pc = kInlinePcBase + pcs->index.size();
+  pcs->index.emplace(std::move(key), pc);
+  return pc;
+}
+
+const char* DieName(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name}) {
+    if (dwarf_attr_integrate(die, name, &attr) != nullptr) {
+      if (const char* s = dwarf_formstring(&attr)) return s;
+    }
+  }
+  return nullptr;
+}
+
+// The source file an index of the CU's line-table file list names.
+std::string CuFile(Dwarf_Die* cu, Dwarf_Word index) {
+  Dwarf_Files* files = nullptr;
+  size_t n = 0;
+  if (dwarf_getsrcfiles(cu, &files, &n) != 0 || index >= n) return "";
+  const char* f = dwarf_filesrc(files, index, nullptr, nullptr);
+  return f != nullptr ? f : "";
+}
+
+// Collects the address ranges of every function and inlined function DIE
+// under `die`, with their nesting depth.
+void CollectRanges(Dwarf_Die* die, int depth,
+                   std::vector<StackSymbolizer::CuIndex::Range>* out) {
+  Dwarf_Die child;
+  if (dwarf_child(die, &child) != 0) return;
+  do {
+    const int tag = dwarf_tag(&child);
+    switch (tag) {
+      case DW_TAG_subprogram:
+      case DW_TAG_inlined_subroutine: {
+        Dwarf_Addr base = 0, start = 0, end = 0;
+        ptrdiff_t off = 0;
+        while ((off = dwarf_ranges(&child, off, &base, &start, &end)) > 0) {
+          out->push_back({start, end, depth, dwarf_dieoffset(&child)});
+        }
+        CollectRanges(&child, depth + 1, out);
+        break;
+      }
+      // Code (and so ranges) nests only in these; skipping the rest,
+      // mostly types, keeps the walk of a large C++ unit short.
+      case DW_TAG_namespace:
+      case DW_TAG_lexical_block:
+      case DW_TAG_try_block:
+      case DW_TAG_catch_block:
+      case DW_TAG_module:
+        CollectRanges(&child, depth, out);
+        break;
+      default:
+        break;
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+}  // namespace
+
+const StackSymbolizer::CuIndex& StackSymbolizer::IndexFor(Dwarf_Die* cu) {
+  const Dwarf_Off key = dwarf_dieoffset(cu);
+  Dwarf* dbg = dwarf_cu_getdwarf(cu->cu);
+  auto it = cu_index_.find({dbg, key});
+  if (it != cu_index_.end()) return it->second;
+  CuIndex index;
+  CollectRanges(cu, 0, &index.ranges);
+  std::sort(index.ranges.begin(), index.ranges.end(),
+            [](const CuIndex::Range& a, const CuIndex::Range& b) {
+              return a.lo < b.lo;
+            });
+  return cu_index_.emplace(std::make_pair(dbg, key), std::move(index))
+      .first->second;
+}
+
+const std::vector<StackSymbolizer::Frame>& StackSymbolizer::Lookup(
+    uintptr_t addr) {
+  auto it = cache_.find(addr);
+  if (it != cache_.end()) return it->second;
+  std::vector<Frame> out;
+  if (addr >= kSyntheticPcBase) {
+    Frame f;
+    f.pc = addr;
+    f.func = SyntheticName(addr);
+    KeepTail(&f.func);
+    out.push_back(std::move(f));
+    return cache_.emplace(addr, std::move(out)).first->second;
+  }
+  if (session_ == nullptr) session_ = std::make_unique<Session>();
+  Dwfl_Module* mod = nullptr;
+  if (session_->dwfl != nullptr) {
+    mod = dwfl_addrmodule(session_->dwfl, addr);
+    if (mod == nullptr) {
+      // Perhaps loaded after we last looked.
+      session_->Report();
+      mod = dwfl_addrmodule(session_->dwfl, addr);
+    }
+  }
+  // The innermost location: the symbol containing addr and its line.
+  Frame leaf;
+  leaf.pc = addr;
+  if (mod != nullptr) {
+    leaf.func = Demangle(dwfl_module_addrname(mod, addr));
+    if (Dwfl_Line* line = dwfl_module_getsrc(mod, addr)) {
+      int lineno = 0;
+      const char* file =
+          dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr);
+      if (file != nullptr) leaf.file = file;
+      if (lineno > 0) leaf.line = static_cast<uint64_t>(lineno);
+    }
+    if (leaf.func.empty()) {
+      Dwarf_Addr base = 0;
+      const char* modname = dwfl_module_info(mod, nullptr, &base, nullptr,
+                                             nullptr, nullptr, nullptr,
+                                             nullptr);
+      leaf.func = absl::StrFormat("%s+0x%x", modname != nullptr ? modname : "?",
+                                  addr - base);
+    }
+  }
+  if (leaf.func.empty()) leaf.func = absl::StrFormat("0x%x", addr);
+
+  // Inlined code: the function DIEs whose ranges hold addr, innermost
+  // first, name the inlined functions; each one's call site is where its
+  // caller stands. The CU's functions are indexed once (walking a large
+  // CU per address, as dwarf_getscopes does, costs milliseconds).
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = mod != nullptr ? dwfl_module_addrdie(mod, addr, &bias)
+                                 : nullptr;
+  std::vector<Dwarf_Die> scopes;
+  if (cu != nullptr) {
+    const CuIndex& index = IndexFor(cu);
+    const Dwarf_Addr rel = addr - bias;
+    std::vector<const CuIndex::Range*> hits;
+    for (const CuIndex::Range& r : index.ranges) {
+      if (r.lo > rel) break;  // sorted by lo
+      if (rel < r.hi) hits.push_back(&r);
+    }
+    std::sort(hits.begin(), hits.end(),
+              [](const CuIndex::Range* x, const CuIndex::Range* y) {
+                return x->depth > y->depth;
+              });
+    Dwarf* dbg = dwarf_cu_getdwarf(cu->cu);
+    for (const CuIndex::Range* r : hits) {
+      Dwarf_Die die;
+      if (dwarf_offdie(dbg, r->die, &die) != nullptr) scopes.push_back(die);
+    }
+  }
+  const int nscopes = static_cast<int>(scopes.size());
+  std::string file = leaf.file;
+  uint64_t line = leaf.line;
+  for (int i = 0; i < nscopes; ++i) {
+    const int tag = dwarf_tag(&scopes[i]);
+    if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
+    Frame f;
+    const char* name = DieName(&scopes[i]);
+    f.func = name != nullptr ? Demangle(name) : leaf.func;
+    f.file = file;
+    f.line = line;
+    if (tag == DW_TAG_subprogram) {
+      // The outermost, real function: the symbol table's name is best.
+      f.func = leaf.func;
+      out.push_back(std::move(f));
+      break;
+    }
+    out.push_back(std::move(f));
+    Dwarf_Attribute attr;
+    Dwarf_Word v = 0;
+    file = dwarf_attr(&scopes[i], DW_AT_call_file, &attr) != nullptr &&
+                   dwarf_formudata(&attr, &v) == 0
+               ? CuFile(cu, v)
+               : "";
+    line = dwarf_attr(&scopes[i], DW_AT_call_line, &attr) != nullptr &&
+                   dwarf_formudata(&attr, &v) == 0
+               ? v
+               : 0;
+  }
+  if (out.empty()) out.push_back(std::move(leaf));
+  for (size_t i = 0; i < out.size(); ++i) {
+    KeepTail(&out[i].func);
+    KeepTail(&out[i].file);
+    out[i].pc = i == 0 ? addr : InlineFramePc(out[i]);
+  }
+  return cache_.emplace(addr, std::move(out)).first->second;
+}
+
+}  // namespace gentrace::internal

@@ -1,0 +1,164 @@
+// A concurrent set of byte strings with dense ids, for the per-generation
+// string and stack tables (a port of the idea of Go's runtime traceMap).
+//
+// Put() is lock-free: the set is a hash trie with four children a node,
+// two hash bits a level; a new node is published with one CAS, so
+// concurrent writers never block each other and an id, once returned, is
+// final. Nodes and their bytes live in an arena that only grows until
+// Reset(). Ids start at 1 and are handed out from one counter, which callers
+// may also use for entries they write themselves (NextId()).
+//
+// Invariants:
+//  1. Put() and NextId() may run concurrently with each other.
+//  2. ForEach() and Reset() run only when no Put() can be running (the
+//     tracer guarantees this for a generation's tables once all threads
+//     have left that generation).
+#ifndef GENTRACE_TRACER_TRACE_MAP_H_
+#define GENTRACE_TRACER_TRACE_MAP_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace gentrace::internal {
+
+// A fast 64-bit hash of bytes (not cryptographic).
+uint64_t HashBytes(const void* data, size_t size, uint64_t seed = 0);
+
+// Bump allocator: lock-free in the common case, a mutex when a new chunk
+// is needed. Memory is returned only by Reset().
+class Arena {
+ public:
+  Arena() = default;
+  ~Arena();
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  // 8-byte aligned, zero-filled memory.
+  void* Alloc(size_t size);
+  void Reset();
+  size_t bytes_reserved() const {
+    return reserved_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  struct Chunk {
+    Chunk* next;
+    size_t size;
+    std::atomic<size_t> used;
+    alignas(16) unsigned char data[1];
+  };
+  static constexpr size_t kChunkSize = 256 << 10;
+
+  std::atomic<Chunk*> current_{nullptr};
+  std::mutex grow_mu_;
+  Chunk* all_ = nullptr;  // every chunk, for Reset (under grow_mu_)
+  std::atomic<size_t> reserved_{0};
+};
+
+class TraceMap {
+ public:
+  struct Node {
+    std::atomic<Node*> children[4];
+    uint64_t hash;
+    uint64_t id;
+    uint32_t size;
+    const unsigned char* data;
+  };
+
+  TraceMap() = default;
+  TraceMap(const TraceMap&) = delete;
+  TraceMap& operator=(const TraceMap&) = delete;
+
+  // Returns the id of these bytes, adding them if new. *added (optional)
+  // tells whether this call added them. Empty input returns 0.
+  uint64_t Put(const void* data, size_t size, bool* added = nullptr) {
+    const Node* n = PutNode(data, size, HashBytes(data, size), added);
+    return n == nullptr ? 0 : n->id;
+  }
+  // The same with the hash precomputed (HashBytes(data, size)); returns the
+  // entry, whose bytes stay valid until Reset().
+  const Node* PutNode(const void* data, size_t size, uint64_t hash,
+                      bool* added = nullptr);
+
+  // An id no entry uses, from the same counter.
+  uint64_t NextId() { return seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+  // Calls f(id, data, size) for every entry, in no particular order.
+  template <typename F>
+  void ForEach(F&& f) const;
+
+  // Number of entries added by Put (not NextId).
+  size_t size() const { return count_.load(std::memory_order_relaxed); }
+  size_t bytes_reserved() const { return arena_.bytes_reserved(); }
+
+  void Reset();
+
+ private:
+  std::atomic<Node*> root_{nullptr};
+  alignas(64) std::atomic<uint64_t> seq_{0};
+  alignas(64) std::atomic<size_t> count_{0};
+  Arena arena_;
+};
+
+template <typename F>
+void TraceMap::ForEach(F&& f) const {
+  std::vector<const Node*> work;
+  if (const Node* r = root_.load(std::memory_order_acquire)) work.push_back(r);
+  while (!work.empty()) {
+    const Node* n = work.back();
+    work.pop_back();
+    f(n->id, n->data, static_cast<size_t>(n->size));
+    for (const auto& c : n->children) {
+      if (const Node* k = c.load(std::memory_order_acquire)) work.push_back(k);
+    }
+  }
+}
+
+}  // namespace gentrace::internal
+
+namespace gentrace::internal {
+
+// A small per-thread, direct-mapped cache in front of a TraceMap: maps
+// (bytes) to their id in one generation without walking the trie. Entries
+// point at the map's own copy of the bytes, which stays valid for the
+// generation (entries of other generations are never used).
+template <size_t kSlots>
+class IdCache {
+ public:
+  // The id of (data, size, hash) in generation gen, or 0 if not cached.
+  uint64_t Find(uint64_t gen, const void* data, size_t size,
+                uint64_t hash) const {
+    const Entry& e = entries_[hash % kSlots];
+    if (e.gen == gen && e.hash == hash && e.size == size &&
+        std::memcmp(e.data, data, size) == 0) {
+      return e.id;
+    }
+    return 0;
+  }
+  void Add(uint64_t gen, const TraceMap::Node* n) {
+    Entry& e = entries_[n->hash % kSlots];
+    e.gen = gen;
+    e.hash = n->hash;
+    e.size = n->size;
+    e.data = n->data;
+    e.id = n->id;
+  }
+
+ private:
+  struct Entry {
+    uint64_t gen = 0;
+    uint64_t hash = 0;
+    uint64_t id = 0;
+    size_t size = 0;
+    const unsigned char* data = nullptr;
+  };
+  Entry entries_[kSlots];
+};
+
+}  // namespace gentrace::internal
+
+#endif  // GENTRACE_TRACER_TRACE_MAP_H_
