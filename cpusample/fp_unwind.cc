@@ -23,16 +23,19 @@ namespace internal {
 __thread ThreadStackWords tls_stack
     __attribute__((tls_model("initial-exec"))) = {0, 0};
 
+// Set when pthread_getattr_np failed for this thread, so that UnwindCurrent
+// does not retry on every call. External linkage, like every initial-exec
+// variable here: gold mislinks initial-exec accesses to internal-linkage
+// TLS in shared objects in some layouts (see sampler.cc).
+__thread bool tls_bounds_failed __attribute__((tls_model("initial-exec"))) =
+    false;
+
 }  // namespace internal
 
 namespace {
 
+using internal::tls_bounds_failed;
 using internal::tls_stack;
-
-// Set when pthread_getattr_np failed for this thread, so that UnwindCurrent
-// does not retry on every call.
-__thread bool tls_bounds_failed __attribute__((tls_model("initial-exec"))) =
-    false;
 
 constexpr uintptr_t kPageSize = 4096;  // probing granularity; a lower bound
 
@@ -104,7 +107,8 @@ bool FindCodeRange(uintptr_t addr, CodeRange* out) {
          out->Contains(addr, 1);
 }
 
-// Classifies the instruction at pc, which `code` contains with 4 bytes.
+// Classifies the instruction at pc (read only if `code` holds its 4 bytes).
+// Async-signal-safe.
 PcState ClassifyPc(const CodeRange& code, uintptr_t pc) {
 #if defined(__x86_64__)
   if (!code.Contains(pc, 4)) return PcState::kInBody;
@@ -137,6 +141,7 @@ PcState ClassifyPc(const CodeRange& code, uintptr_t pc) {
 
 // If the instruction before return address `ret` is a direct call (e8
 // rel32) inside `code`, stores its target. Reads only inside `code`.
+// Async-signal-safe.
 bool DirectCallTarget(const CodeRange& code, uintptr_t ret, uintptr_t* target) {
 #if defined(__x86_64__)
   if (ret < 5 || !code.Contains(ret - 5, 5)) return false;
@@ -154,7 +159,8 @@ bool DirectCallTarget(const CodeRange& code, uintptr_t ret, uintptr_t* target) {
 #endif
 }
 
-// A cache of the last page proven readable by a checked walk.
+// A cache of the last page proven readable by a checked walk. Readable()
+// is async-signal-safe.
 struct PageProber {
   uintptr_t proven = ~uintptr_t{0};
   int probes = 0;
@@ -185,6 +191,9 @@ __attribute__((no_sanitize("address", "thread"))) bool ReadStackWord(
   return true;
 }
 
+// The conservative walk (internal::WalkChecked) with a caller-provided
+// prober, so the ucontext walk can share its page cache.
+// Async-signal-safe.
 __attribute__((no_sanitize("address", "thread"))) int WalkCheckedWith(
     uintptr_t fp, uintptr_t sp, PageProber* prober, uintptr_t* pcs, int n,
     int max, int skip) {

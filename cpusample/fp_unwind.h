@@ -183,7 +183,7 @@ __attribute__((no_sanitize("address", "thread"))) inline int WalkBounded(
   return n;
 }
 
-// A PC inside the function this is inlined into.
+// A PC inside the function this is inlined into. Async-signal-safe.
 __attribute__((always_inline)) inline uintptr_t CurrentPc() {
 #if defined(__x86_64__)
   uintptr_t pc;

@@ -518,6 +518,7 @@ TEST_F(CallerHeuristic, FunctionWithFrameKeepsItsChain) {
 std::atomic<int> g_signal_depth{0};
 uintptr_t g_signal_pcs[kMaxFrames];
 
+// Walks from the interrupted context. Async-signal-safe.
 void OnUsr1(int, siginfo_t*, void* uc) {
   g_signal_depth.store(
       UnwindFromUcontext(static_cast<const ucontext_t*>(uc), g_signal_pcs));

@@ -17,8 +17,8 @@ __attribute__((noinline, noclone)) uint64_t NoFpMiddle(uint64_t seed) {
   uint64_t a = seed * 3, b = seed * 5, c = seed * 7, d = seed * 11,
            e = seed * 13, f = seed * 17, g = seed * 19;
   const uint64_t h = NoFpHot(seed);
-  asm volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f),
-               "+r"(g));
+  asm volatile(""
+               : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(f), "+r"(g));
   return h ^ a ^ b ^ c ^ d ^ e ^ f ^ g;
 }
 

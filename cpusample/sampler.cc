@@ -4,11 +4,13 @@
 // Invariants:
 //  1. g_mu guards the registry (g_threads), the session configuration and
 //     every timer_t / perf fd. The signal handler never takes it: it reads
-//     only atomics, its own thread's ThreadState (through tls_thread), and
-//     the stack.
+//     only atomics, its own thread's ThreadState (through tls_sampler_thread),
+//     and the stack.
 //  2. A ThreadState is read by signal handlers only on its own thread, via
-//     tls_thread, which that thread clears before it unlinks and deletes the
-//     state (DetachCurrentThread). Other threads touch it only under g_mu.
+//     tls_sampler_thread, which that thread clears before it deletes the
+//     state (DetachCurrentThread; it unlinks and disarms it first, so the
+//     last samples of its own source still count as attached). Other
+//     threads touch it only under g_mu, and only while it is linked.
 //  3. ThreadState::own_source is true while the thread's own timer or
 //     counter may fire; the handler then ignores ITIMER_PROF on that thread
 //     (no double counting). It is set before the source is armed.
@@ -34,19 +36,16 @@
 #include "absl/strings/str_cat.h"
 
 namespace gentrace::cpusample {
-namespace {
+namespace internal {
 
-// si_value of our timers and TriggerSample: a magic tag and the session
-// number, so that signals from an earlier Start are recognized as stale.
-constexpr uint64_t kCookieMagic = uint64_t{0x67656e74} << 32;  // "gent"
-constexpr uint64_t kCookieMagicMask = uint64_t{0xffffffff} << 32;
-
-struct ThreadState {
+// One attached thread. (In `internal`, not an anonymous namespace, because
+// tls_sampler_thread below must have external linkage.)
+struct SamplerThreadState {
   pid_t tid = 0;
   clockid_t clock = 0;
   // Guarded by g_mu.
-  ThreadState* prev = nullptr;
-  ThreadState* next = nullptr;
+  SamplerThreadState* prev = nullptr;
+  SamplerThreadState* next = nullptr;
   timer_t timer{};
   bool has_timer = false;
   // Read by this thread's signal handler.
@@ -54,15 +53,33 @@ struct ThreadState {
   std::atomic<bool> own_source{false};
 };
 
-__thread ThreadState* tls_thread __attribute__((tls_model("initial-exec"))) =
-    nullptr;
+// The calling thread's registration, or null. External linkage on purpose:
+// gold (Bazel's linker here) mislinked an initial-exec access to an
+// internal-linkage TLS variable of this shared object (its GOT entry
+// pointed at another TLS variable, a thread_local's guard).
+__thread SamplerThreadState* tls_sampler_thread
+    __attribute__((tls_model("initial-exec"))) = nullptr;
 
-// Detaches a thread that exits while still attached.
-struct ExitGuard {
-  bool used = false;
-  ~ExitGuard() { Sampler::DetachCurrentThread(); }
-};
-thread_local ExitGuard tls_exit_guard;
+}  // namespace internal
+
+namespace {
+
+using ThreadState = internal::SamplerThreadState;
+using internal::tls_sampler_thread;
+
+// si_value of our timers and TriggerSample: a magic tag and the session
+// number, so that signals from an earlier Start are recognized as stale.
+constexpr uint64_t kCookieMagic = uint64_t{0x67656e74} << 32;  // "gent"
+constexpr uint64_t kCookieMagicMask = uint64_t{0xffffffff} << 32;
+
+// Detaches a thread that exits while still attached: a pthread key whose
+// value is set while the thread is attached (a pthread key rather than a
+// thread_local object, whose guard variable would be one more TLS variable
+// accessed through the dynamic model).
+pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
+pthread_key_t g_exit_key;
+void DetachAtExit(void*) { Sampler::DetachCurrentThread(); }
+void CreateExitKey() { pthread_key_create(&g_exit_key, DetachAtExit); }
 
 std::mutex g_mu;
 // Guarded by g_mu.
@@ -107,6 +124,7 @@ std::atomic<uint64_t> g_arm_failures{0};
 constexpr int kFdBits = 1 << 16;
 std::atomic<uint64_t> g_perf_fds[kFdBits / 64];
 
+// The fd bitmap's accessors. Async-signal-safe.
 void SetFdBit(int fd) {
   if (fd >= 0 && fd < kFdBits) {
     g_perf_fds[fd / 64].fetch_or(uint64_t{1} << (fd % 64));
@@ -122,6 +140,7 @@ bool FdBit(int fd) {
          (g_perf_fds[fd / 64].load(std::memory_order_relaxed) >> (fd % 64)) & 1;
 }
 
+// Async-signal-safe.
 pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 // ---- The signal handler ---------------------------------------------------
@@ -193,7 +212,7 @@ void ForwardToPrevious(int sig, siginfo_t* si, void* uc) {
 void HandleSigprof(int sig, siginfo_t* si, void* ucv) {
   const int saved_errno = errno;
   g_in_handler.fetch_add(1, std::memory_order_seq_cst);
-  ThreadState* ts = tls_thread;
+  ThreadState* ts = tls_sampler_thread;
   Source source = Source::kManual;
   uint64_t weight = 1;
   Verdict verdict = Classify(si, ts, &source, &weight);
@@ -662,17 +681,21 @@ bool Sampler::running() {
 }
 
 absl::Status Sampler::AttachCurrentThread() {
-  if (tls_thread != nullptr) return absl::OkStatus();
+  if (tls_sampler_thread != nullptr) return absl::OkStatus();
   EnsureThreadStackBounds();
   RefreshCodeRanges();
+  clockid_t clock;
+  if (const int err = pthread_getcpuclockid(pthread_self(), &clock); err != 0) {
+    return absl::InternalError(
+        absl::StrCat("pthread_getcpuclockid failed: ", ErrnoText(err)));
+  }
   auto* t = new ThreadState;
   t->tid = GetTid();
-  if (pthread_getcpuclockid(pthread_self(), &t->clock) != 0) {
-    t->clock = CLOCK_THREAD_CPUTIME_ID;  // only valid for this thread
-  }
-  tls_exit_guard.used = true;  // registers the exit-time detach
+  t->clock = clock;
+  pthread_once(&g_exit_key_once, CreateExitKey);
+  pthread_setspecific(g_exit_key, t);  // detach at exit
   // Visible to this thread's handler before anything can fire for it.
-  tls_thread = t;
+  tls_sampler_thread = t;
   std::atomic_signal_fence(std::memory_order_seq_cst);
   std::lock_guard<std::mutex> lock(g_mu);
   t->next = g_threads;
@@ -684,20 +707,25 @@ absl::Status Sampler::AttachCurrentThread() {
 }
 
 void Sampler::DetachCurrentThread() {
-  ThreadState* t = tls_thread;
+  ThreadState* t = tls_sampler_thread;
   if (t == nullptr) return;
-  // Invariant 2: this thread's handler stops using t before it goes away.
-  tls_thread = nullptr;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
+  pthread_setspecific(g_exit_key, nullptr);
   {
+    // Disarm while this thread's handler still sees t, so that every
+    // sample of its own source is marked attached.
     std::lock_guard<std::mutex> lock(g_mu);
     UnlinkThread(t);
     DisarmThread(t);
   }
+  // Invariant 2: this thread's handler stops using t before it goes away.
+  tls_sampler_thread = nullptr;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   delete t;
 }
 
-bool Sampler::IsCurrentThreadAttached() { return tls_thread != nullptr; }
+bool Sampler::IsCurrentThreadAttached() {
+  return tls_sampler_thread != nullptr;
+}
 
 int Sampler::attached_thread_count() {
   std::lock_guard<std::mutex> lock(g_mu);
@@ -764,7 +792,7 @@ bool Sampler::TriggerSample() {
   si.si_uid = g_uid.load(std::memory_order_relaxed);
   si.si_value.sival_ptr = reinterpret_cast<void*>(
       static_cast<uintptr_t>(g_cookie.load(std::memory_order_acquire)));
-  const ThreadState* ts = tls_thread;
+  const ThreadState* ts = tls_sampler_thread;
   const pid_t tid = ts != nullptr ? ts->tid : GetTid();
   return syscall(SYS_rt_tgsigqueueinfo, si.si_pid, tid, SIGPROF, &si) == 0;
 }

@@ -20,6 +20,12 @@
 //
 // There is one SIGPROF disposition per process, hence one sampler: all
 // members are static.
+//
+// fork and exec: a child process inherits no armed timer and no sampling
+// (perf fds are inherited but still count and signal the parent's threads),
+// and must not Start or Attach unless it was forked with no other thread
+// inside the Sampler. ITIMER_PROF survives execve: Stop before exec, or the
+// new program may be killed by a SIGPROF it does not handle.
 #ifndef GENTRACE_CPUSAMPLE_SAMPLER_H_
 #define GENTRACE_CPUSAMPLE_SAMPLER_H_
 
@@ -136,7 +142,8 @@ class Sampler {
   // that SIG_DFL is restored as SIG_IGN (as Go does): a SIGPROF generated
   // before the disarm may still be pending on some thread, and SIG_DFL would
   // terminate the process. After Stop returns the callback is never called
-  // again. No-op if not running. Not async-signal-safe.
+  // again. No-op if not running. Not async-signal-safe; never call it from
+  // the callback (it would wait for itself).
   static void Stop();
 
   static bool running();
@@ -146,7 +153,9 @@ class Sampler {
   // (else at Start). Idempotent. A thread must detach before it exits; a
   // thread-local guard detaches it at exit if it did not. Not
   // async-signal-safe. An error means the thread is registered but its own
-  // source could not be armed (the itimer, if on, still samples it).
+  // source could not be armed (the itimer, if on, still samples it). While
+  // the itimer runs, a thread attaching may get an itimer sample in the
+  // moment before its own source is armed; it is never counted twice.
   static absl::Status AttachCurrentThread();
 
   // Unregisters the calling thread and destroys its timer or counter.

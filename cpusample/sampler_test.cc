@@ -322,13 +322,16 @@ TEST_F(SamplerTest, ItimerSamplesUnattachedThreadsWithoutDoubleCounting) {
   workers[1].attach = false;  // only the itimer sees it
   std::atomic<bool> go{false};
   std::atomic<int> ready{0};
+  // Attached before Start, so that Start arms its timer before the
+  // itimer (a thread attaching while the itimer runs may get one itimer
+  // sample before its own timer is armed).
+  RunWorkers(&workers, {2.0, 0.5, 20.0}, &go, &ready);
+  WaitReady(&ready, 2);
   SamplerOptions o;  // kAuto: thread timers + ITIMER_PROF for the rest
   o.hz = 100;
   ASSERT_TRUE(Sampler::Start(o, Collect, &c).ok());
   EXPECT_EQ(Sampler::active_source(), Source::kThreadTimer);
   EXPECT_TRUE(Sampler::process_timer_active());
-  RunWorkers(&workers, {2.0, 0.5, 20.0}, &go, &ready);
-  WaitReady(&ready, 2);
   go = true;
   JoinWorkers(&workers);
   Sampler::Stop();
@@ -345,7 +348,14 @@ TEST_F(SamplerTest, ItimerSamplesUnattachedThreadsWithoutDoubleCounting) {
   // about its CPU time's worth.
   const SamplerStats s = Sampler::stats();
   const double attached_periods = workers[0].cpu_seconds * 100;
+#if defined(GENTRACE_TSAN)
+  // TSan keeps one deferred-signal slot per signal number and thread: an
+  // itimer SIGPROF that comes while a timer SIGPROF waits on the same
+  // thread is merged away, so here only "some were dropped" holds.
+  EXPECT_GT(s.double_counted, 0u);
+#else
   EXPECT_GT(static_cast<double>(s.double_counted), 0.5 * attached_periods);
+#endif
   EXPECT_LT(static_cast<double>(s.double_counted), 1.5 * attached_periods);
   EXPECT_EQ(c.wrong_tid.load(), 0u);
 }
@@ -388,6 +398,9 @@ TEST_F(SamplerTest, PerfCpuClockAt1000HzIsNotTickBound) {
   SamplerOptions o;
   o.source = Source::kPerfEvent;
   o.hz = 1000;
+  // No itimer: it would sample the thread in the moment between its
+  // attaching and its counter being armed.
+  o.sample_unattached_threads = false;
   ASSERT_TRUE(Sampler::Start(o, Collect, &c).ok());
   RunWorkers(&workers, {1.0, 0.3, 20.0}, &go, &ready);
   JoinWorkers(&workers);
@@ -416,6 +429,16 @@ __attribute__((noinline, noclone)) uint64_t LeafCaller(double cpu_seconds) {
   return x;
 }
 
+// ThreadSanitizer defers an asynchronous signal to its next interceptor
+// and then runs the handler with the saved ucontext, whose stack below the
+// frame pointer has been reused by then: what [rsp] held is gone.
+#if defined(GENTRACE_TSAN)
+#define GENTRACE_SKIP_IF_SIGNALS_DEFERRED() \
+  GTEST_SKIP() << "TSan delivers signals late; [rsp] is stale by then"
+#else
+#define GENTRACE_SKIP_IF_SIGNALS_DEFERRED() (void)0
+#endif
+
 // Samples `body` on an attached thread with perf cpu-clock at 1000 Hz.
 template <class F>
 std::vector<Rec> SampleThread(bool heuristic, F body) {
@@ -439,6 +462,7 @@ std::vector<Rec> SampleThread(bool heuristic, F body) {
 }
 
 TEST_F(SamplerTest, CallerHeuristicRecoversTheCallerOfAFramelessLeaf) {
+  GENTRACE_SKIP_IF_SIGNALS_DEFERRED();
   if (*reinterpret_cast<const uint8_t*>(&FramelessLeaf) == 0x55) {
     GTEST_SKIP() << "the compiler gave FramelessLeaf a frame";
   }
@@ -452,9 +476,10 @@ TEST_F(SamplerTest, CallerHeuristicRecoversTheCallerOfAFramelessLeaf) {
     ASSERT_GE(in_leaf.size(), 100u);
     const double with_caller = Fraction(
         in_leaf, [](const Rec& r) { return FrameIn(r, 1, 1, "LeafCaller"); });
-    printf("caller heuristic %s: %zu samples in a frameless leaf, caller "
-           "found in %.1f%%\n",
-           heuristic ? "on" : "off", in_leaf.size(), 100 * with_caller);
+    printf(
+        "caller heuristic %s: %zu samples in a frameless leaf, caller "
+        "found in %.1f%%\n",
+        heuristic ? "on" : "off", in_leaf.size(), 100 * with_caller);
     if (heuristic) {
       EXPECT_GE(with_caller, 0.95);
     } else {
@@ -464,6 +489,7 @@ TEST_F(SamplerTest, CallerHeuristicRecoversTheCallerOfAFramelessLeaf) {
 }
 
 TEST_F(SamplerTest, CodeWithoutFramePointers) {
+  GENTRACE_SKIP_IF_SIGNALS_DEFERRED();
   // Thread body (frame pointers) -> NoFpOuter -> NoFpMiddle -> NoFpHot,
   // the last three without. The first frame is always exact; the walk then
   // stops where rbp holds data instead of a frame, without faulting.
@@ -487,10 +513,11 @@ TEST_F(SamplerTest, CodeWithoutFramePointers) {
   double mean_depth = 0;
   for (const Rec& r : in_hot) mean_depth += static_cast<double>(r.pcs.size());
   mean_depth /= static_cast<double>(in_hot.size());
-  printf("no frame pointers: %zu samples in NoFpHot; caller NoFpMiddle in "
-         "%.1f%%, NoFpOuter in %.1f%%, the thread's body in %.1f%%, mean "
-         "depth %.1f\n",
-         in_hot.size(), 100 * middle, 100 * outer, 100 * body, mean_depth);
+  printf(
+      "no frame pointers: %zu samples in NoFpHot; caller NoFpMiddle in "
+      "%.1f%%, NoFpOuter in %.1f%%, the thread's body in %.1f%%, mean "
+      "depth %.1f\n",
+      in_hot.size(), 100 * middle, 100 * outer, 100 * body, mean_depth);
   // The frameless leaf's caller is recovered by the heuristic; beyond it
   // the chain is lost (rbp is data in NoFpMiddle).
   EXPECT_GE(middle, 0.9);
@@ -570,6 +597,7 @@ TEST_F(SamplerTest, AttachIsIdempotentAndTracked) {
 
 std::atomic<int> g_foreign_calls{0};
 std::atomic<int> g_foreign_code{0};
+// Another profiler's handler. Async-signal-safe.
 void ForeignHandler(int, siginfo_t* si, void*) {
   g_foreign_calls.fetch_add(1);
   g_foreign_code.store(si->si_code);

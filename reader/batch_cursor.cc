@@ -30,9 +30,9 @@ bool BatchCursor::BadType(uint8_t type, absl::Status* error) {
 }
 
 bool BatchCursor::BadVarint(bool timestamp, absl::Status* error) {
-  *error = absl::InvalidArgumentError(timestamp
-                                          ? "found invalid uvarint for timestamp"
-                                          : "found invalid uvarint");
+  *error = absl::InvalidArgumentError(
+      timestamp ? "found invalid uvarint for timestamp"
+                : "found invalid uvarint");
   return false;
 }
 

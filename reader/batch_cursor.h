@@ -72,8 +72,8 @@ class BatchCursor {
 // Reads a varint like Go's binary.Uvarint; false where Go's n <= 0.
 bool ReadUvarintSlow(const uint8_t*& p, const uint8_t* end, uint64_t* v);
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool ReadUvarint(const uint8_t*& p,
-                                                    const uint8_t* end,
-                                                    uint64_t* v) {
+                                                     const uint8_t* end,
+                                                     uint64_t* v) {
   if (ABSL_PREDICT_TRUE(p < end) && p[0] < 0x80) {
     *v = *p++;
     return true;

@@ -2,10 +2,10 @@
 // tests/go/gotool.go's formatEvent exactly.
 #include "reader/dump.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 
 namespace gentrace::reader {
 namespace {

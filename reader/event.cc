@@ -13,13 +13,12 @@ namespace {
 using namespace format;  // event type constants
 
 constexpr absl::string_view kKindNames[kNumEventKinds] = {
-    "Bad",        "Sync",          "Metric",     "Label",
-    "StackSample", "RangeBegin",   "RangeActive", "RangeEnd",
-    "TaskBegin",  "TaskEnd",       "RegionBegin", "RegionEnd",
-    "Log",        "StateTransition", "Experimental",
+    "Bad",         "Sync",        "Metric",   "Label",           "StackSample",
+    "RangeBegin",  "RangeActive", "RangeEnd", "TaskBegin",       "TaskEnd",
+    "RegionBegin", "RegionEnd",   "Log",      "StateTransition", "Experimental",
 };
 
-EventKind ComputeKind(uint8_t type) {
+constexpr EventKind ComputeKind(uint8_t type) {
   switch (type) {
     case kEvSync:
       return EventKind::kSync;
@@ -76,14 +75,26 @@ EventKind ComputeKind(uint8_t type) {
       return EventKind::kRegionEnd;
     case kEvUserLog:
       return EventKind::kLog;
+    case kEvSpan:
+    case kEvSpanAlloc:
+    case kEvSpanFree:
+    case kEvHeapObject:
+    case kEvHeapObjectAlloc:
+    case kEvHeapObjectFree:
+    case kEvGoroutineStack:
+    case kEvGoroutineStackAlloc:
+    case kEvGoroutineStackFree:
+      return EventKind::kExperimental;
     default:
       break;
   }
-  const EventSpec* spec = LookupSpec(type);
-  if (spec != nullptr && spec->experiment != kNoExperiment && spec->timed) {
-    return EventKind::kExperimental;
-  }
   return EventKind::kBad;
+}
+
+constexpr std::array<EventKind, 256> MakeKinds() {
+  std::array<EventKind, 256> k{};
+  for (int t = 0; t < 256; ++t) k[t] = ComputeKind(static_cast<uint8_t>(t));
+  return k;
 }
 
 struct TypeTable {
@@ -168,7 +179,9 @@ namespace internal {
 const TypeInfo* const kTypeInfoTable = Types().info.data();
 }  // namespace internal
 
-EventKind KindOfType(uint8_t type) { return Types().info[type].kind; }
+namespace internal {
+constexpr std::array<EventKind, 256> kKindOfType = MakeKinds();
+}  // namespace internal
 
 absl::string_view EventKindName(EventKind kind) {
   const int k = static_cast<int>(kind);
@@ -225,8 +238,6 @@ std::string Range::FullName() const {
   if (!has_kind) return std::string(name);
   return absl::StrCat(name, " (", kind, ")");
 }
-
-EventKind Event::kind() const { return Types().info[type_].kind; }
 
 StackView Event::stack() const {
   StackView v;
@@ -308,10 +319,9 @@ Range Event::range() const {
     case kEvGCMarkAssistActive:
     case kEvGCMarkAssistEnd:
       r.name = "GC mark assist";
-      r.scope = {ResourceKind::kGoroutine,
-                 type_ == kEvGCMarkAssistActive
-                     ? static_cast<int64_t>(args_[0])
-                     : goroutine()};
+      r.scope = {ResourceKind::kGoroutine, type_ == kEvGCMarkAssistActive
+                                               ? static_cast<int64_t>(args_[0])
+                                               : goroutine()};
       break;
     default:
       break;
@@ -376,8 +386,9 @@ StateTransition Event::state_transition() const {
       // args_[3]: the proc status the steal advanced from. Stealing an
       // abandoned syscall P shows as Idle -> Idle, as ProcStatus shows it.
       s = ProcTransition(args_[0],
-                         args_[3] == kProcSyscallAbandoned ? ProcState::kIdle
-                                                           : ProcState::kRunning,
+                         args_[3] == kProcSyscallAbandoned
+                             ? ProcState::kIdle
+                             : ProcState::kRunning,
                          ProcState::kIdle);
       break;
     case kEvProcStatus:
@@ -387,9 +398,9 @@ StateTransition Event::state_transition() const {
       break;
     case kEvGoCreate:
     case kEvGoCreateBlocked:
-      s = GoTransition(args_[0], GoState::kNotExist,
-                       type_ == kEvGoCreateBlocked ? GoState::kWaiting
-                                                   : GoState::kRunnable);
+      s = GoTransition(
+          args_[0], GoState::kNotExist,
+          type_ == kEvGoCreateBlocked ? GoState::kWaiting : GoState::kRunnable);
       if (gen_ != nullptr && args_[1] != 0) gen_->FindStack(args_[1], &s.stack);
       break;
     case kEvGoCreateSyscall:

@@ -174,11 +174,21 @@ struct ExperimentalEvent {
   const Generation* generation = nullptr;
 };
 
+namespace internal {
+// Kinds by wire type (built at compile time in event.cc).
+extern const std::array<EventKind, 256> kKindOfType;
+}  // namespace internal
+
+// Go's kind for a wire type (kBad for types that are never events).
+inline EventKind KindOfType(uint8_t type) {
+  return internal::kKindOfType[type];
+}
+
 class Event {
  public:
   Event() = default;
 
-  EventKind kind() const;
+  EventKind kind() const { return KindOfType(type_); }
   // Nanoseconds; strictly increasing over a reader's events.
   int64_t time() const { return time_; }
   ThreadId thread() const { return static_cast<int64_t>(m_); }
@@ -221,9 +231,6 @@ class Event {
   // TaskEnd: the type of the task, from its TaskBegin.
   absl::string_view aux_;
 };
-
-// Go's kind for a wire type (kBad for types that are never events).
-EventKind KindOfType(uint8_t type);
 
 }  // namespace gentrace::reader
 

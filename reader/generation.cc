@@ -11,15 +11,18 @@
 #include "absl/strings/str_format.h"
 #include "format/leb128.h"
 #include "reader/go_compat.h"
+#include "reader/go_sort.h"
 
 namespace gentrace::reader {
 namespace {
 
 using format::kMaxVarintLen;
 
-constexpr size_t kChunkSize = 1 << 20;
-// Free chunks kept for the next generation beyond what it needs.
-constexpr size_t kMaxKeptChunks = 64;
+// Batch storage grows in chunks: small at first (small traces stay
+// small), doubling up to kMaxChunk (large generations waste at most one
+// batch per chunk).
+constexpr size_t kMinChunk = 128 << 10;
+constexpr size_t kMaxChunk = 4 << 20;
 
 // Reads uvarints from a byte span the way Go's binary.ReadUvarint reads
 // them from a bytes.Reader, with the same errors: "EOF" when nothing is
@@ -58,6 +61,10 @@ class SpanCursor {
 };
 
 absl::Status Err(std::string msg) {
+  // Go's io.EOF, returned as is by a table batch that ends where a varint
+  // should start, is special: Go's reader then reports the end of the
+  // trace rather than an error. OutOfRange marks it for Next().
+  if (msg == "EOF") return absl::OutOfRangeError(std::move(msg));
   return absl::InvalidArgumentError(std::move(msg));
 }
 
@@ -122,7 +129,9 @@ void Generation::Reset() {
   frame_refs_.clear();
   frames_.clear();
   frame_index_.clear();
-  if (chunks_.size() > kMaxKeptChunks) chunks_.resize(kMaxKeptChunks);
+  // Keep the chunks the last generation used for the next one; drop any it
+  // did not need, so memory follows the generations' size.
+  if (!chunks_.empty()) chunks_.resize(std::min(chunks_.size(), chunk_ + 1));
   chunk_ = 0;
   chunk_used_ = 0;
 }
@@ -133,8 +142,10 @@ uint8_t* Generation::Store(const uint8_t* data, size_t n) {
     chunk_used_ = 0;
   }
   if (chunk_ == chunks_.size()) {
+    size_t total = 0;
+    for (const Chunk& c : chunks_) total += c.size;
     Chunk c;
-    c.size = std::max(kChunkSize, n);
+    c.size = std::max(n, std::min(kMaxChunk, std::max(kMinChunk, total)));
     c.data.reset(new uint8_t[c.size]);
     chunks_.push_back(std::move(c));
     chunk_used_ = 0;
@@ -164,9 +175,8 @@ size_t Generation::MemoryUsage() const {
 bool Generation::FindStack(uint64_t id, StackView* out) const {
   const StackRecord* r = stacks_.Find(id);
   if (r == nullptr) return false;
-  *out = StackView(this, id,
-                   absl::MakeConstSpan(frame_refs_.data() + r->first,
-                                       r->count));
+  *out = StackView(
+      this, id, absl::MakeConstSpan(frame_refs_.data() + r->first, r->count));
   return true;
 }
 
@@ -279,8 +289,8 @@ absl::Status Generation::AddStacks(const Batch& b) {
         }
       }
       // The first frame seen for a PC wins for the whole generation.
-      auto [it, inserted] = frame_index_.try_emplace(
-          f.pc, static_cast<uint32_t>(frames_.size()));
+      auto [it, inserted] =
+          frame_index_.try_emplace(f.pc, static_cast<uint32_t>(frames_.size()));
       if (inserted) frames_.push_back(f);
       frame_refs_.push_back(it->second);
     }
@@ -290,10 +300,10 @@ absl::Status Generation::AddStacks(const Batch& b) {
       auto refs = [&](const StackRecord& s) {
         return absl::MakeConstSpan(frame_refs_.data() + s.first, s.count);
       };
-      return Err(absl::StrCat("multiple trace.stacks with the same ID: id=",
-                              id, ", new=", StackString(frames_, refs(rec)),
-                              ", existing=",
-                              StackString(frames_, refs(existing))));
+      return Err(
+          absl::StrCat("multiple trace.stacks with the same ID: id=", id,
+                       ", new=", StackString(frames_, refs(rec)),
+                       ", existing=", StackString(frames_, refs(existing))));
     }
   }
   return absl::OkStatus();
@@ -362,10 +372,11 @@ absl::Status Generation::Finish() {
   for (CpuSample& s : cpu_samples_) {
     s.time = GoTicksToNs(static_cast<uint64_t>(s.time), ns_per_tick_);
   }
-  std::stable_sort(cpu_samples_.begin(), cpu_samples_.end(),
-                   [](const CpuSample& a, const CpuSample& b) {
-                     return a.time < b.time;
-                   });
+  // Go sorts with its (unstable) pdqsort: same algorithm, same order of
+  // samples with equal times.
+  GoSortFunc(
+      cpu_samples_.data(), cpu_samples_.size(),
+      [](const CpuSample& a, const CpuSample& b) { return a.time < b.time; });
   return absl::OkStatus();
 }
 
@@ -394,8 +405,7 @@ absl::StatusOr<bool> GenerationReader::ReadBatch(Batch* b) {
     if (q == end) return false;
     b->experiment = *q++;
   }
-  static constexpr const char* kWhat[4] = {"gen", "M ID", "timestamp",
-                                           "size"};
+  static constexpr const char* kWhat[4] = {"gen", "M ID", "timestamp", "size"};
   uint64_t v[4];
   for (int i = 0; i < 4; ++i) {
     size_t used = 0;
@@ -452,10 +462,20 @@ absl::StatusOr<bool> GenerationReader::Next(Generation* g) {
     return g->AddBatch(b);
   };
 
+  // A table batch that ends where Go reads io.EOF ends the trace for Go's
+  // reader, without an error: so here too.
+  auto fail = [&](absl::Status s) -> absl::StatusOr<bool> {
+    if (absl::IsOutOfRange(s)) {
+      have_spill_ = false;
+      spill_error_ = absl::OkStatus();
+      return false;
+    }
+    return s;
+  };
   if (have_spill_) {
     have_spill_ = false;
     g->number_ = spill_.gen;
-    if (absl::Status s = adopt(spill_); !s.ok()) return s;
+    if (absl::Status s = adopt(spill_); !s.ok()) return fail(s);
   }
   for (;;) {
     Batch b;
@@ -486,7 +506,7 @@ absl::StatusOr<bool> GenerationReader::Next(Generation* g) {
       break;
     }
     if (b.gen != g->number_) return Err("generations out of order");
-    if (absl::Status s = adopt(b); !s.ok()) return s;
+    if (absl::Status s = adopt(b); !s.ok()) return fail(s);
   }
   if (absl::Status s = g->Finish(); !s.ok()) return s;
   return true;

@@ -156,9 +156,9 @@ class Generation {
   template <typename F>
   void ForEachStack(F f) const {
     stacks_.ForEachSorted([&](uint64_t id, const StackRecord& r) {
-      f(id, StackView(this, id,
-                      absl::MakeConstSpan(frame_refs_.data() + r.first,
-                                          r.count)));
+      f(id,
+        StackView(this, id,
+                  absl::MakeConstSpan(frame_refs_.data() + r.first, r.count)));
     });
   }
 
@@ -194,8 +194,8 @@ class Generation {
   std::vector<FrameRecord> frames_;
   absl::flat_hash_map<uint64_t, uint32_t> frame_index_;  // pc -> frames_
 
-  // Storage for batch bytes when reading from a stream: 1 MiB chunks,
-  // kept across generations for reuse.
+  // Storage for batch bytes when reading from a stream, kept across
+  // generations for reuse.
   struct Chunk {
     std::unique_ptr<uint8_t[]> data;
     size_t size = 0;

@@ -10,7 +10,10 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "format/input.h"
+#include "format/spec.h"
 
 namespace gentrace::reader {
 
@@ -49,6 +52,15 @@ std::string GoEventString(uint8_t type);
 // ProcSyscallAbandoned prints as "Bad" there).
 absl::string_view GoStatusString(uint8_t status);
 absl::string_view ProcStatusString(uint8_t status);
+
+// Reads the trace header the way Go does, with
+// fmt.Fscanf(r, "go 1.%d trace\x00\x00\x00", &v): the spaces match one or
+// more (Unicode) spaces, the number may have leading spaces and zeros, so a
+// header is not always 16 bytes. Consumes exactly what Go consumes. Errors:
+// "bad file format: not a Go execution trace?", "unknown or unsupported
+// trace version go 1.N", and for go 1.11-1.21 (Go's older format, which
+// Go reads with a separate parser) a note that gentrace does not read it.
+absl::StatusOr<format::Version> ReadGoHeader(format::Input* in);
 
 }  // namespace gentrace::reader
 

@@ -44,6 +44,16 @@ Ordering::Ordering() {
   mask_ = 7;
 }
 
+Ordering::GExtra& Ordering::Extra(GMap::iterator it) {
+  it->second.has_extra = true;
+  return gx_[it->first];
+}
+
+void Ordering::EraseG(GMap::iterator it) {
+  if (it->second.has_extra) gx_.erase(it->first);
+  gs_.erase(it);
+}
+
 uint32_t Ordering::FindOrAddM(uint64_t m) {
   auto [it, inserted] =
       m_index_.try_emplace(m, static_cast<uint32_t>(ms_.size()));
@@ -113,8 +123,8 @@ bool Ordering::CheckCtx(const Ctx& c, Req thread, Req proc, Req go,
 // Go's verdict (not yet, or which error) on its own.
 bool Ordering::Advance(Event* ev, uint64_t m, uint32_t* mstate, uint64_t gen,
                        Event* out, absl::Status* error) {
-  if (ABSL_PREDICT_FALSE(initial_gen_ == 0) || m == kNoM ||
-      head_ != tail_ || *mstate == kNoState) {
+  if (ABSL_PREDICT_FALSE(initial_gen_ == 0) || m == kNoM || head_ != tail_ ||
+      *mstate == kNoState) {
     return AdvanceSlow(ev, m, mstate, gen, out, error);
   }
   MState& ms = ms_[*mstate];
@@ -140,7 +150,7 @@ bool Ordering::Advance(Event* ev, uint64_t m, uint32_t* mstate, uint64_t gen,
       auto it = gs_.find(g);
       if (it == gs_.end() || it->second.status != kGoRunning) break;
       if (ev->type_ == kEvGoDestroy) {
-        gs_.erase(it);
+        EraseG(it);
       } else {
         it->second.status = ev->type_ == kEvGoStop ? kGoRunnable : kGoWaiting;
       }
@@ -202,6 +212,34 @@ bool Ordering::Advance(Event* ev, uint64_t m, uint32_t* mstate, uint64_t gen,
       }
       it->second.status = kProcIdle;
       new_p = kNoP;
+      goto accepted;
+    }
+    case kEvGoStatus:
+    case kEvGoStatusStack: {
+      // A status repeated in a later generation. Syscall statuses involve
+      // other threads: those take the slow path.
+      const uint64_t status = ev->args_[2];
+      if (status == 0 || status > kGoWaiting || status == kGoSyscall) break;
+      auto it = gs_.find(ev->args_[0]);
+      if (it == gs_.end() || it->second.status != status) break;
+      it->second.seq = Seq{gen, 0};
+      static constexpr GoState kSame[5] = {
+          GoState::kUndetermined, GoState::kRunnable, GoState::kRunning,
+          GoState::kSyscall, GoState::kWaiting};
+      ev->args_[GetTypeInfo(ev->type_).num_args] =
+          static_cast<uint64_t>(kSame[status]);
+      if (status == kGoRunning) new_g = ev->args_[0];
+      goto accepted;
+    }
+    case kEvProcStatus: {
+      const uint64_t status = ev->args_[1];
+      if (status == 0 || status >= kProcSyscallAbandoned) break;
+      auto it = ps_.find(ev->args_[0]);
+      if (it == ps_.end() || it->second.status != status) break;
+      it->second.seq = Seq{gen, 0};
+      ev->args_[2] = static_cast<uint64_t>(
+          status == kProcIdle ? ProcState::kIdle : ProcState::kRunning);
+      if (status != kProcIdle) new_p = ev->args_[0];
       goto accepted;
     }
     case kEvProcsChange:
@@ -352,8 +390,8 @@ bool Ordering::AdvanceSlow(Event* ev, uint64_t m, uint32_t* mstate,
         r = kOk;
         break;
       }
-      *error = absl::InvalidArgumentError(absl::StrCat(
-          "bad event type found while ordering: ", ev->type_));
+      *error = absl::InvalidArgumentError(
+          absl::StrCat("bad event type found while ordering: ", ev->type_));
       return false;
   }
   if (r != kOk) {
@@ -383,18 +421,18 @@ Ordering::Result Ordering::ProcStatusEv(Event* ev, uint64_t gen, Ctx* cur,
   const uint64_t raw = ev->args_[1];
   const uint8_t status = static_cast<uint8_t>(raw);
   if (status > kProcSyscallAbandoned) {
-    return Fail(error, absl::StrCat("invalid status for proc ", S(pid), ": ",
-                                    status));
+    return Fail(error,
+                absl::StrCat("invalid status for proc ", S(pid), ": ", status));
   }
   if (raw > 0xff) {
     // Go reads the status as a byte and would accept this event, but its
     // accessors would then index past their tables.
-    return Fail(error, absl::StrCat("invalid status for proc ", S(pid), ": ",
-                                    raw));
+    return Fail(error,
+                absl::StrCat("invalid status for proc ", S(pid), ": ", raw));
   }
-  static constexpr ProcState kOld[5] = {
-      ProcState::kUndetermined, ProcState::kRunning, ProcState::kIdle,
-      ProcState::kRunning, ProcState::kIdle};
+  static constexpr ProcState kOld[5] = {ProcState::kUndetermined,
+                                        ProcState::kRunning, ProcState::kIdle,
+                                        ProcState::kRunning, ProcState::kIdle};
   ProcState old = kOld[status];
   auto it = ps_.find(pid);
   if (it != ps_.end()) {
@@ -438,9 +476,8 @@ Ordering::Result Ordering::ProcStatusEv(Event* ev, uint64_t gen, Ctx* cur,
       }
     }
     if (!found) {
-      return Fail(error,
-                  absl::StrCat("failed to find sched context for proc ",
-                               S(pid), " that's about to be stolen"));
+      return Fail(error, absl::StrCat("failed to find sched context for proc ",
+                                      S(pid), " that's about to be stolen"));
     }
   }
   Push(*ev, *cur);
@@ -471,9 +508,9 @@ Ordering::Result Ordering::ProcStop(Event* ev, Ctx* cur, Ctx* next,
   // A P stops on the thread that runs it, so this is always advanceable.
   auto it = ps_.find(cur->p);
   if (it == ps_.end()) {
-    return Fail(error, absl::StrCat("event ", GoEventString(ev->type_),
-                                    " for proc (", S(cur->p),
-                                    ") that doesn't exist"));
+    return Fail(error,
+                absl::StrCat("event ", GoEventString(ev->type_), " for proc (",
+                             S(cur->p), ") that doesn't exist"));
   }
   if (it->second.status != kProcRunning && it->second.status != kProcSyscall) {
     return Fail(error, absl::StrCat(GoEventString(ev->type_),
@@ -528,9 +565,9 @@ Ordering::Result Ordering::ProcSteal(Event* ev, uint64_t gen, Ctx* cur,
   }
   MState& vm = ms_[victim->second];
   if (vm.p != pid) {
-    return Fail(error, absl::StrCat("tried to steal proc ", S(pid),
-                                    " from thread ", S(mid), ", but got proc ",
-                                    S(vm.p), " instead"));
+    return Fail(error,
+                absl::StrCat("tried to steal proc ", S(pid), " from thread ",
+                             S(mid), ", but got proc ", S(vm.p), " instead"));
   }
   // The victim is in a syscall and will notice (GoSyscallEndBlocked waits
   // for exactly this).
@@ -664,7 +701,7 @@ Ordering::Result Ordering::GoStopExec(Event* ev, Ctx* cur, Ctx* next,
   }
   switch (ev->type_) {
     case kEvGoDestroy:
-      gs_.erase(it);
+      EraseG(it);
       break;
     case kEvGoStop:
       it->second.status = kGoRunnable;
@@ -678,8 +715,8 @@ Ordering::Result Ordering::GoStopExec(Event* ev, Ctx* cur, Ctx* next,
   return kOk;
 }
 
-Ordering::Result Ordering::GoStart(Event* ev, uint64_t gen, Ctx* cur,
-                                   Ctx* next, absl::Status* error) {
+Ordering::Result Ordering::GoStart(Event* ev, uint64_t gen, Ctx* cur, Ctx* next,
+                                   absl::Status* error) {
   const uint64_t gid = ev->args_[0];
   const Seq seq{gen, ev->args_[1]};
   auto it = gs_.find(gid);
@@ -742,7 +779,7 @@ Ordering::Result Ordering::GoSwitch(Event* ev, uint64_t gen, Ctx* cur,
     extra.type_ = kEvGoBlock;  // no reason, no stack
   } else {
     // Erasing does not move other elements: tit stays valid.
-    gs_.erase(self);
+    EraseG(self);
     extra.type_ = kEvGoDestroy;
   }
   Push(extra, *cur);
@@ -776,21 +813,20 @@ Ordering::Result Ordering::GoSyscallBegin(Event* ev, uint64_t gen, Ctx* cur,
   it->second.status = kGoSyscall;
   auto pit = ps_.find(cur->p);
   if (pit == ps_.end()) {
-    return Fail(error, absl::StrCat("uninitialized proc ", S(cur->p),
-                                    " found during ",
-                                    GoEventString(ev->type_)));
+    return Fail(error,
+                absl::StrCat("uninitialized proc ", S(cur->p), " found during ",
+                             GoEventString(ev->type_)));
   }
   pit->second.status = kProcSyscall;
   // The P sequence number only disambiguates steals; the P is running
   // here, so the number must be right now.
   const Seq pseq{gen, ev->args_[0]};
   if (!Succeeds(pseq, pit->second.seq)) {
-    return Fail(error,
-                absl::StrCat("failed to advance ", GoEventString(ev->type_),
-                             ": can't make sequence: ",
-                             SeqString(pit->second.seq.seq,
-                                       pit->second.seq.gen),
-                             " -> ", SeqString(pseq.seq, pseq.gen)));
+    return Fail(
+        error, absl::StrCat("failed to advance ", GoEventString(ev->type_),
+                            ": can't make sequence: ",
+                            SeqString(pit->second.seq.seq, pit->second.seq.gen),
+                            " -> ", SeqString(pseq.seq, pseq.gen)));
   }
   pit->second.seq = pseq;
   Push(*ev, *cur);
@@ -815,32 +851,31 @@ Ordering::Result Ordering::GoSyscallEnd(Event* ev, Ctx* cur,
   it->second.status = kGoRunning;
   auto pit = ps_.find(cur->p);
   if (pit == ps_.end()) {
-    return Fail(error, absl::StrCat("uninitialized proc ", S(cur->p),
-                                    " found during ",
-                                    GoEventString(ev->type_)));
+    return Fail(error,
+                absl::StrCat("uninitialized proc ", S(cur->p), " found during ",
+                             GoEventString(ev->type_)));
   }
   if (pit->second.status != kProcSyscall) {
-    return Fail(error, absl::StrCat("expected proc ", S(cur->p),
-                                    " in state Syscall, but got ",
-                                    ProcStatusString(pit->second.status),
-                                    " instead"));
+    return Fail(
+        error,
+        absl::StrCat("expected proc ", S(cur->p), " in state Syscall, but got ",
+                     ProcStatusString(pit->second.status), " instead"));
   }
   pit->second.status = kProcRunning;
   Push(*ev, *cur);
   return kOk;
 }
 
-Ordering::Result Ordering::GoSyscallEndBlocked(Event* ev, Ctx* cur,
-                                               Ctx* next,
+Ordering::Result Ordering::GoSyscallEndBlocked(Event* ev, Ctx* cur, Ctx* next,
                                                absl::Status* error) {
   // Advanceable once this thread's P has left the syscall state (by
   // ProcStop or ProcSteal), or when it has no P.
   if (cur->p != kNoP) {
     auto pit = ps_.find(cur->p);
     if (pit == ps_.end()) {
-      return Fail(error, absl::StrCat("uninitialized proc ", S(cur->p),
-                                      " found during ",
-                                      GoEventString(ev->type_)));
+      return Fail(error,
+                  absl::StrCat("uninitialized proc ", S(cur->p),
+                               " found during ", GoEventString(ev->type_)));
     }
     if (pit->second.status == kProcSyscall) return kNotYet;
   }
@@ -893,7 +928,7 @@ Ordering::Result Ordering::GoDestroySyscall(Event* ev, Ctx* cur, Ctx* next,
     return Fail(error, absl::StrCat(GoEventString(ev->type_),
                                     " event for goroutine that's not Syscall"));
   }
-  gs_.erase(it);
+  EraseG(it);
   next->g = kNoG;
   if (cur->p != kNoP) {
     auto pit = ps_.find(cur->p);
@@ -902,10 +937,10 @@ Ordering::Result Ordering::GoDestroySyscall(Event* ev, Ctx* cur, Ctx* next,
                                       " during ", GoEventString(ev->type_)));
     }
     if (pit->second.status != kProcSyscall) {
-      return Fail(error, absl::StrCat("proc ", S(cur->p),
-                                      " in unexpected state ",
-                                      ProcStatusString(pit->second.status),
-                                      " during ", GoEventString(ev->type_)));
+      return Fail(error,
+                  absl::StrCat("proc ", S(cur->p), " in unexpected state ",
+                               ProcStatusString(pit->second.status), " during ",
+                               GoEventString(ev->type_)));
     }
     pit->second.status = kProcSyscallAbandoned;
     next->p = kNoP;
@@ -939,8 +974,8 @@ Ordering::Result Ordering::UserTaskBegin(Event* ev, Ctx* cur,
   }
   const absl::string_view* name = ev->gen_->FindString(ev->args_[2]);
   if (name == nullptr) {
-    return Fail(error, absl::StrCat("invalid string ID ", ev->args_[2],
-                                    " for ", ev->type_, " event"));
+    return Fail(error, absl::StrCat("invalid string ID ", ev->args_[2], " for ",
+                                    ev->type_, " event"));
   }
   tasks_.emplace(id, TaskState{*name, parent});
   if (!CheckCtx(*cur, kMust, kMust, kMust, error)) return kFail;
@@ -971,20 +1006,20 @@ Ordering::Result Ordering::UserRegion(Event* ev, Ctx* cur,
   const uint64_t task = ev->args_[0];
   const absl::string_view* name = ev->gen_->FindString(ev->args_[1]);
   if (name == nullptr) {
-    return Fail(error, absl::StrCat("invalid string ID ", ev->args_[1],
-                                    " for ", ev->type_, " event"));
+    return Fail(error, absl::StrCat("invalid string ID ", ev->args_[1], " for ",
+                                    ev->type_, " event"));
   }
   const bool begin = ev->type_ == kEvUserRegionBegin;
   auto it = gs_.find(cur->g);
   if (it == gs_.end()) {
-    return Fail(error, absl::StrCat("encountered ",
-                                    begin ? "EvUserRegionBegin"
-                                          : "EvUserRegionEnd",
-                                    " without known state for current "
-                                    "goroutine ",
-                                    S(cur->g)));
+    return Fail(error,
+                absl::StrCat("encountered ",
+                             begin ? "EvUserRegionBegin" : "EvUserRegionEnd",
+                             " without known state for current "
+                             "goroutine ",
+                             S(cur->g)));
   }
-  std::vector<Region>& regions = it->second.regions;
+  std::vector<Region>& regions = Extra(it).regions;
   if (begin) {
     regions.push_back(Region{task, *name});
   } else if (!regions.empty()) {
@@ -1059,7 +1094,8 @@ Ordering::Result Ordering::GCEnd(Event* ev, Ctx* cur, absl::Status* error) {
     return Fail(error, "encountered GCEnd when GC was not in progress");
   }
   if (gc_state_ == GcState::kUndetermined) {
-    return Fail(error, "encountered GCEnd when GC was in an undetermined state");
+    return Fail(error,
+                "encountered GCEnd when GC was in an undetermined state");
   }
   gc_seq_ = seq;
   gc_state_ = GcState::kNotRunning;
@@ -1114,7 +1150,8 @@ Ordering::Result Ordering::ActiveRange(std::vector<RangeType>* r, RangeType t,
 Ordering::Result Ordering::EndRange(std::vector<RangeType>* r, uint8_t type,
                                     uint64_t* desc, absl::Status* error) {
   const EventSpec* spec = LookupSpec(type);
-  const uint8_t start = spec == nullptr ? kEvNone : spec->start_type;
+  const uint8_t start =
+      spec == nullptr ? uint8_t{kEvNone} : uint8_t{spec->start_type};
   for (size_t i = 0; i < r->size(); ++i) {
     if ((*r)[i].type == start) {
       *desc = (*r)[i].desc;
@@ -1149,9 +1186,9 @@ Ordering::Result Ordering::GCSweep(Event* ev, uint64_t gen, Ctx* cur,
   if (!CheckCtx(*cur, kMust, kMust, kMay, error)) return kFail;
   auto it = ps_.find(cur->p);
   if (it == ps_.end()) {
-    return Fail(error, absl::StrCat("uninitialized proc ", S(cur->p),
-                                    " found during ",
-                                    GoEventString(ev->type_)));
+    return Fail(error,
+                absl::StrCat("uninitialized proc ", S(cur->p), " found during ",
+                             GoEventString(ev->type_)));
   }
   Result r;
   if (ev->type_ == kEvGCSweepBegin) {
@@ -1176,7 +1213,7 @@ Ordering::Result Ordering::GoRange(Event* ev, uint64_t gen, Ctx* cur,
       return Fail(error, absl::StrCat("uninitialized goroutine ", S(gid),
                                       " found during ", GoEventString(type)));
     }
-    Result r = ActiveRange(&it->second.ranges, MakeRangeType(type, 0),
+    Result r = ActiveRange(&Extra(it).ranges, MakeRangeType(type, 0),
                            gen == initial_gen_, error);
     if (r != kOk) return r;
     Push(*ev, *cur);
@@ -1185,18 +1222,18 @@ Ordering::Result Ordering::GoRange(Event* ev, uint64_t gen, Ctx* cur,
   if (!CheckCtx(*cur, kMust, kMust, kMust, error)) return kFail;
   auto it = gs_.find(cur->g);
   if (it == gs_.end()) {
-    return Fail(error,
-                absl::StrCat("encountered event of type ", type,
-                             " without known state for current goroutine ",
-                             S(cur->g)));
+    return Fail(
+        error,
+        absl::StrCat("encountered event of type ", type,
+                     " without known state for current goroutine ", S(cur->g)));
   }
   Result r;
   if (type == kEvSTWBegin || type == kEvGCMarkAssistBegin) {
     const uint64_t desc = type == kEvSTWBegin ? ev->args_[0] : 0;
-    r = BeginRange(&it->second.ranges, MakeRangeType(type, desc), error);
+    r = BeginRange(&Extra(it).ranges, MakeRangeType(type, desc), error);
   } else {
     uint64_t desc = 0;
-    r = EndRange(&it->second.ranges, type, &desc, error);
+    r = EndRange(&Extra(it).ranges, type, &desc, error);
     // STWEnd reports the kind its STWBegin had (as a string id of the
     // begin's generation, looked up in this one, as Go does).
     if (r == kOk && type == kEvSTWEnd) ev->args_[0] = desc;
@@ -1224,8 +1261,8 @@ void Ordering::CarryNames() {
     *s = it->second;
   };
   for (auto& [id, t] : tasks_) carry(&t.name);
-  for (auto& [id, g] : gs_) {
-    for (Region& r : g.regions) carry(&r.name);
+  for (auto& [id, x] : gx_) {
+    for (Region& r : x.regions) carry(&r.name);
   }
   carried_.swap(carried);
 }
@@ -1252,28 +1289,27 @@ std::string Ordering::Dump(size_t limit) const {
   std::sort(ids.begin(), ids.end());
   for (uint64_t id : ids) {
     const PState& p = ps_.at(id);
-    absl::StrAppend(&out, "P ", S(id), " [status=",
-                    ProcStatusString(p.status),
+    absl::StrAppend(&out, "P ", S(id), " [status=", ProcStatusString(p.status),
                     " seq=", SeqString(p.seq.seq, p.seq.gen), "]\n");
   }
   out += "\n";
   for (const MState& m : ms_) {
-    absl::StrAppend(&out, "M ", S(m.id), " [g=", S(m.g), " p=", S(m.p),
-                    "]\n");
+    absl::StrAppend(&out, "M ", S(m.id), " [g=", S(m.g), " p=", S(m.p), "]\n");
   }
   out += "\n";
   static constexpr absl::string_view kGc[3] = {"Undetermined", "NotRunning",
                                                "Running"};
-  absl::StrAppend(&out, "GC ", gc_seq_, " ",
-                  kGc[static_cast<int>(gc_state_)], "\n");
+  absl::StrAppend(&out, "GC ", gc_seq_, " ", kGc[static_cast<int>(gc_state_)],
+                  "\n");
   return out;
 }
 
 size_t Ordering::MemoryUsage() const {
   size_t n = gs_.capacity() * (sizeof(uint64_t) + sizeof(GState) + 1);
-  for (const auto& [id, g] : gs_) {
-    n += g.regions.capacity() * sizeof(Region) +
-         g.ranges.capacity() * sizeof(RangeType);
+  n += gx_.capacity() * (sizeof(uint64_t) + sizeof(GExtra) + 1);
+  for (const auto& [id, x] : gx_) {
+    n += x.regions.capacity() * sizeof(Region) +
+         x.ranges.capacity() * sizeof(RangeType);
   }
   n += ps_.capacity() * (sizeof(uint64_t) + sizeof(PState) + 1);
   n += m_index_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1);

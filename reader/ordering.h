@@ -99,9 +99,14 @@ class Ordering {
     uint64_t task;
     absl::string_view name;
   };
+  // Kept small: there may be many goroutines and every event looks one
+  // up. The rare regions and ranges live in gx_.
   struct GState {
-    uint8_t status = 0;
     Seq seq;
+    uint8_t status = 0;
+    bool has_extra = false;  // gx_ has an entry for this goroutine
+  };
+  struct GExtra {
     std::vector<Region> regions;
     std::vector<RangeType> ranges;
   };
@@ -158,15 +163,13 @@ class Ordering {
   Result GoUnblock(Event* ev, uint64_t gen, Ctx* cur);
   Result GoSwitch(Event* ev, uint64_t gen, Ctx* cur, Ctx* next,
                   absl::Status* error);
-  Result GoSyscallBegin(Event* ev, uint64_t gen, Ctx* cur,
-                        absl::Status* error);
+  Result GoSyscallBegin(Event* ev, uint64_t gen, Ctx* cur, absl::Status* error);
   Result GoSyscallEnd(Event* ev, Ctx* cur, absl::Status* error);
   Result GoSyscallEndBlocked(Event* ev, Ctx* cur, Ctx* next,
                              absl::Status* error);
   Result GoCreateSyscall(Event* ev, uint64_t gen, Ctx* cur, Ctx* next,
                          absl::Status* error);
-  Result GoDestroySyscall(Event* ev, Ctx* cur, Ctx* next,
-                          absl::Status* error);
+  Result GoDestroySyscall(Event* ev, Ctx* cur, Ctx* next, absl::Status* error);
   Result UserTaskBegin(Event* ev, Ctx* cur, absl::Status* error);
   Result UserTaskEnd(Event* ev, Ctx* cur, absl::Status* error);
   Result UserRegion(Event* ev, Ctx* cur, absl::Status* error);
@@ -176,7 +179,14 @@ class Ordering {
   Result GCSweep(Event* ev, uint64_t gen, Ctx* cur, absl::Status* error);
   Result GoRange(Event* ev, uint64_t gen, Ctx* cur, absl::Status* error);
 
-  absl::flat_hash_map<uint64_t, GState> gs_;
+  using GMap = absl::flat_hash_map<uint64_t, GState>;
+  // The goroutine's regions and ranges (created on first use).
+  GExtra& Extra(GMap::iterator it);
+  // Removes a goroutine and its extras.
+  void EraseG(GMap::iterator it);
+
+  GMap gs_;
+  absl::flat_hash_map<uint64_t, GExtra> gx_;
   absl::flat_hash_map<uint64_t, PState> ps_;
   absl::flat_hash_map<uint64_t, uint32_t> m_index_;
   std::vector<MState> ms_;

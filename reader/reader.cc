@@ -16,6 +16,7 @@
 #include "format/header.h"
 #include "format/spec.h"
 #include "reader/go_compat.h"
+#include "reader/go_sort.h"
 #include "reader/type_info.h"
 #include "reader/zstd_source.h"
 
@@ -70,13 +71,9 @@ absl::Status Reader::Init(std::unique_ptr<format::ByteSource> source,
   } else {
     input_ = std::make_unique<format::Input>(source_.get());
   }
-  absl::StatusOr<size_t> n = input_->Ensure(format::kHeaderSize);
-  if (!n.ok()) return n.status();
-  absl::StatusOr<format::Version> v =
-      format::ParseHeader(absl::MakeConstSpan(input_->data(), *n));
+  absl::StatusOr<format::Version> v = ReadGoHeader(input_.get());
   if (!v.ok()) return v.status();
   version_ = *v;
-  input_->Skip(format::kHeaderSize);
   gens_ = std::make_unique<GenerationReader>(input_.get(), zero_copy);
   return absl::OkStatus();
 }
@@ -143,6 +140,7 @@ bool Reader::LoadGeneration() {
     return Fail(more.status());
   }
   if (!*more) {
+    have_gen_ = false;
     done_ = true;
     return false;
   }
@@ -227,20 +225,21 @@ bool Reader::ReadEvent(Event* ev) {
 }
 
 bool Reader::FailAdvance(const BatchCursor* bc) {
-  return Fail(absl::Status(
-      scratch_.code(),
-      absl::StrCat(scratch_.message(), " (at ", format::EventName(bc->ev().type()),
-                   " on thread ", static_cast<int64_t>(bc->m()),
-                   ", generation ", gen_.number(), ")")));
+  return Fail(
+      absl::Status(scratch_.code(),
+                   absl::StrCat(scratch_.message(), " (at ",
+                                format::EventName(bc->ev().type()),
+                                " on thread ", static_cast<int64_t>(bc->m()),
+                                ", generation ", gen_.number(), ")")));
 }
 
 bool Reader::AdvanceOthers(Event* ev) {
   // Rare: the earliest event cannot advance yet. Sort the heap (a sorted
   // array is still a heap) and try the others from the earliest on.
-  std::stable_sort(frontier_.begin(), frontier_.end(),
-                   [](const BatchCursor* a, const BatchCursor* b) {
-                     return a->time() < b->time();
-                   });
+  GoSortFunc(frontier_.data(), frontier_.size(),
+             [](const BatchCursor* a, const BatchCursor* b) {
+               return a->time() < b->time();
+             });
   for (size_t i = 1; i < frontier_.size(); ++i) {
     if (TryAdvance(i, ev)) return Deliver(ev);
     if (done_) return false;
@@ -272,7 +271,8 @@ bool Reader::ReadEventSlow(Event* ev) {
   // 3. A CPU sample comes first if it is earlier than every thread.
   const std::vector<CpuSample>& samples = gen_.cpu_samples();
   if (next_sample_ < samples.size() &&
-      (frontier_.empty() || samples[next_sample_].time < frontier_[0]->time())) {
+      (frontier_.empty() ||
+       samples[next_sample_].time < frontier_[0]->time())) {
     const CpuSample& s = samples[next_sample_++];
     *ev = Event();
     ev->gen_ = &gen_;
@@ -287,9 +287,9 @@ bool Reader::ReadEventSlow(Event* ev) {
 
   // 4. Advance the earliest thread, or else any thread, in time order.
   if (frontier_.empty()) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "broken trace: frontier is empty:\n[gen=", gen_.number(), "]\n\n",
-        FrontierDump(), "\n", order_.Dump(kDumpLimit))));
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("broken trace: frontier is empty:\n[gen=", gen_.number(),
+                     "]\n\n", FrontierDump(), "\n", order_.Dump(kDumpLimit))));
   }
   if (TryAdvance(0, ev)) return Deliver(ev);
   if (done_) return false;

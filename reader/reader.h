@@ -24,6 +24,19 @@
 // Events and the views they hand out are valid until the reader moves on
 // to the next generation: that is, until the ReadEvent() call that follows
 // the generation's Sync event.
+//
+// Where gentrace differs from Go 1.23's reader (see also tests/
+// reader_conformance):
+//  * go 1.11-1.21 traces (Go's older format) are refused, not converted;
+//  * a CPU sample whose stack id is not in its generation, a STWEnd whose
+//    STWBegin's kind string is not in the STWEnd's generation, and a status
+//    argument of 256 or more are errors here; Go accepts them and its
+//    accessors then panic;
+//  * ordering errors carry " (at EVENT on thread M, generation G)";
+//  * events with equal timestamps on different threads come in a fixed
+//    order; Go's depends on map iteration and varies from run to run.
+//
+// A Reader is not thread-safe; use one per thread.
 #ifndef GENTRACE_READER_READER_H_
 #define GENTRACE_READER_READER_H_
 
@@ -78,9 +91,7 @@ class Reader {
   // Generations delivered completely (Sync events returned).
   uint64_t complete_generations() const { return syncs_; }
   // The generation being read (nullptr before the first event).
-  const Generation* generation() const {
-    return have_gen_ ? &gen_ : nullptr;
-  }
+  const Generation* generation() const { return have_gen_ ? &gen_ : nullptr; }
   // Input bytes consumed so far (after decompression).
   uint64_t bytes_read() const { return input_ ? input_->offset() : 0; }
   // Approximate heap bytes the reader holds now.

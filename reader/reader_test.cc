@@ -45,11 +45,11 @@ absl::Span<const uint8_t> Bytes(const std::string& s) {
 std::string Tables(int gen, const std::string& strings = "") {
   return absl::StrCat(
       "EventBatch gen=", gen, " m=", kNoThread,
-      " time=0 size=0\nFrequency freq=1000000000\n",
-      "EventBatch gen=", gen, " m=", kNoThread, " time=0 size=0\nStacks\n",
+      " time=0 size=0\nFrequency freq=1000000000\n", "EventBatch gen=", gen,
+      " m=", kNoThread, " time=0 size=0\nStacks\n",
       "Stack id=1 nframes=2\n\tpc=4096 func=1 file=2 line=10\n",
-      "\tpc=8192 func=3 file=2 line=20\n",
-      "EventBatch gen=", gen, " m=", kNoThread, " time=0 size=0\nStrings\n",
+      "\tpc=8192 func=3 file=2 line=20\n", "EventBatch gen=", gen,
+      " m=", kNoThread, " time=0 size=0\nStrings\n",
       "String id=1\n\tdata=\"main.f\"\nString id=2\n\tdata=\"main.go\"\n",
       "String id=3\n\tdata=\"main.main\"\n", strings);
 }
@@ -58,17 +58,14 @@ std::string Tables(int gen, const std::string& strings = "") {
 // generations, under different string ids in each.
 std::string TwoGenerations() {
   return absl::StrCat(
-      "Trace Go1.23\n",
-      "EventBatch gen=1 m=1 time=100 size=0\n",
-      "ProcStatus dt=1 p=0 pstatus=1\n",
-      "GoStatus dt=1 g=1 m=1 gstatus=2\n",
+      "Trace Go1.23\n", "EventBatch gen=1 m=1 time=100 size=0\n",
+      "ProcStatus dt=1 p=0 pstatus=1\n", "GoStatus dt=1 g=1 m=1 gstatus=2\n",
       "UserTaskBegin dt=1 task=7 parent_task=0 name_string=10 stack=1\n",
       "UserRegionBegin dt=1 task=7 name_string=11 stack=1\n",
       "UserLog dt=1 task=7 key_string=10 value_string=11 stack=0\n",
       "GoBlock dt=1 reason_string=12 stack=1\n",
       "EventBatch gen=1 m=2 time=110 size=0\n",
-      "ProcStatus dt=1 p=1 pstatus=1\n",
-      "GoStatus dt=1 g=2 m=2 gstatus=2\n",
+      "ProcStatus dt=1 p=1 pstatus=1\n", "GoStatus dt=1 g=2 m=2 gstatus=2\n",
       "GoUnblock dt=20 g=1 g_seq=1 stack=1\n",
       Tables(1,
              "String id=10\n\tdata=\"my task\"\nString id=11\n"
@@ -76,12 +73,10 @@ std::string TwoGenerations() {
       "EventBatch gen=1 m=", kNoThread, " time=0 size=0\nCPUSamples\n",
       "CPUSample time=104 m=1 p=0 g=0 stack=1\n",
       "EventBatch gen=2 m=1 time=200 size=0\n",
-      "ProcStatus dt=1 p=0 pstatus=1\n",
-      "GoStatus dt=1 g=1 m=1 gstatus=1\n",
+      "ProcStatus dt=1 p=0 pstatus=1\n", "GoStatus dt=1 g=1 m=1 gstatus=1\n",
       "GoStart dt=1 g=1 g_seq=1\n",
       "UserRegionEnd dt=1 task=7 name_string=21 stack=0\n",
-      "UserTaskEnd dt=1 task=7 stack=0\n",
-      "GoDestroy dt=1\n",
+      "UserTaskEnd dt=1 task=7 stack=0\n", "GoDestroy dt=1\n",
       Tables(2, "String id=21\n\tdata=\"my region\"\n"));
 }
 
@@ -144,23 +139,40 @@ TEST(ReaderTest, DeliversEventsInGoOrderWithAccessors) {
       "pc=8192]";
   // Go's reader gives exactly these lines (tests/go/gotool.go dump).
   const std::vector<std::string> want = {
-      "StateTransition t=101 m=1 p=-1 g=-1 resource=Proc:0 from=Undetermined to=Running reason=\"\" tstack=[] stack=[]",
-      "StateTransition t=102 m=1 p=0 g=-1 resource=Goroutine:1 from=Undetermined to=Running reason=\"\" tstack=[] stack=[]",
-      "TaskBegin t=103 m=1 p=0 g=1 id=7 parent=18446744073709551615 type=\"my task\" " + kStack,
+      "StateTransition t=101 m=1 p=-1 g=-1 resource=Proc:0 from=Undetermined "
+      "to=Running reason=\"\" tstack=[] stack=[]",
+      "StateTransition t=102 m=1 p=0 g=-1 resource=Goroutine:1 "
+      "from=Undetermined to=Running reason=\"\" tstack=[] stack=[]",
+      "TaskBegin t=103 m=1 p=0 g=1 id=7 parent=18446744073709551615 type=\"my "
+      "task\" " +
+          kStack,
       "RegionBegin t=104 m=1 p=0 g=1 task=7 type=\"my region\" " + kStack,
       "StackSample t=105 m=1 p=0 g=-1 " + kStack,
-      "Log t=106 m=1 p=0 g=1 task=7 category=\"my task\" message=\"my region\" stack=[]",
-      "StateTransition t=107 m=1 p=0 g=1 resource=Goroutine:1 from=Running to=Waiting reason=\"sync\" tstack=[\"main.f\"@\"main.go\":10 pc=4096;\"main.main\"@\"main.go\":20 pc=8192] " + kStack,
-      "StateTransition t=111 m=2 p=-1 g=-1 resource=Proc:1 from=Undetermined to=Running reason=\"\" tstack=[] stack=[]",
-      "StateTransition t=112 m=2 p=1 g=-1 resource=Goroutine:2 from=Undetermined to=Running reason=\"\" tstack=[] stack=[]",
-      "StateTransition t=132 m=2 p=1 g=2 resource=Goroutine:1 from=Waiting to=Runnable reason=\"\" tstack=[] " + kStack,
+      "Log t=106 m=1 p=0 g=1 task=7 category=\"my task\" message=\"my region\" "
+      "stack=[]",
+      "StateTransition t=107 m=1 p=0 g=1 resource=Goroutine:1 from=Running "
+      "to=Waiting reason=\"sync\" tstack=[\"main.f\"@\"main.go\":10 "
+      "pc=4096;\"main.main\"@\"main.go\":20 pc=8192] " +
+          kStack,
+      "StateTransition t=111 m=2 p=-1 g=-1 resource=Proc:1 from=Undetermined "
+      "to=Running reason=\"\" tstack=[] stack=[]",
+      "StateTransition t=112 m=2 p=1 g=-1 resource=Goroutine:2 "
+      "from=Undetermined to=Running reason=\"\" tstack=[] stack=[]",
+      "StateTransition t=132 m=2 p=1 g=2 resource=Goroutine:1 from=Waiting "
+      "to=Runnable reason=\"\" tstack=[] " +
+          kStack,
       "Sync t=133 m=-1 p=-1 g=-1 stack=[]",
-      "StateTransition t=201 m=1 p=0 g=-1 resource=Proc:0 from=Running to=Running reason=\"\" tstack=[] stack=[]",
-      "StateTransition t=202 m=1 p=0 g=-1 resource=Goroutine:1 from=Runnable to=Runnable reason=\"\" tstack=[] stack=[]",
-      "StateTransition t=203 m=1 p=0 g=-1 resource=Goroutine:1 from=Runnable to=Running reason=\"\" tstack=[] stack=[]",
+      "StateTransition t=201 m=1 p=0 g=-1 resource=Proc:0 from=Running "
+      "to=Running reason=\"\" tstack=[] stack=[]",
+      "StateTransition t=202 m=1 p=0 g=-1 resource=Goroutine:1 from=Runnable "
+      "to=Runnable reason=\"\" tstack=[] stack=[]",
+      "StateTransition t=203 m=1 p=0 g=-1 resource=Goroutine:1 from=Runnable "
+      "to=Running reason=\"\" tstack=[] stack=[]",
       "RegionEnd t=204 m=1 p=0 g=1 task=7 type=\"my region\" stack=[]",
-      "TaskEnd t=205 m=1 p=0 g=1 id=7 parent=18446744073709551615 type=\"my task\" stack=[]",
-      "StateTransition t=206 m=1 p=0 g=1 resource=Goroutine:1 from=Running to=NotExist reason=\"\" tstack=[] stack=[]",
+      "TaskEnd t=205 m=1 p=0 g=1 id=7 parent=18446744073709551615 type=\"my "
+      "task\" stack=[]",
+      "StateTransition t=206 m=1 p=0 g=1 resource=Goroutine:1 from=Running "
+      "to=NotExist reason=\"\" tstack=[] stack=[]",
       "Sync t=207 m=-1 p=-1 g=-1 stack=[]",
       "END ok",
   };
@@ -212,13 +224,12 @@ TEST(ReaderTest, BrokenTailDeliversCompleteGenerationsFirst) {
   // A trace that ends right after a complete generation's last batch but
   // with the first batch of the next one cut: the generation comes out
   // whole, Sync included, then the error (Go 1.23's held-back error).
-  const std::string gen1_end = Bin(absl::StrCat(
-      "Trace Go1.23\n", "EventBatch gen=1 m=1 time=100 size=0\n",
-      "ProcStatus dt=1 p=0 pstatus=1\n", Tables(1),
-      "EventBatch gen=2 m=1 time=200 size=0\n",
-      "ProcStatus dt=1 p=0 pstatus=1\n"));
-  const std::string dump =
-      DumpBuffer(gen1_end.substr(0, gen1_end.size() - 2));
+  const std::string gen1_end = Bin(
+      absl::StrCat("Trace Go1.23\n", "EventBatch gen=1 m=1 time=100 size=0\n",
+                   "ProcStatus dt=1 p=0 pstatus=1\n", Tables(1),
+                   "EventBatch gen=2 m=1 time=200 size=0\n",
+                   "ProcStatus dt=1 p=0 pstatus=1\n"));
+  const std::string dump = DumpBuffer(gen1_end.substr(0, gen1_end.size() - 2));
   EXPECT_EQ(dump,
             "StateTransition t=101 m=1 p=-1 g=-1 resource=Proc:0 "
             "from=Undetermined to=Running reason=\"\" tstack=[] stack=[]\n"
@@ -227,10 +238,10 @@ TEST(ReaderTest, BrokenTailDeliversCompleteGenerationsFirst) {
 }
 
 TEST(ReaderTest, ErrorsNameTheEventAndAreFinal) {
-  const std::string bin = Bin(absl::StrCat(
-      "Trace Go1.22\n", "EventBatch gen=1 m=5 time=100 size=0\n",
-      "GoStatus dt=1 g=1 m=5 gstatus=2\n",
-      "GoCreate dt=1 new_g=2 new_stack=0 stack=0\n", Tables(1)));
+  const std::string bin = Bin(
+      absl::StrCat("Trace Go1.22\n", "EventBatch gen=1 m=5 time=100 size=0\n",
+                   "GoStatus dt=1 g=1 m=5 gstatus=2\n",
+                   "GoCreate dt=1 new_g=2 new_stack=0 stack=0\n", Tables(1)));
   absl::StatusOr<std::unique_ptr<Reader>> r = Reader::FromBuffer(Bytes(bin));
   ASSERT_TRUE(r.ok());
   Event ev;
@@ -245,9 +256,17 @@ TEST(ReaderTest, ErrorsNameTheEventAndAreFinal) {
 }
 
 TEST(ReaderTest, RejectsWhatIsNotATrace) {
-  EXPECT_EQ(DumpBuffer(""), "END error: empty input: no trace header");
-  EXPECT_TRUE(absl::StartsWith(DumpBuffer("hello world, not a trace"),
-                               "END error: bad file format"));
+  // Go's words for anything that is not a header.
+  EXPECT_EQ(DumpBuffer(""),
+            "END error: bad file format: not a Go execution trace?");
+  EXPECT_EQ(DumpBuffer("hello world, not a trace"),
+            "END error: bad file format: not a Go execution trace?");
+  EXPECT_EQ(DumpBuffer(std::string("go 1.99 trace\0\0\0", 16)),
+            "END error: unknown or unsupported trace version go 1.99");
+  // Go reads the header with fmt.Fscanf, so spaces stretch and leading
+  // zeros count.
+  EXPECT_EQ(DumpBuffer(std::string("go\t 1. 0023  trace\0\0\0", 21)),
+            "END error: no frequency event found\n");
   // A header and nothing else: Go finds no frequency.
   EXPECT_EQ(DumpBuffer(std::string("go 1.23 trace\0\0\0", 16)),
             "END error: no frequency event found\n");
@@ -294,8 +313,7 @@ TEST(ReaderTest, ExperimentalEventsAndBatches) {
       x.generation->ExperimentalBatchesOf(1);
   ASSERT_EQ(batches.size(), 1u);
   EXPECT_EQ(batches[0].thread, 1u);
-  EXPECT_EQ(std::string(batches[0].data.begin(), batches[0].data.end()),
-            "abc");
+  EXPECT_EQ(std::string(batches[0].data.begin(), batches[0].data.end()), "abc");
   // An experiment Go does not know is kept too.
   ASSERT_EQ(x.generation->ExperimentalBatchesOf(199).size(), 1u);
   EXPECT_FALSE(x.generation->HasExperiment(2));
@@ -355,8 +373,8 @@ TEST(GenerationReaderTest, TablesAndFrames) {
 
 TEST(ValidatorTest, AcceptsValidStreamAndRejectsThreadlessRunningProc) {
   {
-    absl::StatusOr<std::unique_ptr<Reader>> r =
-        Reader::FromBuffer(Bytes(Bin(TwoGenerations())));
+    const std::string bin = Bin(TwoGenerations());
+    absl::StatusOr<std::unique_ptr<Reader>> r = Reader::FromBuffer(Bytes(bin));
     ASSERT_TRUE(r.ok());
     Validator v;
     Event ev;
@@ -379,8 +397,8 @@ TEST(ZstdSourceTest, TruncatedStreamFailsAfterItsData) {
   std::string data(100000, 'x');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
   const std::string z = Zstd(data);
-  ZstdSource src(std::make_unique<format::SpanSource>(
-      Bytes(z).subspan(0, z.size() - 10)));
+  ZstdSource src(
+      std::make_unique<format::SpanSource>(Bytes(z).subspan(0, z.size() - 10)));
   std::string got;
   absl::Status err;
   for (;;) {

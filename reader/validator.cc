@@ -46,9 +46,8 @@ int Validator::GetOrCreateThread(std::vector<std::string>* errs, int64_t m) {
 
 bool Validator::HasRange(const ResourceId& r, const std::string& name) const {
   auto it = ranges_.find(r);
-  return it != ranges_.end() &&
-         std::find(it->second.begin(), it->second.end(), name) !=
-             it->second.end();
+  return it != ranges_.end() && std::find(it->second.begin(), it->second.end(),
+                                          name) != it->second.end();
 }
 
 bool Validator::HasAnyRange(const ResourceId& r) const {
@@ -124,16 +123,17 @@ absl::Status Validator::Event(const reader::Event& ev) {
         auto it = gs_.find(id);
         if (it != gs_.end()) {
           if (old != it->second.state) {
-            errs.push_back(absl::StrCat(
-                "bad old state for goroutine ", id, ": got ", GoStateName(old),
-                ", want ", GoStateName(it->second.state)));
+            errs.push_back(absl::StrCat("bad old state for goroutine ", id,
+                                        ": got ", GoStateName(old), ", want ",
+                                        GoStateName(it->second.state)));
           }
           it->second.state = now;
         } else {
           if (old != GoState::kUndetermined && old != GoState::kNotExist) {
-            errs.push_back(absl::StrCat("bad old state for unregistered "
-                                        "goroutine ",
-                                        id, ": ", GoStateName(old)));
+            errs.push_back(
+                absl::StrCat("bad old state for unregistered "
+                             "goroutine ",
+                             id, ": ", GoStateName(old)));
           }
           it = gs_.emplace(id, GoEntry{now, -1}).first;
         }
@@ -142,10 +142,9 @@ absl::Status Validator::Event(const reader::Event& ev) {
           if (c >= 0) {
             SchedContext& ctx = ctxs_[c];
             if (ctx.g != kNone && ctx.g != id) {
-              errs.push_back(absl::StrCat(
-                  "tried to run goroutine ", id,
-                  " when one was already executing (", ctx.g, ") on thread ",
-                  ev.thread()));
+              errs.push_back(absl::StrCat("tried to run goroutine ", id,
+                                          " when one was already executing (",
+                                          ctx.g, ") on thread ", ev.thread()));
             }
             ctx.g = id;
             gs_[id].ctx = c;
@@ -187,9 +186,8 @@ absl::Status Validator::Event(const reader::Event& ev) {
         auto it = ps_.find(id);
         if (it != ps_.end()) {
           if (old != it->second.state) {
-            errs.push_back(absl::StrCat("bad old state for proc ", id,
-                                        ": got ", ProcStateName(old),
-                                        ", want ",
+            errs.push_back(absl::StrCat("bad old state for proc ", id, ": got ",
+                                        ProcStateName(old), ", want ",
                                         ProcStateName(it->second.state)));
           }
           it->second.state = now;
@@ -205,10 +203,9 @@ absl::Status Validator::Event(const reader::Event& ev) {
           if (c >= 0) {
             SchedContext& ctx = ctxs_[c];
             if (ctx.p != kNone && ctx.p != id) {
-              errs.push_back(absl::StrCat(
-                  "tried to run proc ", id,
-                  " when one was already executing (", ctx.p, ") on thread ",
-                  ev.thread()));
+              errs.push_back(absl::StrCat("tried to run proc ", id,
+                                          " when one was already executing (",
+                                          ctx.p, ") on thread ", ev.thread()));
             }
             ctx.p = id;
             ps_[id].ctx = c;
@@ -263,8 +260,8 @@ absl::Status Validator::Event(const reader::Event& ev) {
     case EventKind::kTaskBegin: {
       Task t = ev.task();
       if (t.id == kNoTaskId || t.id == kBackgroundTask) {
-        errs.push_back(absl::StrCat("found invalid task ID for task of type ",
-                                    t.type));
+        errs.push_back(
+            absl::StrCat("found invalid task ID for task of type ", t.type));
       }
       if (t.parent == kBackgroundTask) {
         errs.push_back(absl::StrCat(

@@ -46,9 +46,9 @@ absl::StatusOr<size_t> ZstdSource::Read(uint8_t* dst, size_t n) {
       pos_ += in.pos;
       compressed_offset_ += in.pos;
       if (ZSTD_isError(ret)) {
-        error_ = absl::DataLossError(absl::StrCat(
-            "zstd: ", ZSTD_getErrorName(ret), " at compressed offset ",
-            compressed_offset_));
+        error_ = absl::DataLossError(
+            absl::StrCat("zstd: ", ZSTD_getErrorName(ret),
+                         " at compressed offset ", compressed_offset_));
         if (out.pos > 0) return out.pos;
         return error_;
       }

@@ -51,8 +51,7 @@ int RunDump(const std::vector<std::string>& args) {
   if (!r.ok()) {
     std::fprintf(stderr, "gentrace dump: %s\n",
                  std::string(r.status().message()).c_str());
-    std::printf("%s\n",
-                reader::DumpErrorLine(r.status().message()).c_str());
+    std::printf("%s\n", reader::DumpErrorLine(r.status().message()).c_str());
     return kExitFailure;
   }
   // Lines are held back until their generation's Sync with

@@ -101,8 +101,8 @@ int RunStats(const std::vector<std::string>& args) {
     out = "{\"events_by_kind\": {";
     for (int k = 1; k < reader::kNumEventKinds; ++k) {
       if (k > 1) out += ", ";
-      AppendJsonString(
-          reader::EventKindName(static_cast<reader::EventKind>(k)), &out);
+      AppendJsonString(reader::EventKindName(static_cast<reader::EventKind>(k)),
+                       &out);
       absl::StrAppend(&out, ": ", counts[k]);
     }
     absl::StrAppend(&out, "}, \"events\": ", events,
@@ -116,15 +116,14 @@ int RunStats(const std::vector<std::string>& args) {
   } else {
     absl::StrAppend(&out, "events: ", events, "\n");
     for (int k = 1; k < reader::kNumEventKinds; ++k) {
-      absl::StrAppend(
-          &out, "  ", reader::EventKindName(static_cast<reader::EventKind>(k)),
-          ": ", counts[k], "\n");
+      absl::StrAppend(&out, "  ",
+                      reader::EventKindName(static_cast<reader::EventKind>(k)),
+                      ": ", counts[k], "\n");
     }
     absl::StrAppend(&out, "complete generations: ", gens, "\n");
-    absl::StrAppend(&out, "error: ",
-                    error.ok() ? std::string("none")
-                               : std::string(error.message()),
-                    "\n");
+    absl::StrAppend(
+        &out, "error: ",
+        error.ok() ? std::string("none") : std::string(error.message()), "\n");
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   return error.ok() ? kExitOk : kExitFailure;

@@ -5,7 +5,8 @@
 // the caller's.
 #include <pthread.h>
 
-#include "absl/hash/hash.h"
+#include <algorithm>
+
 #include "tracer/gentrace.h"
 #include "tracer/runtime.h"
 
@@ -14,6 +15,7 @@ namespace gentrace {
 using internal::Runtime;
 using internal::ThreadState;
 using internal::TraceBuf;
+using internal::GState;
 using internal::TraceLocker;
 using internal::kMaxEventBytes;
 
@@ -32,10 +34,6 @@ constexpr absl::string_view kBlockReasonNames[] = {
 };
 
 std::atomic<uint64_t> g_next_task{1};
-
-inline uint64_t NameHash(absl::string_view s) {
-  return absl::HashOf(s);
-}
 
 // Writes one event with up to four args after dt.
 template <typename... Args>
@@ -62,31 +60,33 @@ __attribute__((always_inline)) inline void RegionBeginImpl(
   const uint64_t id = name_id(tl);
   const uint64_t stack = rt.StackId(tl, rt.options().stacks.regions, fp);
   Write(rt, tl, format::kEvUserRegionBegin, task, id, stack);
-  internal::OpenRegion r;
-  r.hash = NameHash(text);
+  internal::OpenRegion& r = ts->cur_g->regions.emplace_back();
   r.task = task;
   r.static_name = static_name;
-  if (static_name == nullptr) r.name = std::string(text);
-  ts->cur_g->regions.push_back(std::move(r));
+  if (static_name == nullptr) r.name.assign(text.data(), text.size());
 }
 
 template <typename NameId>
 __attribute__((always_inline)) inline void RegionEndImpl(
-    absl::string_view text, TaskId task, NameId name_id, void* fp) {
+    absl::string_view text, const StaticName* static_name, TaskId task,
+    NameId name_id, void* fp) {
   Runtime& rt = Runtime::Get();
   ThreadState* ts = rt.CurrentThread();
   if (ts == nullptr) return;
   TraceLocker tl(ts);
   if (!tl.ok() || ts->cur_g == nullptr) return;
   std::vector<internal::OpenRegion>& regions = ts->cur_g->regions;
-  const uint64_t hash = NameHash(text);
   // Find the innermost open region with this name and task. Go's parser
   // rejects an end that does not match the innermost region, so inner ones
   // are ended first; an end with no open region is dropped.
   size_t i = regions.size();
   while (i > 0) {
     const internal::OpenRegion& r = regions[i - 1];
-    if (r.hash == hash && r.task == task && r.text() == text) break;
+    if (r.task == task &&
+        ((static_name != nullptr && r.static_name == static_name) ||
+         r.text() == text)) {
+      break;
+    }
     --i;
   }
   if (i == 0) return;
@@ -132,25 +132,24 @@ Task& Task::operator=(Task&& other) noexcept {
   return *this;
 }
 
-__attribute__((noinline)) Task Task::Begin(absl::string_view name,
+namespace internal {
+__attribute__((noinline)) TaskId TaskBegin(absl::string_view name,
                                            TaskId parent) {
-  Task t;
-  if (!internal::Enabled()) return t;
   Runtime& rt = Runtime::Get();
   ThreadState* ts = rt.CurrentThread();
-  if (ts == nullptr) return t;
+  if (ts == nullptr) return 0;
   TraceLocker tl(ts);
-  if (!tl.ok() || ts->cur_g == nullptr) return t;
-  t.id_ = g_next_task.fetch_add(1, std::memory_order_relaxed);
+  if (!tl.ok() || ts->cur_g == nullptr) return 0;
+  const TaskId id = g_next_task.fetch_add(1, std::memory_order_relaxed);
   const uint64_t name_id = rt.StringId(tl, name);
   const uint64_t stack = rt.StackId(tl, rt.options().stacks.tasks,
                                     __builtin_frame_address(0));
-  Write(rt, tl, format::kEvUserTaskBegin, t.id_, parent, name_id, stack);
-  return t;
+  Write(rt, tl, format::kEvUserTaskBegin, id, parent, name_id, stack);
+  return id;
 }
+}  // namespace internal
 
-__attribute__((noinline)) void Task::End() {
-  if (id_ == 0) return;
+__attribute__((noinline)) void Task::EndSlow() {
   const TaskId id = id_;
   id_ = 0;
   if (!internal::Enabled()) return;
@@ -187,7 +186,7 @@ __attribute__((noinline)) void RegionBeginStatic(const StaticName& name,
 __attribute__((noinline)) void RegionEnd(absl::string_view name,
                                          TaskId task) {
   RegionEndImpl(
-      name, task,
+      name, nullptr, task,
       [name](TraceLocker& tl) { return Runtime::Get().StringId(tl, name); },
       __builtin_frame_address(0));
 }
@@ -195,7 +194,7 @@ __attribute__((noinline)) void RegionEnd(absl::string_view name,
 __attribute__((noinline)) void RegionEndStatic(const StaticName& name,
                                                TaskId task) {
   RegionEndImpl(
-      name.str(), task,
+      name.str(), &name, task,
       [&name](TraceLocker& tl) {
         return Runtime::Get().StaticStringId(tl, name);
       },
@@ -267,5 +266,218 @@ __attribute__((noinline)) void SyscallEnd() {
   if (tl.ok()) rt.ExitSyscall(tl);
 }
 
+// ------------------------------------------------------------------ fibers
+
+namespace {
+
+// Runs fn(rt, tl) with the calling thread's seqlock held, if tracing.
+template <typename F>
+__attribute__((always_inline)) inline bool WithThread(F fn) {
+  Runtime& rt = Runtime::Get();
+  ThreadState* ts = rt.CurrentThread();
+  if (ts == nullptr) return false;
+  TraceLocker tl(ts);
+  return tl.ok() && fn(rt, tl);
+}
+
+}  // namespace
+
+__attribute__((noinline)) GState* FiberCreate(absl::string_view name,
+                                              bool blocked) {
+  void* fp = __builtin_frame_address(0);
+  GState* g = nullptr;
+  WithThread([&](Runtime& rt, TraceLocker& tl) {
+    g = rt.FiberCreate(tl, name, blocked, fp);
+    return g != nullptr;
+  });
+  return g;
+}
+
+__attribute__((noinline)) bool FiberResume(GState* g) {
+  void* fp = __builtin_frame_address(0);
+  return WithThread([&](Runtime& rt, TraceLocker& tl) {
+    return rt.FiberResume(tl, g, fp);
+  });
+}
+
+__attribute__((noinline)) bool FiberYield(GState* g) {
+  void* fp = __builtin_frame_address(0);
+  return WithThread([&](Runtime& rt, TraceLocker& tl) {
+    return rt.FiberLeave(tl, g, format::kEvGoStop, "yield", fp);
+  });
+}
+
+__attribute__((noinline)) bool FiberBlock(GState* g, BlockReason reason) {
+  void* fp = __builtin_frame_address(0);
+  return WithThread([&](Runtime& rt, TraceLocker& tl) {
+    return rt.FiberLeave(tl, g, format::kEvGoBlock, BlockReasonName(reason),
+                         fp);
+  });
+}
+
+__attribute__((noinline)) bool FiberWake(GState* g) {
+  void* fp = __builtin_frame_address(0);
+  return WithThread([&](Runtime& rt, TraceLocker& tl) {
+    return rt.FiberWake(tl, g, fp);
+  });
+}
+
+__attribute__((noinline)) bool FiberFinish(GState* g) {
+  return WithThread([&](Runtime& rt, TraceLocker& tl) {
+    return rt.FiberLeave(tl, g, format::kEvGoDestroy, "", nullptr);
+  });
+}
+
+void FiberRelease(GState* g) {
+  // End an unfinished fiber properly if we can: here if it runs here, or
+  // by running it here briefly if it is not running anywhere.
+  WithThread([&](Runtime& rt, TraceLocker& tl) {
+    if (tl.thread()->cur_g != g) rt.FiberResume(tl, g, nullptr);
+    if (tl.thread()->cur_g == g) {
+      rt.FiberLeave(tl, g, format::kEvGoDestroy, "", nullptr);
+    }
+    return true;
+  });
+  Runtime::Get().FiberRelease(g);
+}
+
+bool CoroutineSwitch(GState* target, bool destroy_current) {
+  return WithThread([&](Runtime& rt, TraceLocker& tl) {
+    return rt.CoroutineSwitch(tl, target, destroy_current);
+  });
+}
+
+GState* RunningFiberResumer(GState* g) {
+  if (g == nullptr || !Enabled()) return nullptr;
+  ThreadState* ts = Runtime::Get().CurrentThread();
+  return ts != nullptr && ts->cur_g == g ? g->resumer : nullptr;
+}
+
+uint64_t GoroutineId(const GState* g) { return g != nullptr ? g->id : 0; }
+
+// ------------------------------------------------------- mutex, condvar
+
+__attribute__((noinline)) GState* WaitBegin(BlockReason reason) {
+  void* fp = __builtin_frame_address(0);
+  GState* g = nullptr;
+  WithThread([&](Runtime& rt, TraceLocker& tl) {
+    GState* cur = tl.thread()->cur_g;
+    if (rt.Block(tl, BlockReasonName(reason), fp)) g = cur;
+    return g != nullptr;
+  });
+  return g;
+}
+
+__attribute__((noinline)) void WaitEnd(GState* g) {
+  if (g == nullptr) return;
+  void* fp = __builtin_frame_address(0);
+  WithThread([&](Runtime& rt, TraceLocker& tl) {
+    rt.Unblock(tl, fp);
+    return true;
+  });
+}
+
+__attribute__((noinline)) void WakeWaiter(GState* g) {
+  void* fp = __builtin_frame_address(0);
+  WithThread([&](Runtime& rt, TraceLocker& tl) {
+    return rt.FiberWake(tl, g, fp);
+  });
+}
+
+void EnsureRunning() {
+  WithThread([&](Runtime& rt, TraceLocker& tl) {
+    rt.Unblock(tl, nullptr);
+    return true;
+  });
+}
+
 }  // namespace internal
+
+void Mutex::LockSlow() {
+  internal::GState* g = internal::WaitBegin(BlockReason::kSync);
+  if (g != nullptr) {
+    std::lock_guard<std::mutex> l(waiters_mu_);
+    waiters_.push_back(g);
+  }
+  mu_.lock();
+  if (g != nullptr) {
+    {
+      std::lock_guard<std::mutex> l(waiters_mu_);
+      auto it = std::find(waiters_.begin(), waiters_.end(), g);
+      if (it != waiters_.end()) waiters_.erase(it);
+    }
+    internal::WaitEnd(g);
+  }
+}
+
+void Mutex::UnlockSlow() {
+  std::lock_guard<std::mutex> l(waiters_mu_);
+  if (waiters_.empty()) return;
+  // Record the wake-up while holding waiters_mu_: the waiter takes it to
+  // leave the list, so it cannot be waiting on something else by now.
+  internal::GState* g = waiters_.front();
+  waiters_.erase(waiters_.begin());
+  internal::WakeWaiter(g);
+}
+
+struct CondVar::Waiter {
+  std::condition_variable cv;
+  bool signaled = false;
+  internal::GState* g = nullptr;
+  Waiter* next = nullptr;
+  Waiter* prev = nullptr;
+};
+
+void CondVar::wait(std::unique_lock<Mutex>& lock) {
+  (void)wait_for(lock, std::chrono::nanoseconds::max());
+}
+
+std::cv_status CondVar::wait_for(std::unique_lock<Mutex>& lock,
+                                 std::chrono::nanoseconds timeout) {
+  Waiter w;
+  if (internal::Enabled()) w.g = internal::WaitBegin(BlockReason::kCondWait);
+  std::unique_lock<std::mutex> l(mu_);
+  w.prev = tail_;
+  (tail_ != nullptr ? tail_->next : head_) = &w;
+  tail_ = &w;
+  lock.unlock();
+  bool signaled;
+  if (timeout == std::chrono::nanoseconds::max()) {
+    w.cv.wait(l, [&] { return w.signaled; });
+    signaled = true;
+  } else {
+    signaled = w.cv.wait_for(l, timeout, [&] { return w.signaled; });
+  }
+  if (!signaled) {  // still queued: leave
+    (w.prev != nullptr ? w.prev->next : head_) = w.next;
+    (w.next != nullptr ? w.next->prev : tail_) = w.prev;
+  }
+  l.unlock();
+  internal::WaitEnd(w.g);
+  lock.lock();
+  return signaled ? std::cv_status::no_timeout : std::cv_status::timeout;
+}
+
+void CondVar::notify_one() {
+  std::lock_guard<std::mutex> l(mu_);
+  Waiter* w = head_;
+  if (w == nullptr) return;
+  head_ = w->next;
+  (head_ != nullptr ? head_->prev : tail_) = nullptr;
+  w->signaled = true;
+  if (w->g != nullptr && internal::Enabled()) internal::WakeWaiter(w->g);
+  w->cv.notify_one();
+}
+
+void CondVar::notify_all() {
+  std::lock_guard<std::mutex> l(mu_);
+  while (Waiter* w = head_) {
+    head_ = w->next;
+    w->signaled = true;
+    if (w->g != nullptr && internal::Enabled()) internal::WakeWaiter(w->g);
+    w->cv.notify_one();
+  }
+  tail_ = nullptr;
+}
+
 }  // namespace gentrace

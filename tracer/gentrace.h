@@ -28,9 +28,13 @@
 #define GENTRACE_TRACER_GENTRACE_H_
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
@@ -44,6 +48,7 @@
 #define GENTRACE_INTERNAL_COMPILED_IN 1
 #endif
 
+#if GENTRACE_INTERNAL_COMPILED_IN
 namespace gentrace {
 
 enum class Compression {
@@ -62,6 +67,7 @@ struct StackOptions {
   bool logs = true;
   bool blocking = true;  // block and unblock (needed by -pprof=sync|net)
   bool syscalls = true;
+  bool fibers = true;  // fiber creation, switches and wake-ups
 };
 
 struct Options {
@@ -132,10 +138,13 @@ class Task {
   // off the task has id 0 and End does nothing.
   static Task Begin(absl::string_view name, TaskId parent = 0);
 
-  void End();
+  void End() {
+    if (id_ != 0) EndSlow();
+  }
   TaskId id() const { return id_; }
 
  private:
+  void EndSlow();
   TaskId id_ = 0;
 };
 
@@ -145,7 +154,14 @@ inline bool Enabled() {
   return GENTRACE_INTERNAL_COMPILED_IN &&
          __builtin_expect(g_enabled.load(std::memory_order_relaxed), 0);
 }
+TaskId TaskBegin(absl::string_view name, TaskId parent);
 }  // namespace internal
+
+inline Task Task::Begin(absl::string_view name, TaskId parent) {
+  Task t;
+  if (internal::Enabled()) t.id_ = internal::TaskBegin(name, parent);
+  return t;
+}
 
 // A string with static storage (a literal), whose trace string id is cached
 // per generation: the fast path for names used at a fixed call site. The
@@ -301,7 +317,325 @@ class ScopedSyscall {
   bool active_ = false;
 };
 
+
+namespace internal {
+struct GState;
+GState* FiberCreate(absl::string_view name, bool blocked);
+bool FiberResume(GState* g);
+bool FiberYield(GState* g);
+bool FiberBlock(GState* g, BlockReason reason);
+bool FiberWake(GState* g);
+bool FiberFinish(GState* g);
+void FiberRelease(GState* g);
+bool CoroutineSwitch(GState* target, bool destroy_current);
+GState* RunningFiberResumer(GState* g);
+uint64_t GoroutineId(const GState* g);
+}  // namespace internal
+
+// A fiber: work with its own goroutine in the trace, run by whichever
+// thread resumes it (a green thread, a coroutine driven by a scheduler, or
+// an executor's work item). Its regions belong to it and move with it
+// between threads. While a fiber runs on a thread, the thread's own
+// goroutine waits ("running fiber").
+//
+//   Fiber f = Fiber::Create("request 17");   // runnable
+//   f.Resume();            // on a worker: runs here
+//   ... f.Block(BlockReason::kNetwork);  // waits; the worker's own G runs
+//   f.Wake();              // any thread: runnable again
+//   f.Resume(); ... f.Finish();   // possibly on another thread
+//
+// Calls that do not fit the fiber's state (resuming a running fiber,
+// yielding one that runs on another thread) record nothing and return
+// false. A fiber belongs to the trace it was created in; with tracing off,
+// Create returns an empty fiber whose calls do nothing. Destroying a fiber
+// that has not finished ends it (running it briefly here if needed).
+class Fiber {
+ public:
+  Fiber() = default;
+  ~Fiber() { Reset(); }
+  Fiber(Fiber&& other) noexcept : g_(other.g_) { other.g_ = nullptr; }
+  Fiber& operator=(Fiber&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      g_ = other.g_;
+      other.g_ = nullptr;
+    }
+    return *this;
+  }
+  Fiber(const Fiber&) = delete;
+  Fiber& operator=(const Fiber&) = delete;
+
+  // A runnable fiber; `name` is its goroutine's name in `go tool trace`.
+  static Fiber Create(absl::string_view name) {
+    Fiber f;
+    if (internal::Enabled()) f.g_ = internal::FiberCreate(name, false);
+    return f;
+  }
+
+  // Runs the fiber on the calling thread (waking it if it was blocked).
+  bool Resume() { return g_ != nullptr && internal::FiberResume(g_); }
+  // The fiber, running here, gives the thread back and stays runnable.
+  bool Yield() { return g_ != nullptr && internal::FiberYield(g_); }
+  // The fiber, running here, waits for Wake(); the thread is given back.
+  bool Block(BlockReason reason) {
+    return g_ != nullptr && internal::FiberBlock(g_, reason);
+  }
+  // From any thread: a blocked fiber becomes runnable.
+  bool Wake() { return g_ != nullptr && internal::FiberWake(g_); }
+  // The fiber, running here, ends; the thread is given back.
+  bool Finish() { return g_ != nullptr && internal::FiberFinish(g_); }
+
+  // The fiber's goroutine id in the trace (0 for an empty fiber).
+  uint64_t goroutine_id() const { return internal::GoroutineId(g_); }
+  explicit operator bool() const { return g_ != nullptr; }
+
+ private:
+  void Reset() {
+    if (g_ != nullptr) {
+      internal::FiberRelease(g_);
+      g_ = nullptr;
+    }
+  }
+  internal::GState* g_ = nullptr;
+};
+
+// A coroutine with symmetric transfer, as Go 1.23 records its coroutines
+// (iter.Pull): created suspended; Resume switches into it directly from the
+// running goroutine (GoSwitch), Yield switches back to whoever resumed it,
+// Return ends it and switches back (GoSwitchDestroy).
+class Coroutine {
+ public:
+  Coroutine() = default;
+  ~Coroutine() {
+    if (g_ != nullptr) internal::FiberRelease(g_);
+  }
+  Coroutine(Coroutine&& other) noexcept : g_(other.g_) { other.g_ = nullptr; }
+  Coroutine& operator=(Coroutine&& other) noexcept {
+    if (this != &other) {
+      if (g_ != nullptr) internal::FiberRelease(g_);
+      g_ = other.g_;
+      other.g_ = nullptr;
+    }
+    return *this;
+  }
+  Coroutine(const Coroutine&) = delete;
+  Coroutine& operator=(const Coroutine&) = delete;
+
+  static Coroutine Create(absl::string_view name) {
+    Coroutine c;
+    if (internal::Enabled()) c.g_ = internal::FiberCreate(name, true);
+    return c;
+  }
+  // Called by the goroutine that runs the coroutine next.
+  bool Resume() {
+    return g_ != nullptr && internal::CoroutineSwitch(g_, false);
+  }
+  // Called inside the coroutine: back to the goroutine that resumed it.
+  bool Yield() {
+    internal::GState* back = internal::RunningFiberResumer(g_);
+    return back != nullptr && internal::CoroutineSwitch(back, false);
+  }
+  // Called inside the coroutine: it ends, and the resumer runs again.
+  bool Return() {
+    internal::GState* back = internal::RunningFiberResumer(g_);
+    return back != nullptr && internal::CoroutineSwitch(back, true);
+  }
+  uint64_t goroutine_id() const { return internal::GoroutineId(g_); }
+
+ private:
+  internal::GState* g_ = nullptr;
+};
+
+namespace internal {
+// The goroutine running on this thread, and whether it was running;
+// WaitEnd records its wake-up (self-woken, or by a Notify/unlock).
+GState* WaitBegin(BlockReason reason);
+void WaitEnd(GState* g);
+// From the thread that releases waiters: record that it woke `g`.
+void WakeWaiter(GState* g);
+// Makes the calling thread's goroutine run again if a wait left it waiting.
+void EnsureRunning();
+}  // namespace internal
+
+// A mutex whose contention is traced: a thread that has to wait is blocked
+// ("sync", counted by `go tool trace -pprof=sync`), and the unlock that
+// lets a waiter in records that it woke it. Waiters are woken in arrival
+// order in the trace; the OS may still let another thread take the lock
+// first, in which case the woken one waits on as runnable. Meets the C++
+// Lockable requirements (use with std::lock_guard, std::unique_lock).
+class Mutex {
+ public:
+  void lock() {
+    if (mu_.try_lock()) return;
+    if (!internal::Enabled()) {
+      mu_.lock();
+      return;
+    }
+    LockSlow();
+  }
+  bool try_lock() { return mu_.try_lock(); }
+  void unlock() {
+    mu_.unlock();
+    if (internal::Enabled()) UnlockSlow();
+  }
+
+ private:
+  void LockSlow();
+  void UnlockSlow();
+
+  std::mutex mu_;
+  std::mutex waiters_mu_;
+  std::vector<internal::GState*> waiters_;  // under waiters_mu_, FIFO
+};
+
+// A condition variable for gentrace::Mutex whose waits are traced
+// ("sync.(*Cond).Wait") and whose notifications record exactly which
+// waiter they woke: each waiter sleeps on its own, and notify_one wakes the
+// longest waiting one.
+class CondVar {
+ public:
+  void wait(std::unique_lock<Mutex>& lock);
+  template <typename Predicate>
+  void wait(std::unique_lock<Mutex>& lock, Predicate pred) {
+    while (!pred()) wait(lock);
+  }
+  // Returns std::cv_status::timeout if not notified in time.
+  std::cv_status wait_for(std::unique_lock<Mutex>& lock,
+                          std::chrono::nanoseconds timeout);
+  void notify_one();
+  void notify_all();
+
+ private:
+  struct Waiter;
+  std::mutex mu_;
+  Waiter* head_ = nullptr;  // FIFO of sleeping waiters, under mu_
+  Waiter* tail_ = nullptr;
+};
+
 }  // namespace gentrace
+#else  // !GENTRACE_INTERNAL_COMPILED_IN
+// Compiled with -DGENTRACE_DISABLE: the same API, in an inline namespace of
+// its own (no clash with the real one in other translation units), doing
+// nothing, all inline. Start reports that tracing was compiled out.
+namespace gentrace {
+inline namespace compiled_out {
+
+enum class Compression { kNone, kZstd };
+struct StackOptions {
+  bool tasks = true, regions = true, logs = true, blocking = true,
+       syscalls = true, fibers = true;
+};
+struct Options {
+  std::string path;
+  int fd = -1;
+  std::function<absl::Status(absl::Span<const uint8_t>)> callback;
+  Compression compression = Compression::kNone;
+  int zstd_level = 3;
+  absl::Duration generation_period = absl::Seconds(1);
+  StackOptions stacks;
+  int max_stack_depth = 64;
+};
+inline absl::Status Start(const Options&) {
+  return absl::UnimplementedError(
+      "gentrace was compiled out (GENTRACE_DISABLE)");
+}
+inline absl::Status Stop() {
+  return absl::FailedPreconditionError("tracing is not on");
+}
+inline bool IsTracing() { return false; }
+struct Stats {
+  uint64_t generations = 0, bytes_written = 0, threads_seen = 0,
+           buffers_allocated = 0;
+};
+inline Stats GetStats() { return Stats(); }
+inline void SetThreadName(absl::string_view) {}
+using TaskId = uint64_t;
+class Task {
+ public:
+  static Task Begin(absl::string_view, TaskId = 0) { return Task(); }
+  void End() {}
+  TaskId id() const { return 0; }
+};
+class StaticName {
+ public:
+  constexpr explicit StaticName(const char* s) : str_(s) {}
+  absl::string_view str() const { return str_; }
+
+ private:
+  const char* str_;
+};
+inline void RegionBegin(absl::string_view, TaskId = 0) {}
+inline void RegionEnd(absl::string_view, TaskId = 0) {}
+class ScopedRegion {
+ public:
+  explicit ScopedRegion(const StaticName&, TaskId = 0) {}
+  explicit ScopedRegion(absl::string_view, TaskId = 0) {}
+};
+inline void Log(absl::string_view, absl::string_view, TaskId = 0) {}
+template <typename... Args>
+void Logf(absl::string_view, const absl::FormatSpec<Args...>&,
+          const Args&...) {}
+enum class BlockReason : uint8_t {
+  kUnspecified, kSync, kCondWait, kNetwork, kSleep, kChanReceive, kChanSend,
+  kSelect,
+};
+class ScopedBlock {
+ public:
+  explicit ScopedBlock(BlockReason) {}
+};
+class ScopedSyscall {
+ public:
+  ScopedSyscall() {}
+};
+class Fiber {
+ public:
+  static Fiber Create(absl::string_view) { return Fiber(); }
+  bool Resume() { return false; }
+  bool Yield() { return false; }
+  bool Block(BlockReason) { return false; }
+  bool Wake() { return false; }
+  bool Finish() { return false; }
+  uint64_t goroutine_id() const { return 0; }
+  explicit operator bool() const { return false; }
+};
+class Coroutine {
+ public:
+  static Coroutine Create(absl::string_view) { return Coroutine(); }
+  bool Resume() { return false; }
+  bool Yield() { return false; }
+  bool Return() { return false; }
+  uint64_t goroutine_id() const { return 0; }
+};
+class Mutex {
+ public:
+  void lock() { mu_.lock(); }
+  bool try_lock() { return mu_.try_lock(); }
+  void unlock() { mu_.unlock(); }
+
+ private:
+  std::mutex mu_;
+};
+class CondVar {
+ public:
+  void wait(std::unique_lock<Mutex>& lock) { cv_.wait(lock); }
+  template <typename Predicate>
+  void wait(std::unique_lock<Mutex>& lock, Predicate pred) {
+    cv_.wait(lock, pred);
+  }
+  std::cv_status wait_for(std::unique_lock<Mutex>& lock,
+                          std::chrono::nanoseconds timeout) {
+    return cv_.wait_for(lock, timeout);
+  }
+  void notify_one() { cv_.notify_one(); }
+  void notify_all() { cv_.notify_all(); }
+
+ private:
+  std::condition_variable_any cv_;
+};
+
+}  // namespace compiled_out
+}  // namespace gentrace
+#endif  // GENTRACE_INTERNAL_COMPILED_IN
 
 #define GENTRACE_INTERNAL_CONCAT2(a, b) a##b
 #define GENTRACE_INTERNAL_CONCAT(a, b) GENTRACE_INTERNAL_CONCAT2(a, b)

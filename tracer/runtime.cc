@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "format/gentrace_batch.h"
@@ -23,12 +24,16 @@ namespace internal {
 
 std::atomic<bool> g_enabled{false};
 
-namespace {
-
 // The calling thread's state. Initial-exec so that reading it is a single
-// instruction and is safe in a signal handler.
+// instruction and is safe in a signal handler. External linkage on
+// purpose: gold has been seen to mislink a file-private initial-exec
+// variable in a shared library that also has a thread_local with a
+// destructor (cpusample/README.md).
 __attribute__((tls_model("initial-exec"))) thread_local ThreadState*
     tls_thread = nullptr;
+
+namespace {
+
 // Marks a thread that has exited (or is exiting): it records nothing more.
 ThreadState* const kExitedThread = reinterpret_cast<ThreadState*>(1);
 
@@ -128,6 +133,8 @@ inline void Emit(TraceBuf* b, uint8_t type, Args... args) {
 }
 
 constexpr uint64_t kGenMask = (uint64_t{1} << 40) - 1;
+// A P no thread ever gets; it fills otherwise empty generations.
+constexpr uint64_t kFillerProc = 0;
 constexpr uint64_t kIdLimit = uint64_t{1} << 24;
 
 }  // namespace
@@ -214,8 +221,11 @@ ThreadState* Runtime::Register(ThreadState* ts) {
     ts->own_g.seq[0] = ts->own_g.seq[1] = 0;
     ts->own_g.m = static_cast<uint64_t>(ts->tid);
     ts->own_g.regions.clear();
+    ts->own_g.session = session;
+    ts->own_g.resumer = nullptr;
   }
   ts->cur_g = &ts->own_g;
+  ts->blocked_g = nullptr;
   ts->string_cache = StringCache();
   ts->stack_cache = StackCache();
   ++threads_seen_;
@@ -248,6 +258,7 @@ TraceBuf* Runtime::ReserveSlow(TraceLocker& tl, size_t bytes) {
   if (slot != nullptr) FlushBuf(slot);  // full
   slot = NewBuf(gen, static_cast<uint64_t>(ts->tid));
   if (ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) != gen) {
+    gen_active_[gen & 1].store(gen, std::memory_order_relaxed);
     WriteThreadStatus(tl, slot);
   }
   return slot;
@@ -293,15 +304,40 @@ void Runtime::WriteThreadStatus(TraceLocker& tl, TraceBuf* b) {
   Emit(b, format::kEvProcStatus, ts->proc,
        ts->proc_state.load(std::memory_order_relaxed));
   ts->proc_seq = 0;
-  std::lock_guard<SpinLock> gl(g.mu);
-  if (g.traced_gen[gen & 1] != gen) {
-    const bool bound =
-        g.state == format::kGoRunning || g.state == format::kGoSyscall;
-    Emit(b, format::kEvGoStatus, g.id, bound ? tid : format::kNoThread,
-         g.state);
-    g.traced_gen[gen & 1] = gen;
-    g.seq[gen & 1] = 0;
+  {
+    std::lock_guard<SpinLock> gl(g.mu);
+    EnsureGStatus(tl, b, &g);
   }
+  // A fiber running here binds to this thread too: its status goes here.
+  if (GState* cur = ts->cur_g; cur != nullptr && cur != &g) {
+    std::lock_guard<SpinLock> gl(cur->mu);
+    EnsureGStatus(tl, b, cur);
+  }
+}
+
+void Runtime::EnsureGStatus(TraceLocker& tl, TraceBuf* b, GState* g) {
+  const uint64_t gen = tl.gen();
+  if (g->traced_gen[gen & 1] == gen) return;
+  const bool bound =
+      g->state == format::kGoRunning || g->state == format::kGoSyscall;
+  Emit(b, format::kEvGoStatus, g->id, bound ? g->m : format::kNoThread,
+       g->state);
+  g->traced_gen[gen & 1] = gen;
+  g->seq[gen & 1] = 0;
+}
+
+void Runtime::StartHere(TraceLocker& tl, TraceBuf* b, GState* g,
+                        uint64_t stack) {
+  const uint64_t gen = tl.gen();
+  EnsureGStatus(tl, b, g);
+  if (g->state == format::kGoWaiting) {
+    Emit(b, format::kEvGoUnblock, g->id, ++g->seq[gen & 1], stack);
+    g->state = format::kGoRunnable;
+  }
+  Emit(b, format::kEvGoStart, g->id, ++g->seq[gen & 1]);
+  g->state = format::kGoRunning;
+  g->m = static_cast<uint64_t>(tl.thread()->tid);
+  tl.thread()->cur_g = g;
 }
 
 uint64_t Runtime::StringId(TraceLocker& tl, absl::string_view s) {
@@ -336,8 +372,7 @@ uint64_t Runtime::UniqueStringId(TraceLocker& tl, absl::string_view s) {
   return id;
 }
 
-uint64_t Runtime::StackId(TraceLocker& tl, bool want, void* fp) {
-  if (!want) return 0;
+uint64_t Runtime::CaptureStackId(TraceLocker& tl, void* fp) {
   ThreadState* ts = tl.thread();
   uintptr_t pcs[format::kMaxFramesPerStack];
   const int n = WalkFramePointers(fp, pcs, options_.max_stack_depth,
@@ -352,43 +387,40 @@ bool Runtime::Block(TraceLocker& tl, absl::string_view reason, void* fp) {
   if (g == nullptr) return false;
   const uint64_t reason_id = StringId(tl, reason);
   const uint64_t stack = StackId(tl, options_.stacks.blocking, fp);
-  TraceBuf* b = Reserve(tl, kMaxEventBytes);
+  TraceBuf* b = Reserve(tl, 2 * kMaxEventBytes);
   std::lock_guard<SpinLock> gl(g->mu);
   if (g->state != format::kGoRunning) return false;
+  EnsureGStatus(tl, b, g);
   Emit(b, format::kEvGoBlock, reason_id, stack);
   g->state = format::kGoWaiting;
   g->m = format::kNoThread;
   ts->cur_g = nullptr;
+  ts->blocked_g = g;
   return true;
 }
 
 void Runtime::Unblock(TraceLocker& tl, void* fp) {
   ThreadState* ts = tl.thread();
-  GState* g = &ts->own_g;
+  GState* g = ts->blocked_g;
+  if (g == nullptr || ts->cur_g != nullptr) return;
+  ts->blocked_g = nullptr;
   const uint64_t stack = StackId(tl, options_.stacks.blocking, fp);
-  TraceBuf* b = Reserve(tl, 2 * kMaxEventBytes);
-  const uint64_t gen = tl.gen();
+  TraceBuf* b = Reserve(tl, 3 * kMaxEventBytes);
   std::lock_guard<SpinLock> gl(g->mu);
-  if (g->state == format::kGoWaiting) {
-    Emit(b, format::kEvGoUnblock, g->id, ++g->seq[gen & 1], stack);
-    g->state = format::kGoRunnable;
+  if (g->state == format::kGoWaiting || g->state == format::kGoRunnable) {
+    StartHere(tl, b, g, stack);
   }
-  if (g->state == format::kGoRunnable) {
-    Emit(b, format::kEvGoStart, g->id, ++g->seq[gen & 1]);
-    g->state = format::kGoRunning;
-    g->m = static_cast<uint64_t>(ts->tid);
-  }
-  ts->cur_g = g;
 }
 
 bool Runtime::EnterSyscall(TraceLocker& tl, void* fp) {
   ThreadState* ts = tl.thread();
   GState* g = ts->cur_g;
-  if (g != &ts->own_g) return false;
+  if (g == nullptr) return false;
   const uint64_t stack = StackId(tl, options_.stacks.syscalls, fp);
-  TraceBuf* b = Reserve(tl, kMaxEventBytes);
+  TraceBuf* b = Reserve(tl, 2 * kMaxEventBytes);
   std::lock_guard<SpinLock> gl(g->mu);
   if (g->state != format::kGoRunning) return false;
+  EnsureGStatus(tl, b, g);
   Emit(b, format::kEvGoSyscallBegin, ++ts->proc_seq, stack);
   g->state = format::kGoSyscall;
   ts->proc_state.store(format::kProcSyscall, std::memory_order_relaxed);
@@ -397,13 +429,211 @@ bool Runtime::EnterSyscall(TraceLocker& tl, void* fp) {
 
 void Runtime::ExitSyscall(TraceLocker& tl) {
   ThreadState* ts = tl.thread();
-  GState* g = &ts->own_g;
-  TraceBuf* b = Reserve(tl, kMaxEventBytes);
+  GState* g = ts->cur_g;
+  if (g == nullptr) return;
+  TraceBuf* b = Reserve(tl, 2 * kMaxEventBytes);
   std::lock_guard<SpinLock> gl(g->mu);
   if (g->state != format::kGoSyscall) return;
+  EnsureGStatus(tl, b, g);
   Emit(b, format::kEvGoSyscallEnd);
   g->state = format::kGoRunning;
   ts->proc_state.store(format::kProcRunning, std::memory_order_relaxed);
+}
+
+namespace {
+// The reason a G gives while a fiber it resumed runs on its thread.
+constexpr absl::string_view kRunningFiber = "running fiber";
+constexpr absl::string_view kFiberYield = "yield";
+}  // namespace
+
+GState* Runtime::FiberCreate(TraceLocker& tl, absl::string_view name,
+                             bool blocked, void* fp) {
+  ThreadState* ts = tl.thread();
+  GState* cur = ts->cur_g;
+  // GoCreate needs a P, which every traced thread has, and a running G if
+  // any: not from a thread blocked in a ScopedBlock.
+  if (cur == nullptr) return nullptr;
+  auto* g = new GState();
+  g->id = next_goid_.fetch_add(1, std::memory_order_relaxed);
+  g->fiber = true;
+  g->session = ts->session;
+  g->state = blocked ? format::kGoWaiting : format::kGoRunnable;
+  const uint64_t gen = tl.gen();
+  const uintptr_t synthetic = SyntheticFramePc(name);
+  const uint64_t new_stack = stacks_[gen & 1].Put(&synthetic, 1, true);
+  const uint64_t stack = StackId(tl, options_.stacks.fibers, fp);
+  TraceBuf* b = Reserve(tl, 2 * kMaxEventBytes);
+  {
+    std::lock_guard<SpinLock> cl(cur->mu);
+    EnsureGStatus(tl, b, cur);
+  }
+  Emit(b, blocked ? format::kEvGoCreateBlocked : format::kEvGoCreate, g->id,
+       new_stack, stack);
+  g->traced_gen[gen & 1] = gen;  // created in gen: seq starts at 0
+  g->seq[gen & 1] = 0;
+  std::lock_guard<std::mutex> l(fibers_mu_);
+  g->next = fibers_;
+  fibers_ = g;
+  return g;
+}
+
+bool Runtime::FiberResume(TraceLocker& tl, GState* fiber, void* fp) {
+  ThreadState* ts = tl.thread();
+  GState* cur = ts->cur_g;
+  if (cur == nullptr || cur == fiber || fiber->session != ts->session) {
+    return false;
+  }
+  {
+    std::lock_guard<SpinLock> fl(fiber->mu);
+    if (fiber->dead.load(std::memory_order_relaxed) ||
+        (fiber->state != format::kGoRunnable &&
+         fiber->state != format::kGoWaiting)) {
+      return false;
+    }
+  }
+  const uint64_t reason = StringId(tl, kRunningFiber);
+  const uint64_t stack = StackId(tl, options_.stacks.fibers, fp);
+  TraceBuf* b = Reserve(tl, 4 * kMaxEventBytes);
+  {
+    std::lock_guard<SpinLock> cl(cur->mu);
+    if (cur->state != format::kGoRunning) return false;
+    EnsureGStatus(tl, b, cur);
+    Emit(b, format::kEvGoBlock, reason, stack);
+    cur->state = format::kGoWaiting;
+    cur->m = format::kNoThread;
+    ts->cur_g = nullptr;
+  }
+  std::lock_guard<SpinLock> fl(fiber->mu);
+  if (fiber->state != format::kGoRunnable &&
+      fiber->state != format::kGoWaiting) {
+    // Resumed elsewhere meanwhile (a misuse): take our own G back.
+    std::lock_guard<SpinLock> cl(cur->mu);
+    StartHere(tl, b, cur, 0);
+    return false;
+  }
+  StartHere(tl, b, fiber, stack);
+  SetResumer(fiber, cur);
+  return true;
+}
+
+bool Runtime::FiberLeave(TraceLocker& tl, GState* fiber,
+                         format::EventType how, absl::string_view reason,
+                         void* fp) {
+  ThreadState* ts = tl.thread();
+  if (ts->cur_g != fiber || fiber == &ts->own_g) return false;
+  const uint64_t reason_id =
+      how == format::kEvGoDestroy ? 0 : StringId(tl, reason);
+  const uint64_t stack = how == format::kEvGoDestroy
+                             ? 0
+                             : StackId(tl, options_.stacks.fibers, fp);
+  TraceBuf* b = Reserve(tl, 4 * kMaxEventBytes);
+  GState* back = nullptr;
+  {
+    std::lock_guard<SpinLock> fl(fiber->mu);
+    if (fiber->state != format::kGoRunning) return false;
+    EnsureGStatus(tl, b, fiber);
+    if (how == format::kEvGoDestroy) {
+      Emit(b, format::kEvGoDestroy);
+      fiber->state = format::kGoBad;
+      fiber->dead_gen = tl.gen();
+      fiber->dead.store(true, std::memory_order_release);
+    } else {
+      Emit(b, how, reason_id, stack);
+      fiber->state =
+          how == format::kEvGoStop ? format::kGoRunnable : format::kGoWaiting;
+    }
+    fiber->m = format::kNoThread;
+    back = fiber->resumer;
+    ts->cur_g = nullptr;
+  }
+  // Run the G that resumed the fiber again; if it is gone (it was a fiber
+  // that ended), the thread's own G.
+  if (back == nullptr || back->dead.load(std::memory_order_acquire)) {
+    back = &ts->own_g;
+  }
+  SetResumer(fiber, nullptr);
+  std::lock_guard<SpinLock> bl(back->mu);
+  if (back->state == format::kGoWaiting || back->state == format::kGoRunnable) {
+    StartHere(tl, b, back, 0);
+  }
+  return true;
+}
+
+bool Runtime::FiberWake(TraceLocker& tl, GState* fiber, void* fp) {
+  ThreadState* ts = tl.thread();
+  if (fiber->session != ts->session) return false;
+  const uint64_t stack = StackId(tl, options_.stacks.fibers, fp);
+  TraceBuf* b = Reserve(tl, 2 * kMaxEventBytes);
+  std::lock_guard<SpinLock> fl(fiber->mu);
+  if (fiber->state != format::kGoWaiting ||
+      fiber->dead.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  // The waker writes the woken G's status if this generation has none yet
+  // (Go's emitUnblockStatus, MAPPING.md rule 2).
+  EnsureGStatus(tl, b, fiber);
+  Emit(b, format::kEvGoUnblock, fiber->id, ++fiber->seq[tl.gen() & 1], stack);
+  fiber->state = format::kGoRunnable;
+  return true;
+}
+
+bool Runtime::CoroutineSwitch(TraceLocker& tl, GState* target,
+                              bool destroy_current) {
+  ThreadState* ts = tl.thread();
+  GState* cur = ts->cur_g;
+  if (cur == nullptr || cur == target || target->session != ts->session ||
+      (destroy_current && !cur->fiber)) {
+    return false;
+  }
+  const uint64_t gen = tl.gen();
+  TraceBuf* b = Reserve(tl, 3 * kMaxEventBytes);
+  // Two G locks: the running one, then the waiting target. No one holds a
+  // waiting G's lock while taking a running one's, so no cycle.
+  std::lock_guard<SpinLock> cl(cur->mu);
+  std::lock_guard<SpinLock> tlk(target->mu);
+  if (cur->state != format::kGoRunning || target->state != format::kGoWaiting ||
+      target->dead.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  EnsureGStatus(tl, b, cur);
+  EnsureGStatus(tl, b, target);
+  Emit(b, destroy_current ? format::kEvGoSwitchDestroy : format::kEvGoSwitch,
+       target->id, ++target->seq[gen & 1]);
+  if (destroy_current) {
+    cur->state = format::kGoBad;
+    cur->dead_gen = gen;
+    cur->dead.store(true, std::memory_order_release);
+  } else {
+    cur->state = format::kGoWaiting;
+    SetResumer(target, cur);
+  }
+  cur->m = format::kNoThread;
+  target->state = format::kGoRunning;
+  target->m = static_cast<uint64_t>(ts->tid);
+  ts->cur_g = target;
+  return true;
+}
+
+void Runtime::SetResumer(GState* fiber, GState* resumer) {
+  // Only the thread running `fiber` changes its resumer. A resumer that is
+  // a fiber stays allocated while pinned.
+  if (fiber->resumer != nullptr) {
+    fiber->resumer->pinned.fetch_sub(1, std::memory_order_release);
+  }
+  fiber->resumer = resumer;
+  if (resumer != nullptr) resumer->pinned.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Runtime::FiberRelease(GState* fiber) {
+  // The runtime owns the GState; the advancer frees it once it is dead,
+  // released and pinned by no other fiber. A fiber released without ending
+  // stays in the trace as it was last seen.
+  std::lock_guard<SpinLock> fl(fiber->mu);
+  if (!fiber->dead.load(std::memory_order_relaxed)) {
+    fiber->dead_gen = gen();
+    fiber->dead.store(true, std::memory_order_release);
+  }
+  fiber->released.store(true, std::memory_order_release);
 }
 
 void Runtime::SetThreadName(absl::string_view name) {
@@ -424,26 +654,30 @@ void Runtime::ThreadExit(ThreadState* ts) {
   {
     TraceLocker tl(ts);
     if (tl.ok() && ts->session == session_atomic_.load() && ts->created) {
+      // A fiber left running here yields first (it stays runnable, to be
+      // resumed elsewhere); a block or syscall scope left open ends.
+      if (GState* cur = ts->cur_g; cur != nullptr && cur != &ts->own_g) {
+        FiberLeave(tl, cur, format::kEvGoStop, kFiberYield, nullptr);
+      }
+      if (ts->cur_g == nullptr) Unblock(tl, nullptr);
       TraceBuf* b = Reserve(tl, 4 * kMaxEventBytes);
       GState& g = ts->own_g;
-      const uint64_t gen = tl.gen();
       std::lock_guard<SpinLock> gl(g.mu);
+      EnsureGStatus(tl, b, &g);
       if (g.state == format::kGoSyscall) {
         Emit(b, format::kEvGoSyscallEnd);
         g.state = format::kGoRunning;
-      } else if (g.state == format::kGoWaiting) {
-        Emit(b, format::kEvGoUnblock, g.id, ++g.seq[gen & 1], 0);
-        g.state = format::kGoRunnable;
+      } else if (g.state == format::kGoWaiting ||
+                 g.state == format::kGoRunnable) {
+        StartHere(tl, b, &g, 0);
       }
-      if (g.state == format::kGoRunnable) {
-        Emit(b, format::kEvGoStart, g.id, ++g.seq[gen & 1]);
-        g.state = format::kGoRunning;
+      if (g.state == format::kGoRunning) {
+        Emit(b, format::kEvGoDestroy);
+        Emit(b, format::kEvProcStop);
       }
-      Emit(b, format::kEvGoDestroy);
-      Emit(b, format::kEvProcStop);
       g.state = format::kGoBad;
       ts->cur_g = nullptr;
-      ts->exit_gen = gen;
+      ts->exit_gen = tl.gen();
     }
     // Go's traceThreadDestroy: flush both generations' buffers now; the
     // advancer may be waiting for us to flush the older one.
@@ -509,10 +743,13 @@ absl::Status Runtime::Start(const Options& options) {
   }
 
   options_ = options;
-  sink_ = std::move(sink);
-  sink_error_ = absl::OkStatus();
-  sink_failed_.store(false);
-  generations_written_ = 0;
+  {
+    std::lock_guard<std::mutex> l(queue_mu_);
+    sink_ = std::move(sink);
+    sink_error_ = absl::OkStatus();
+    sink_failed_.store(false);
+    generations_written_ = 0;
+  }
   {
     std::lock_guard<std::mutex> l(threads_mu_);
     // Threads that exited while tracing was off are gone for good.
@@ -525,7 +762,8 @@ absl::Status Runtime::Start(const Options& options) {
         link = &ts->next;
       }
     }
-    next_proc_ = 0;
+    // P 0 is kept for the idle filler (see Advance); threads get 1, 2, ...
+    next_proc_ = 1;
     free_procs_.clear();
     threads_seen_ = 0;
   }
@@ -679,15 +917,25 @@ void Runtime::Advance(bool stop) {
   // 1. Note every G and P whose status has not been written in `gen`, and
   //    its state, before switching (I5): if it stays silent for the rest of
   //    gen, this is its state for all of gen.
-  struct Untraced {
+  struct UntracedProc {
     ThreadState* ts;
-    bool proc;
-    uint8_t proc_state;
-    bool g;
-    uint64_t goid;
-    format::GoStatus g_state;
+    uint8_t state;
   };
-  std::vector<Untraced> untraced;
+  struct UntracedG {
+    GState* g;
+    format::GoStatus state;
+    uint64_t m;
+  };
+  std::vector<UntracedProc> untraced_procs;
+  std::vector<UntracedG> untraced_gs;
+  auto note_g = [&](GState* g) {
+    std::lock_guard<SpinLock> gl(g->mu);
+    if (g->traced_gen[gen & 1] != gen && g->state != format::kGoBad &&
+        !g->dead.load(std::memory_order_relaxed) &&
+        (!g->fiber || g->session == session_)) {
+      untraced_gs.push_back({g, g->state, g->m});
+    }
+  };
   {
     std::lock_guard<std::mutex> l(threads_mu_);
     for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) {
@@ -696,23 +944,17 @@ void Runtime::Advance(bool stop) {
           ts->exited.load(std::memory_order_acquire)) {
         continue;
       }
-      Untraced u{ts, false, 0, false, 0, format::kGoBad};
       if (ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) !=
           gen) {
-        u.proc = true;
-        u.proc_state = ts->proc_state.load(std::memory_order_relaxed);
+        untraced_procs.push_back(
+            {ts, ts->proc_state.load(std::memory_order_relaxed)});
       }
-      {
-        std::lock_guard<SpinLock> gl(ts->own_g.mu);
-        if (ts->own_g.traced_gen[gen & 1] != gen &&
-            ts->own_g.state != format::kGoBad) {
-          u.g = true;
-          u.goid = ts->own_g.id;
-          u.g_state = ts->own_g.state;
-        }
-      }
-      if (u.proc || u.g) untraced.push_back(u);
+      note_g(&ts->own_g);
     }
+  }
+  {
+    std::lock_guard<std::mutex> l(fibers_mu_);
+    for (GState* g = fibers_; g != nullptr; g = g->next) note_g(g);
   }
 
   // 2. Switch the generation (or turn tracing off).
@@ -753,31 +995,49 @@ void Runtime::Advance(bool stop) {
     if (!pending.empty()) sched_yield();
   }
 
-  // 5. Statuses of whatever stayed silent in `gen` (MAPPING.md rule 3),
-  //    each in a batch of its own thread so Running/Syscall bind to it.
-  for (const Untraced& u : untraced) {
-    ThreadState* ts = u.ts;
-    const uint64_t tid = static_cast<uint64_t>(ts->tid);
-    TraceBuf* b = nullptr;
-    auto buf = [&] {
-      if (b == nullptr) b = NewBuf(gen, tid);
+  // 5. Statuses of whatever stayed silent in `gen` (MAPPING.md rule 3).
+  //    A P, and a G running or in a syscall on a thread, go into a batch of
+  //    that thread, so they bind to it; waiting and runnable Gs into a
+  //    NoThread batch. A thread with a silent G bound to it was silent
+  //    itself (writing any event writes its statuses), so nothing else of
+  //    that thread is in `gen` after these.
+  {
+    absl::flat_hash_map<uint64_t, TraceBuf*> batches;
+    auto buf = [&](uint64_t m) {
+      TraceBuf*& b = batches[m];
+      if (b == nullptr || b->available() < kMaxEventBytes) {
+        if (b != nullptr) FlushBuf(b);
+        b = NewBuf(gen, m);
+      }
       return b;
     };
-    if (u.proc &&
-        ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) != gen) {
-      Emit(buf(), format::kEvProcStatus, ts->proc, u.proc_state);
-    }
-    if (u.g) {
-      std::lock_guard<SpinLock> gl(ts->own_g.mu);
-      if (ts->own_g.traced_gen[gen & 1] != gen) {
-        const bool bound = u.g_state == format::kGoRunning ||
-                           u.g_state == format::kGoSyscall;
-        Emit(buf(), format::kEvGoStatus, u.goid,
-             bound ? tid : format::kNoThread, u.g_state);
-        ts->own_g.traced_gen[gen & 1] = gen;
+    for (const UntracedProc& p : untraced_procs) {
+      ThreadState* ts = p.ts;
+      if (ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) !=
+          gen) {
+        Emit(buf(static_cast<uint64_t>(ts->tid)), format::kEvProcStatus,
+             ts->proc, p.state);
       }
     }
-    if (b != nullptr) FlushBuf(b);
+    for (const UntracedG& u : untraced_gs) {
+      std::lock_guard<SpinLock> gl(u.g->mu);
+      if (u.g->traced_gen[gen & 1] == gen) continue;
+      const bool bound =
+          u.state == format::kGoRunning || u.state == format::kGoSyscall;
+      Emit(buf(bound ? u.m : format::kNoThread), format::kEvGoStatus, u.g->id,
+           bound ? u.m : format::kNoThread, u.state);
+      u.g->traced_gen[gen & 1] = gen;
+    }
+    for (auto& [m, b] : batches) FlushBuf(b);
+    // Go's reader rejects a generation without a single event ("frontier
+    // is empty"). If no thread wrote anything in `gen` and nothing was
+    // swept, say that P 0, which no thread ever gets, is idle.
+    if (batches.empty() &&
+        gen_active_[gen & 1].load(std::memory_order_relaxed) != gen) {
+      TraceBuf* b = NewBuf(gen, format::kNoThread);
+      Emit(b, format::kEvProcStatus, kFillerProc, format::kProcIdle);
+      FlushBuf(b);
+    }
   }
 
   FinishGeneration(gen);
@@ -797,6 +1057,23 @@ void Runtime::Advance(bool stop) {
         delete ts;
       } else {
         link = &ts->next;
+      }
+    }
+  }
+
+  {
+    std::lock_guard<std::mutex> l(fibers_mu_);
+    GState** link = &fibers_;
+    while (GState* g = *link) {
+      if (g->dead.load(std::memory_order_acquire) &&
+          g->released.load(std::memory_order_acquire) &&
+          g->pinned.load(std::memory_order_acquire) == 0 &&
+          (stop || g->dead_gen + 1 <= gen)) {
+        *link = g->next;
+        if (g->resumer != nullptr) g->resumer->pinned.fetch_sub(1);
+        delete g;
+      } else {
+        link = &g->next;
       }
     }
   }

@@ -78,17 +78,17 @@ class SpinLock {
 
 // An open region on a G's region stack.
 struct OpenRegion {
-  uint64_t hash;        // of the name
-  TaskId task;
-  const StaticName* static_name;  // or
-  std::string name;               // a copy of a dynamic name
+  TaskId task = 0;
+  const StaticName* static_name = nullptr;  // or
+  std::string name;                         // a copy of a dynamic name
   absl::string_view text() const {
     return static_name != nullptr ? static_name->str()
                                   : absl::string_view(name);
   }
 };
 
-// A goroutine: a thread's own activity (and later, fibers).
+// A goroutine: a thread's own activity, or a fiber (a unit of work with
+// its own stack of regions that runs on whichever thread resumes it).
 struct GState {
   uint64_t id = 0;
   SpinLock mu;
@@ -97,8 +97,18 @@ struct GState {
   uint64_t traced_gen[2] = {0, 0};  // generation whose status is written
   uint64_t seq[2] = {0, 0};         // last sequence number per parity
   uint64_t m = format::kNoThread;   // thread it runs on (Running/Syscall)
-  // Only the thread running the G touches its regions.
+  // Only the thread running the G touches these.
   std::vector<OpenRegion> regions;
+  GState* resumer = nullptr;  // fiber: the G to run again when it leaves
+
+  // Fibers only (thread Gs live in their ThreadState).
+  bool fiber = false;
+  uint64_t session = 0;            // trace the fiber belongs to
+  std::atomic<bool> dead{false};   // ended (or abandoned)
+  std::atomic<bool> released{false};  // the user's handle is gone
+  std::atomic<int> pinned{0};      // fibers whose `resumer` this is
+  uint64_t dead_gen = 0;
+  GState* next = nullptr;          // Runtime::fibers_ list
 };
 
 // Per-thread tracer state: Go's m.trace plus the thread's P and G.
@@ -115,7 +125,8 @@ struct ThreadState {
   bool proc_reused = false;
   bool created = false;  // creation events written (owner only)
   GState own_g;
-  GState* cur_g = nullptr;  // G running on this thread, or null
+  GState* cur_g = nullptr;      // G running on this thread, or null
+  GState* blocked_g = nullptr;  // G that blocked in a ScopedBlock here
 
   // The thread's P (I6). Atomic only because the advancer's snapshot may
   // read them while the thread runs; the thread alone writes them.
@@ -209,7 +220,9 @@ class Runtime {
   // If `want`, walks the stack from frame pointer `fp` (the API entry
   // function's frame, so the first PC is the caller's) and returns its id;
   // otherwise 0.
-  uint64_t StackId(TraceLocker& tl, bool want, void* fp);
+  uint64_t StackId(TraceLocker& tl, bool want, void* fp) {
+    return want ? CaptureStackId(tl, fp) : 0;
+  }
 
   // G transitions of the thread's own G, with events (I4, I5). Block and
   // EnterSyscall return false (and write nothing) if the G is not running.
@@ -217,6 +230,24 @@ class Runtime {
   void Unblock(TraceLocker& tl, void* fp);
   bool EnterSyscall(TraceLocker& tl, void* fp);
   void ExitSyscall(TraceLocker& tl);
+
+  // Fibers (see gentrace.h). Each returns false, writing nothing, on
+  // misuse (a fiber of another trace, resumed twice, not running here...).
+  GState* FiberCreate(TraceLocker& tl, absl::string_view name, bool blocked,
+                      void* fp);
+  bool FiberResume(TraceLocker& tl, GState* fiber, void* fp);
+  bool FiberLeave(TraceLocker& tl, GState* fiber, format::EventType how,
+                  absl::string_view reason, void* fp);
+  bool FiberWake(TraceLocker& tl, GState* fiber, void* fp);
+  bool CoroutineSwitch(TraceLocker& tl, GState* target, bool destroy_current);
+  // Drops the user's handle: the fiber is freed once no generation can
+  // refer to it.
+  void FiberRelease(GState* fiber);
+  // Sets the G that runs again when `fiber` leaves its thread.
+  void SetResumer(GState* fiber, GState* resumer);
+  uint64_t session() const {
+    return session_atomic_.load(std::memory_order_relaxed);
+  }
 
   // Thread exit: final events and buffer flush (Go's traceThreadDestroy).
   void ThreadExit(ThreadState* ts);
@@ -230,6 +261,12 @@ class Runtime {
   friend class RuntimeInit;
 
   ThreadState* Register(ThreadState* ts);
+  // With g->mu held: g's status for this generation, if not written yet
+  // (I4). The caller's buffer must have room for kMaxEventBytes.
+  void EnsureGStatus(TraceLocker& tl, TraceBuf* b, GState* g);
+  // With g->mu held: g (Waiting or Runnable) runs on this thread now.
+  void StartHere(TraceLocker& tl, TraceBuf* b, GState* g, uint64_t stack);
+  uint64_t CaptureStackId(TraceLocker& tl, void* fp);
   TraceBuf* ReserveSlow(TraceLocker& tl, size_t bytes);
   void WriteThreadStatus(TraceLocker& tl, TraceBuf* b);
   void FlushBuf(TraceBuf* b);  // hands a finished buffer to the writer
@@ -260,9 +297,14 @@ class Runtime {
   uint64_t threads_seen_ = 0;
   // P ids: free ones become reusable two generations after their thread
   // exited, so a P never gets two statuses in one generation.
-  uint64_t next_proc_ = 0;
+  uint64_t next_proc_ = 1;
+  // The last generation (by parity) in which some thread wrote an event.
+  std::atomic<uint64_t> gen_active_[2] = {{0}, {0}};
   std::vector<std::pair<uint64_t, uint64_t>> free_procs_;  // (proc, gen)
   std::atomic<uint64_t> next_goid_{1};
+  // Fibers of the current trace, under fibers_mu_ (freed like threads, I7).
+  std::mutex fibers_mu_;
+  GState* fibers_ = nullptr;
 
   // Per-generation tables, by parity.
   StringTable strings_[2];

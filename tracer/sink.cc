@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -40,7 +41,7 @@ class FdSink : public Sink {
       }
       p += n;
       left -= static_cast<size_t>(n);
-      written_ += static_cast<uint64_t>(n);
+      written_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     }
     return absl::OkStatus();
   }
@@ -54,13 +55,15 @@ class FdSink : public Sink {
     return absl::OkStatus();
   }
 
-  uint64_t bytes_written() const override { return written_; }
+  uint64_t bytes_written() const override {
+    return written_.load(std::memory_order_relaxed);
+  }
 
  private:
   int fd_;
   bool owned_;
   std::string name_;
-  uint64_t written_ = 0;
+  std::atomic<uint64_t> written_{0};
 };
 
 class CallbackSink : public Sink {
@@ -69,15 +72,17 @@ class CallbackSink : public Sink {
       std::function<absl::Status(absl::Span<const uint8_t>)> fn)
       : fn_(std::move(fn)) {}
   absl::Status Write(absl::Span<const uint8_t> bytes) override {
-    written_ += bytes.size();
+    written_.fetch_add(bytes.size(), std::memory_order_relaxed);
     return fn_(bytes);
   }
   absl::Status Close() override { return absl::OkStatus(); }
-  uint64_t bytes_written() const override { return written_; }
+  uint64_t bytes_written() const override {
+    return written_.load(std::memory_order_relaxed);
+  }
 
  private:
   std::function<absl::Status(absl::Span<const uint8_t>)> fn_;
-  uint64_t written_ = 0;
+  std::atomic<uint64_t> written_{0};
 };
 
 class ZstdSink : public Sink {

@@ -29,7 +29,8 @@ class Sink {
   virtual absl::Status EndGeneration() { return absl::OkStatus(); }
   // Flushes and releases the destination (closing it only if owned).
   virtual absl::Status Close() = 0;
-  // Bytes handed to the destination so far (after compression).
+  // Bytes handed to the destination so far (after compression). May be
+  // called from any thread.
   virtual uint64_t bytes_written() const = 0;
 };
 

@@ -121,26 +121,34 @@ void StackTable::Dump(TableWriter& w, StringTable& strings,
     std::memcpy(key, data, size);
     const int npcs = static_cast<int>(size / sizeof(uint64_t)) - 1;
     frames.clear();
-    for (int i = 0; i < npcs && frames.size() < format::kMaxFramesPerStack;
-         ++i) {
+    // A few frames more than the limit: the public API's are dropped below.
+    const size_t limit = format::kMaxFramesPerStack + 16;
+    for (int i = 0; i < npcs && frames.size() < limit; ++i) {
       uintptr_t pc = key[1 + i];
       // Return addresses are looked up (and named) inside the call.
       if (!(i == 0 && (key[0] & kExactFirst)) && pc > 0) --pc;
       const std::vector<StackSymbolizer::Frame>& expanded =
           symbolizer.Lookup(pc);
-      size_t first = 0;
-      if (i == 0 && !(key[0] & kExactFirst)) {
-        // An event stack starts inside gentrace's inline API (ScopedRegion
-        // and friends, inlined into the caller); show the caller first.
-        while (first + 1 < expanded.size() &&
-               IsPublicHeader(expanded[first].file)) {
-          ++first;
-        }
+      // A frame-pointer walk through code built without frame pointers
+      // can end in values that are not code addresses: stop there.
+      if (i > 0 && expanded[0].unknown) break;
+      for (const StackSymbolizer::Frame& f : expanded) {
+        if (frames.size() == limit) break;
+        frames.push_back(&f);
       }
-      for (size_t k = first; k < expanded.size(); ++k) {
-        if (frames.size() == format::kMaxFramesPerStack) break;
-        frames.push_back(&expanded[k]);
+    }
+    if (!(key[0] & kExactFirst)) {
+      // An event stack starts inside gentrace's public API (ScopedRegion
+      // and friends, inlined into the caller or not); show the caller
+      // first.
+      size_t skip = 0;
+      while (skip + 1 < frames.size() && IsPublicHeader(frames[skip]->file)) {
+        ++skip;
       }
+      frames.erase(frames.begin(), frames.begin() + skip);
+    }
+    if (frames.size() > format::kMaxFramesPerStack) {
+      frames.resize(format::kMaxFramesPerStack);  // keep the innermost
     }
     TraceBuf* b = w.Ensure(1 + 2 * format::kMaxVarintLen +
                            frames.size() * 4 * format::kMaxVarintLen);
@@ -231,14 +239,46 @@ uintptr_t InlineFramePc(const StackSymbolizer::Frame& f) {
   return pc;
 }
 
-const char* DieName(Dwarf_Die* die) {
+// The name of a function DIE, qualified and demangled when possible: its
+// linkage name if any (following abstract origins and declarations);
+// otherwise its plain name prefixed with the enclosing namespaces and
+// classes of its declaration.
+std::string FunctionName(Dwarf_Die* die) {
   Dwarf_Attribute attr;
-  for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name}) {
+  for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
     if (dwarf_attr_integrate(die, name, &attr) != nullptr) {
-      if (const char* s = dwarf_formstring(&attr)) return s;
+      if (const char* s = dwarf_formstring(&attr)) return Demangle(s);
     }
   }
-  return nullptr;
+  // Follow the chain to the declaration, which sits inside its scopes.
+  Dwarf_Die decl = *die;
+  for (int hops = 0; hops < 8; ++hops) {
+    Dwarf_Die next;
+    if ((dwarf_attr(&decl, DW_AT_abstract_origin, &attr) != nullptr ||
+         dwarf_attr(&decl, DW_AT_specification, &attr) != nullptr) &&
+        dwarf_formref_die(&attr, &next) != nullptr) {
+      decl = next;
+    } else {
+      break;
+    }
+  }
+  const char* base = dwarf_diename(&decl);
+  if (base == nullptr) return "";
+  std::string qualified = base;
+  Dwarf_Die* scopes = nullptr;
+  const int n = dwarf_getscopes_die(&decl, &scopes);
+  for (int i = 1; i < n; ++i) {  // scopes[0] is decl itself
+    const int tag = dwarf_tag(&scopes[i]);
+    if (tag != DW_TAG_namespace && tag != DW_TAG_class_type &&
+        tag != DW_TAG_structure_type && tag != DW_TAG_union_type) {
+      continue;
+    }
+    const char* scope = dwarf_diename(&scopes[i]);
+    qualified = absl::StrCat(scope != nullptr ? scope : "(anonymous namespace)",
+                             "::", qualified);
+  }
+  std::free(scopes);
+  return qualified;
 }
 
 // The source file an index of the CU's line-table file list names.
@@ -263,14 +303,21 @@ void CollectRanges(Dwarf_Die* die, int depth,
       case DW_TAG_inlined_subroutine: {
         Dwarf_Addr base = 0, start = 0, end = 0;
         ptrdiff_t off = 0;
+        bool has_code = false;
         while ((off = dwarf_ranges(&child, off, &base, &start, &end)) > 0) {
           out->push_back({start, end, depth, dwarf_dieoffset(&child)});
+          has_code = true;
         }
-        CollectRanges(&child, depth + 1, out);
+        // A declaration (no code) holds only its parameters.
+        if (has_code) CollectRanges(&child, depth + 1, out);
         break;
       }
-      // Code (and so ranges) nests only in these; skipping the rest,
-      // mostly types, keeps the walk of a large C++ unit short.
+      // Code (and so ranges) nests only in these (a lambda's body may sit
+      // in its closure class); skipping the rest, mostly types, keeps the
+      // walk of a large C++ unit short.
+      case DW_TAG_class_type:
+      case DW_TAG_structure_type:
+      case DW_TAG_union_type:
       case DW_TAG_namespace:
       case DW_TAG_lexical_block:
       case DW_TAG_try_block:
@@ -345,7 +392,10 @@ const std::vector<StackSymbolizer::Frame>& StackSymbolizer::Lookup(
                                   addr - base);
     }
   }
-  if (leaf.func.empty()) leaf.func = absl::StrFormat("0x%x", addr);
+  if (leaf.func.empty()) {
+    leaf.func = absl::StrFormat("0x%x", addr);
+    leaf.unknown = true;  // in no loaded module
+  }
 
   // Inlined code: the function DIEs whose ranges hold addr, innermost
   // first, name the inlined functions; each one's call site is where its
@@ -376,18 +426,20 @@ const std::vector<StackSymbolizer::Frame>& StackSymbolizer::Lookup(
   const int nscopes = static_cast<int>(scopes.size());
   std::string file = leaf.file;
   uint64_t line = leaf.line;
+  bool reached_function = false;
   for (int i = 0; i < nscopes; ++i) {
     const int tag = dwarf_tag(&scopes[i]);
     if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
     Frame f;
-    const char* name = DieName(&scopes[i]);
-    f.func = name != nullptr ? Demangle(name) : leaf.func;
+    f.func = FunctionName(&scopes[i]);
+    if (f.func.empty()) f.func = leaf.func;
     f.file = file;
     f.line = line;
     if (tag == DW_TAG_subprogram) {
       // The outermost, real function: the symbol table's name is best.
       f.func = leaf.func;
       out.push_back(std::move(f));
+      reached_function = true;
       break;
     }
     out.push_back(std::move(f));
@@ -402,7 +454,18 @@ const std::vector<StackSymbolizer::Frame>& StackSymbolizer::Lookup(
                ? v
                : 0;
   }
-  if (out.empty()) out.push_back(std::move(leaf));
+  if (out.empty()) {
+    out.push_back(std::move(leaf));
+  } else if (!reached_function) {
+    // The function the inlined code sits in was not among the DWARF
+    // ranges found (e.g. its DIE is nested where the index does not
+    // look); the symbol table still names it, at the last call site.
+    Frame f;
+    f.func = leaf.func;
+    f.file = file;
+    f.line = line;
+    out.push_back(std::move(f));
+  }
   for (size_t i = 0; i < out.size(); ++i) {
     KeepTail(&out[i].func);
     KeepTail(&out[i].file);

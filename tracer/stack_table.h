@@ -54,6 +54,7 @@ class StackSymbolizer {
     std::string func;  // demangled; "module+0x1234" or "0x1234" if unknown
     std::string file;  // empty if unknown
     uint64_t line = 0;
+    bool unknown = false;  // the address is in no loaded module
   };
   StackSymbolizer();
   ~StackSymbolizer();

@@ -268,7 +268,7 @@ TEST(TracerTest, BlockingAndSyscallsAcrossGenerations) {
   // A thread that stays silent through many generations, then logs.
   std::thread silent([] {
     Log("silent", "first");
-    WaitForMoreGenerations(6);
+    WaitForMoreGenerations(9);
     Log("silent", "second");
   });
   for (auto& t : threads) t.join();
@@ -304,7 +304,7 @@ TEST(TracerTest, ManyThreadsStartingAndExitingWithTinyGenerations) {
   const std::string path = TempPath("stress.trace");
   Options options = FileOptions(path, absl::Milliseconds(10));
   // Without stacks: Go's validator then checks ~10M events in seconds.
-  options.stacks = StackOptions{false, false, false, false, false};
+  options.stacks = StackOptions{false, false, false, false, false, false};
   ASSERT_TRUE(Start(options).ok());
   std::atomic<int> logs{0};
   std::atomic<int> tasks{0};
@@ -363,7 +363,8 @@ TEST(TracerTest, HundredStartStopCycles) {
       usleep(100);
     }
   });
-  for (int i = 0; i < 100; ++i) {
+  const int kCycles = 100 / kScale;
+  for (int i = 0; i < kCycles; ++i) {
     paths.push_back(TempPath(absl::StrCat("cycle-", i, ".trace")));
     ASSERT_TRUE(Start(FileOptions(paths.back(), absl::Milliseconds(2))).ok());
     std::thread t([i] {
@@ -385,7 +386,9 @@ TEST(TracerTest, HundredStartStopCycles) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 0) << r->stdout_data << r->stderr_data;
   GoView last = MustView(paths.back());
-  EXPECT_EQ(last.count_matching({"category=\"cycle\"", "message=\"99\""}), 1);
+  EXPECT_EQ(last.count_matching({"category=\"cycle\"",
+                                 absl::StrCat("message=\"", kCycles - 1, "\"")}),
+            1);
 }
 
 TEST(TracerTest, ZstdOneFramePerGeneration) {

@@ -1,0 +1,102 @@
+// gentrace's info batches come back out of a trace with their records.
+#include "reader/gentrace_info.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "format/gentrace_batch.h"
+#include "format/leb128.h"
+#include "format/text.h"
+#include "gtest/gtest.h"
+#include "reader/reader.h"
+
+namespace gentrace::reader {
+namespace {
+
+void Varint(std::string* out, uint64_t v) {
+  uint8_t buf[format::kMaxVarintLen];
+  out->append(reinterpret_cast<char*>(buf), format::PutUvarint(buf, v) - buf);
+}
+void Str(std::string* out, const std::string& s) {
+  Varint(out, s.size());
+  *out += s;
+}
+
+// Go string literal of arbitrary bytes for the text format.
+std::string Quote(const std::string& s) {
+  std::string q = "\"";
+  for (unsigned char c : s)
+    absl::StrAppend(&q, "\\x", absl::Hex(c, absl::kZeroPad2));
+  return q + "\"";
+}
+
+TEST(GentraceInfoTest, DecodesRecordsFromTheTrace) {
+  std::string payload;
+  Varint(&payload, format::kRecordThread);
+  Varint(&payload, 4242);
+  Varint(&payload, 1);
+  Varint(&payload, 7);
+  Str(&payload, "worker-1");
+  Varint(&payload, format::kRecordSampler);
+  Varint(&payload, format::kSamplerPerfEvent);
+  Varint(&payload, 1000000);
+  Varint(&payload, 120);
+  Varint(&payload, 3);
+  Str(&payload, "cpu-clock");
+  Varint(&payload, format::kRecordFiber);
+  Varint(&payload, 99);
+  Str(&payload, "fiber");
+  const std::string text = absl::StrCat(
+      "Trace Go1.23\n", "EventBatch gen=1 m=1 time=1 size=0\n",
+      "ProcStatus dt=1 p=0 pstatus=2\n",
+      "EventBatch gen=1 m=18446744073709551615 time=0 size=0\n",
+      "Frequency freq=1000000000\n",
+      "ExperimentalBatch exp=", int{format::kExperimentGentraceInfo},
+      " gen=1 m=0 time=0\n\tdata=", Quote(payload), "\n");
+  absl::StatusOr<std::string> bin = format::TextToBinary(text);
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  absl::StatusOr<std::unique_ptr<Reader>> r =
+      Reader::FromBuffer(absl::MakeConstSpan(
+          reinterpret_cast<const uint8_t*>(bin->data()), bin->size()));
+  ASSERT_TRUE(r.ok()) << r.status();
+  Event ev;
+  ASSERT_TRUE((*r)->ReadEvent(&ev));
+  GentraceInfo info;
+  ASSERT_TRUE(DecodeGentraceInfo(*(*r)->generation(), &info).ok());
+  ASSERT_EQ(info.threads.size(), 1u);
+  EXPECT_EQ(info.threads[0].thread, 4242u);
+  EXPECT_EQ(info.threads[0].goroutine, 7u);
+  EXPECT_EQ(info.threads[0].name, "worker-1");
+  ASSERT_EQ(info.samplers.size(), 1u);
+  EXPECT_EQ(info.samplers[0].source, format::kSamplerPerfEvent);
+  EXPECT_EQ(info.samplers[0].samples_lost, 3u);
+  EXPECT_EQ(info.samplers[0].event, "cpu-clock");
+  ASSERT_EQ(info.fibers.size(), 1u);
+  EXPECT_EQ(info.fibers[0].name, "fiber");
+}
+
+TEST(GentraceInfoTest, ReportsCutAndUnknownRecords) {
+  GentraceInfo info;
+  std::string cut;
+  Varint(&cut, format::kRecordFiber);
+  Varint(&cut, 5);
+  Varint(&cut, 10);  // a 10-byte name, absent
+  EXPECT_FALSE(
+      DecodeGentraceInfoBatch(
+          absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(cut.data()),
+                              cut.size()),
+          &info)
+          .ok());
+  std::string unknown;
+  Varint(&unknown, 77);
+  absl::Status s = DecodeGentraceInfoBatch(
+      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(unknown.data()),
+                          unknown.size()),
+      &info);
+  EXPECT_EQ(s.message(), "gentrace info batch: unknown record kind 77");
+  EXPECT_TRUE(info.fibers.empty());
+}
+
+}  // namespace
+}  // namespace gentrace::reader

@@ -1,0 +1,69 @@
+// The demo program's trace, checked the way a user would look at it: Go's
+// parser and validator accept it, `go tool trace -d=1` parses it, and
+// `go tool trace -pprof=sync` reports the time the demo's threads spent
+// blocked on the queue and the cache lock.
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "tests/interop/go_tool.h"
+#include "tests/tracer/trace_check.h"
+#include "tools/test_process.h"
+
+namespace gentrace {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string GoBinary() {
+  const char* root = std::getenv("GENTRACE_GOROOT");
+  return absl::StrCat(root != nullptr ? root : "/usr/lib/go-1.23", "/bin/go");
+}
+
+TEST(DemoTest, RunsAndGoToolTraceReadsItsTrace) {
+  const std::string trace = testing::TempPath("demo.trace");
+  absl::StatusOr<tools::ProcessResult> demo = tools::RunProcess(
+      "tools/demo", {absl::StrCat("--out=", trace), "--seconds=1",
+                     "--period_ms=100"});
+  ASSERT_TRUE(demo.ok()) << demo.status();
+  ASSERT_EQ(demo->exit_code, 0) << demo->stderr_data;
+  EXPECT_THAT(demo->stdout_data, HasSubstr("demo: read back"));
+  EXPECT_THAT(demo->stdout_data, HasSubstr("go tool trace"));
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  absl::StatusOr<testing::GoView> v = testing::ViewWithGo(trace, false, false);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->valid) << v->validate_output;
+  EXPECT_GE(v->count("Sync"), 5);
+  EXPECT_GT(v->count("TaskBegin"), 100);
+
+  // go tool trace -d=1: the strict event dump.
+  absl::StatusOr<tools::ProcessResult> d1 =
+      tools::RunProcess(GoBinary(), {"tool", "trace", "-d=1", trace});
+  ASSERT_TRUE(d1.ok()) << d1.status();
+  EXPECT_EQ(d1->exit_code, 0) << d1->stderr_data;
+  EXPECT_THAT(d1->stdout_data, HasSubstr("RegionBegin"));
+
+  // -pprof=sync: blocked time, attributed to the demo's waiting code.
+  absl::StatusOr<tools::ProcessResult> sync =
+      tools::RunProcess(GoBinary(), {"tool", "trace", "-pprof=sync", trace});
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  ASSERT_EQ(sync->exit_code, 0) << sync->stderr_data;
+  ASSERT_GT(sync->stdout_data.size(), 100u);
+  const std::string profile = testing::TempPath("sync.pprof");
+  ASSERT_TRUE(tools::WriteFile(profile, sync->stdout_data));
+  absl::StatusOr<tools::ProcessResult> top =
+      tools::RunProcess(GoBinary(), {"tool", "pprof", "-top", profile});
+  ASSERT_TRUE(top.ok()) << top.status();
+  ASSERT_EQ(top->exit_code, 0) << top->stderr_data;
+  EXPECT_THAT(top->stdout_data, HasSubstr("Type: delay"));
+  EXPECT_THAT(top->stdout_data, HasSubstr("RequestQueue::Pop"));
+  EXPECT_FALSE(absl::StrContains(top->stdout_data, "of 0 total"))
+      << top->stdout_data;
+}
+
+}  // namespace
+}  // namespace gentrace

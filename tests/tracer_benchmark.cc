@@ -1,0 +1,199 @@
+// What one traced event costs: gentrace's API against a floor measured in
+// the same binary (Google Benchmark; ../shared/design/ANCHORS.md has the
+// peers' numbers on this kind of machine).
+//
+// Each benchmark traces into a callback that only counts bytes, so the
+// numbers are the tracer's own cost. Counters:
+//   ns_per_event     time per recorded event (an iteration may record 2)
+//   bytes_per_event  bytes on the wire per event, tables and batch headers
+//                    included (measured after Stop)
+// The "off" variants run with tracing stopped; the "stack10" ones make the
+// call from 10 frames deep with stacks on.
+//
+// Run: ./dev bench //tests:tracer_benchmark
+#include <x86intrin.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include <benchmark/benchmark.h>
+
+#include "tracer/gentrace.h"
+
+namespace {
+
+// ---------------------------------------------------------------- floor ---
+// The least an event can cost: a TSC read, a type byte and three varints
+// into a thread-local buffer, inside a Go-style per-thread seqlock.
+
+struct alignas(64) FloorBuf {
+  uint8_t buf[64 << 10];
+  size_t pos = 0;
+  uint64_t last = 0;
+};
+thread_local FloorBuf floor_buf;
+thread_local std::atomic<uint64_t> floor_seq{0};
+std::atomic<uint64_t> floor_gen{1};
+std::atomic<uint64_t> floor_sink{0};
+
+inline uint8_t* Varint(uint8_t* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<uint8_t>(v) | 0x80;
+    v >>= 7;
+  }
+  *p++ = static_cast<uint8_t>(v);
+  return p;
+}
+
+__attribute__((noinline)) void FloorFlush(FloorBuf& b) {
+  floor_sink.fetch_add(b.pos, std::memory_order_relaxed);
+  b.pos = 0;
+}
+
+__attribute__((noinline)) void FloorEvent(uint8_t type, uint64_t a1,
+                                          uint64_t a2) {
+  floor_seq.fetch_add(1, std::memory_order_seq_cst);
+  const uint64_t gen = floor_gen.load(std::memory_order_relaxed);
+  FloorBuf& b = floor_buf;
+  if (b.pos + 31 > sizeof(b.buf)) FloorFlush(b);
+  const uint64_t now = __rdtsc() >> 4;
+  uint8_t* p = b.buf + b.pos;
+  *p++ = type;
+  p = Varint(p, now - b.last);
+  p = Varint(p, a1 + gen);
+  p = Varint(p, a2);
+  b.last = now;
+  b.pos = static_cast<size_t>(p - b.buf);
+  floor_seq.store(floor_seq.load(std::memory_order_relaxed) + 1,
+                  std::memory_order_release);
+}
+
+void BM_Floor_Event(benchmark::State& state) {
+  for (auto _ : state) FloorEvent(42, 3, 7);
+  state.counters["ns_per_event"] = benchmark::Counter(
+      static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_Floor_Event);
+
+// -------------------------------------------------------------- harness ---
+
+std::atomic<uint64_t> trace_bytes{0};
+
+enum Mode { kOff, kNoStack, kStack10 };
+
+void StartTracing(Mode mode) {
+  if (mode == kOff) return;
+  gentrace::Options o;
+  o.callback = [](absl::Span<const uint8_t> b) {
+    trace_bytes.fetch_add(b.size(), std::memory_order_relaxed);
+    return absl::OkStatus();
+  };
+  const bool stacks = mode == kStack10;
+  o.stacks = gentrace::StackOptions{stacks, stacks, stacks, stacks, stacks, stacks};
+  trace_bytes.store(0);
+  if (!gentrace::Start(o).ok()) std::abort();
+}
+
+void Report(benchmark::State& state, Mode mode, int events_per_iter,
+            int threads = 1) {
+  if (mode != kOff) (void)gentrace::Stop();
+  const double events =
+      static_cast<double>(state.iterations()) * events_per_iter;
+  const double all_events = events * threads;
+  state.counters["ns_per_event"] = benchmark::Counter(
+      events, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  if (mode != kOff) {
+    state.counters["bytes_per_event"] =
+        static_cast<double>(trace_bytes.load()) / all_events;
+  }
+}
+
+// Calls f from `depth` frames below the caller.
+template <typename F>
+__attribute__((noinline)) void AtDepth(int depth, F& f) {
+  if (depth <= 1) {
+    f();
+  } else {
+    AtDepth(depth - 1, f);
+  }
+  benchmark::ClobberMemory();  // no tail call: keep the frames
+}
+
+template <typename Body>
+void RunEvents(benchmark::State& state, Body body, int events_per_iter) {
+  const Mode mode = static_cast<Mode>(state.range(0));
+  StartTracing(mode);
+  if (mode == kStack10) {
+    for (auto _ : state) AtDepth(9, body);
+  } else {
+    for (auto _ : state) body();
+  }
+  Report(state, mode, events_per_iter);
+}
+
+void ModeArgs(benchmark::internal::Benchmark* b) {
+  b->ArgName("mode_off0_on1_stack2")->Arg(kOff)->Arg(kNoStack)->Arg(kStack10);
+}
+
+// --------------------------------------------------------------- events ---
+
+const gentrace::StaticName kRegion("bench-region");
+const gentrace::StaticName kCategory("bench");
+
+void BM_RegionBeginEnd(benchmark::State& state) {
+  auto body = [] { gentrace::ScopedRegion r(kRegion); };
+  RunEvents(state, body, 2);
+}
+BENCHMARK(BM_RegionBeginEnd)->Apply(ModeArgs);
+
+void BM_RegionMacro(benchmark::State& state) {
+  auto body = [] { GENTRACE_REGION("bench-macro"); };
+  RunEvents(state, body, 2);
+}
+BENCHMARK(BM_RegionMacro)->Apply(ModeArgs);
+
+void BM_Log(benchmark::State& state) {
+  auto body = [] {
+    if (gentrace::internal::Enabled()) {
+      gentrace::internal::LogStatic(kCategory, "a short message", 0);
+    }
+  };
+  RunEvents(state, body, 1);
+}
+BENCHMARK(BM_Log)->Apply(ModeArgs);
+
+void BM_TaskBeginEnd(benchmark::State& state) {
+  auto body = [] { gentrace::Task t = gentrace::Task::Begin("bench-task"); };
+  RunEvents(state, body, 2);
+}
+BENCHMARK(BM_TaskBeginEnd)->Apply(ModeArgs);
+
+// Block + unblock: GoBlock, then GoUnblock and GoStart (3 events).
+void BM_BlockUnblock(benchmark::State& state) {
+  auto body = [] {
+    gentrace::ScopedBlock b(gentrace::BlockReason::kSync);
+  };
+  RunEvents(state, body, 3);
+}
+BENCHMARK(BM_BlockUnblock)->Apply(ModeArgs);
+
+void BM_Syscall(benchmark::State& state) {
+  auto body = [] { gentrace::ScopedSyscall s; };
+  RunEvents(state, body, 2);
+}
+BENCHMARK(BM_Syscall)->Apply(ModeArgs);
+
+// Regions from two threads at once (contention on shared state shows).
+void BM_RegionBeginEnd_Threads(benchmark::State& state) {
+  if (state.thread_index() == 0) StartTracing(kNoStack);
+  for (auto _ : state) gentrace::ScopedRegion r(kRegion);
+  if (state.thread_index() == 0) {
+    Report(state, kNoStack, 2, state.threads());
+  }
+}
+BENCHMARK(BM_RegionBeginEnd_Threads)->Threads(2)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
