@@ -30,6 +30,10 @@ enum GentraceRecordKind : uint8_t {
   kRecordSampler = 2,
   // A fiber (a G that is not a thread's own): goroutine id, name.
   kRecordFiber = 3,
+  // The generation's time span in ticks: start (taken just before the
+  // switch into it) and end (taken once nothing could write into it any
+  // more). Every event and CPU sample of the generation lies within it.
+  kRecordGeneration = 4,
 };
 
 // Sampler sources as recorded in kRecordSampler.

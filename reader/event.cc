@@ -119,7 +119,8 @@ struct TypeTable {
       }
       ti.own_stack = ti.stacks[0];
       ti.check_ids = ti.stacks[0] >= 0 || ti.strings[0] >= 0 ||
-                     t == kEvCPUSample || t == kEvSTWEnd;
+                     t == kEvCPUSample || t == kEvSTWEnd || t == kEvGoStatus ||
+                     t == kEvGoStatusStack || t == kEvProcStatus;
     }
   }
 };

@@ -72,7 +72,10 @@ absl::Status Err(std::string msg) {
 std::string StackString(const std::vector<FrameRecord>& frames,
                         absl::Span<const uint32_t> refs) {
   std::string s;
-  for (uint32_t r : refs) absl::StrAppendFormat(&s, "\t%#x\n", frames[r].pc);
+  // (%#v of a uint64 is 0x-prefixed hex, "0x0" included.)
+  for (uint32_t r : refs) {
+    absl::StrAppend(&s, "\t0x", absl::Hex(frames[r].pc), "\n");
+  }
   return s;
 }
 

@@ -52,6 +52,16 @@ Ordering::GExtra& Ordering::Extra(GMap::iterator it) {
 void Ordering::EraseG(GMap::iterator it) {
   if (it->second.has_extra) gx_.erase(it->first);
   gs_.erase(it);
+  ++gs_epoch_;
+}
+
+Ordering::GState* Ordering::RunningG(MState& ms) {
+  if (ms.gs != nullptr && ms.gs_epoch == gs_epoch_) return ms.gs;
+  auto it = gs_.find(ms.g);
+  if (it == gs_.end()) return nullptr;
+  ms.gs = &it->second;
+  ms.gs_epoch = gs_epoch_;
+  return ms.gs;
 }
 
 uint32_t Ordering::FindOrAddM(uint64_t m) {
@@ -130,6 +140,7 @@ bool Ordering::Advance(Event* ev, uint64_t m, uint32_t* mstate, uint64_t gen,
   MState& ms = ms_[*mstate];
   const uint64_t p = ms.p, g = ms.g;
   uint64_t new_p = p, new_g = g;
+  GState* new_gs = nullptr;  // the state of new_g, when known
   switch (ev->type_) {
     case kEvGoStart: {
       if (p == kNoP || g != kNoG) break;
@@ -141,19 +152,23 @@ bool Ordering::Advance(Event* ev, uint64_t m, uint32_t* mstate, uint64_t gen,
       it->second.status = kGoRunning;
       it->second.seq = Seq{gen, ev->args_[1]};
       new_g = ev->args_[0];
+      new_gs = &it->second;
       goto accepted;
     }
     case kEvGoStop:
-    case kEvGoBlock:
+    case kEvGoBlock: {
+      if (p == kNoP || g == kNoG) break;
+      GState* gs = RunningG(ms);
+      if (gs == nullptr || gs->status != kGoRunning) break;
+      gs->status = ev->type_ == kEvGoStop ? kGoRunnable : kGoWaiting;
+      new_g = kNoG;
+      goto accepted;
+    }
     case kEvGoDestroy: {
       if (p == kNoP || g == kNoG) break;
       auto it = gs_.find(g);
       if (it == gs_.end() || it->second.status != kGoRunning) break;
-      if (ev->type_ == kEvGoDestroy) {
-        EraseG(it);
-      } else {
-        it->second.status = ev->type_ == kEvGoStop ? kGoRunnable : kGoWaiting;
-      }
+      EraseG(it);
       new_g = kNoG;
       goto accepted;
     }
@@ -169,25 +184,25 @@ bool Ordering::Advance(Event* ev, uint64_t m, uint32_t* mstate, uint64_t gen,
     }
     case kEvGoSyscallBegin: {
       if (p == kNoP || g == kNoG) break;
-      auto it = gs_.find(g);
-      if (it == gs_.end() || it->second.status != kGoRunning) break;
+      GState* gs = RunningG(ms);
+      if (gs == nullptr || gs->status != kGoRunning) break;
       auto pit = ps_.find(p);
       if (pit == ps_.end() ||
           !Succeeds(Seq{gen, ev->args_[0]}, pit->second.seq)) {
         break;
       }
-      it->second.status = kGoSyscall;
+      gs->status = kGoSyscall;
       pit->second.status = kProcSyscall;
       pit->second.seq = Seq{gen, ev->args_[0]};
       goto accepted;
     }
     case kEvGoSyscallEnd: {
       if (p == kNoP || g == kNoG) break;
-      auto it = gs_.find(g);
-      if (it == gs_.end() || it->second.status != kGoSyscall) break;
+      GState* gs = RunningG(ms);
+      if (gs == nullptr || gs->status != kGoSyscall) break;
       auto pit = ps_.find(p);
       if (pit == ps_.end() || pit->second.status != kProcSyscall) break;
-      it->second.status = kGoRunning;
+      gs->status = kGoRunning;
       pit->second.status = kProcRunning;
       goto accepted;
     }
@@ -228,7 +243,10 @@ bool Ordering::Advance(Event* ev, uint64_t m, uint32_t* mstate, uint64_t gen,
           GoState::kSyscall, GoState::kWaiting};
       ev->args_[GetTypeInfo(ev->type_).num_args] =
           static_cast<uint64_t>(kSame[status]);
-      if (status == kGoRunning) new_g = ev->args_[0];
+      if (status == kGoRunning) {
+        new_g = ev->args_[0];
+        new_gs = &it->second;
+      }
       goto accepted;
     }
     case kEvProcStatus: {
@@ -257,12 +275,16 @@ bool Ordering::Advance(Event* ev, uint64_t m, uint32_t* mstate, uint64_t gen,
   return AdvanceSlow(ev, m, mstate, gen, out, error);
 
 accepted:
-  *out = *ev;
+  out->CopyFrom(*ev);
   out->m_ = m;
   out->p_ = p;
   out->g_ = g;
   ms.p = new_p;
-  ms.g = new_g;
+  if (new_g != g) {
+    ms.g = new_g;
+    ms.gs = new_gs;
+    ms.gs_epoch = gs_epoch_;
+  }
   return true;
 }
 
@@ -408,7 +430,10 @@ bool Ordering::AdvanceSlow(Event* ev, uint64_t m, uint32_t* mstate,
     // Handlers may have added thread states: index again.
     MState& ms = ms_[*mstate];
     ms.p = next.p;
-    ms.g = next.g;
+    if (ms.g != next.g) {
+      ms.g = next.g;
+      ms.gs = nullptr;
+    }
   }
   return true;
 }
@@ -424,12 +449,8 @@ Ordering::Result Ordering::ProcStatusEv(Event* ev, uint64_t gen, Ctx* cur,
     return Fail(error,
                 absl::StrCat("invalid status for proc ", S(pid), ": ", status));
   }
-  if (raw > 0xff) {
-    // Go reads the status as a byte and would accept this event, but its
-    // accessors would then index past their tables.
-    return Fail(error,
-                absl::StrCat("invalid status for proc ", S(pid), ": ", raw));
-  }
+  // Like Go, only the low byte counts here; the reader rejects larger
+  // values when it hands the event out (Reader::CheckIds).
   static constexpr ProcState kOld[5] = {ProcState::kUndetermined,
                                         ProcState::kRunning, ProcState::kIdle,
                                         ProcState::kRunning, ProcState::kIdle};
@@ -588,12 +609,7 @@ Ordering::Result Ordering::GoStatusEv(Event* ev, uint64_t gen, Ctx* cur,
     return Fail(error, absl::StrCat("invalid status for goroutine ", S(gid),
                                     ": ", status));
   }
-  if (raw > 0xff) {
-    // Accepted by Go's ordering (it keeps a byte), but not by its
-    // accessors.
-    return Fail(error, absl::StrCat("invalid status for goroutine ", S(gid),
-                                    ": ", raw));
-  }
+  // Like Go, only the low byte counts here (see ProcStatusEv).
   static constexpr GoState kOld[5] = {GoState::kUndetermined,
                                       GoState::kRunnable, GoState::kRunning,
                                       GoState::kSyscall, GoState::kWaiting};
@@ -612,6 +628,7 @@ Ordering::Result Ordering::GoStatusEv(Event* ev, uint64_t gen, Ctx* cur,
     s.status = status;
     s.seq = Seq{gen, 0};
     gs_.emplace(gid, std::move(s));
+    ++gs_epoch_;
     old = GoState::kUndetermined;
   } else {
     return Fail(error,
@@ -677,6 +694,7 @@ Ordering::Result Ordering::GoCreate(Event* ev, uint64_t gen, Ctx* cur,
   GState s;
   s.status = ev->type_ == kEvGoCreateBlocked ? kGoWaiting : kGoRunnable;
   s.seq = Seq{gen, 0};
+  ++gs_epoch_;
   if (!gs_.emplace(gid, std::move(s)).second) {
     return Fail(error, absl::StrCat("tried to create goroutine (", S(gid),
                                     ") that already exists"));
@@ -904,6 +922,7 @@ Ordering::Result Ordering::GoCreateSyscall(Event* ev, uint64_t gen, Ctx* cur,
   GState s;
   s.status = kGoSyscall;
   s.seq = Seq{gen, 0};
+  ++gs_epoch_;
   if (!gs_.emplace(gid, std::move(s)).second) {
     return Fail(error, absl::StrCat("tried to create goroutine (", S(gid),
                                     ") in syscall that already exists"));

@@ -119,6 +119,11 @@ class Ordering {
     uint64_t id;
     uint64_t g;
     uint64_t p;
+    // The state of goroutine g, remembered when g started running here;
+    // valid while gs_epoch_ equals gs_epoch (no insertion or removal in
+    // gs_ since), which saves a lookup on most events of a running g.
+    GState* gs = nullptr;
+    uint64_t gs_epoch = 0;
   };
   struct TaskState {
     absl::string_view name;
@@ -134,6 +139,8 @@ class Ordering {
   bool AdvanceSlow(Event* ev, uint64_t m, uint32_t* mstate, uint64_t gen,
                    Event* out, absl::Status* error);
   uint32_t FindOrAddM(uint64_t m);
+  // The state of the goroutine thread ms runs (ms.g), through its cache.
+  GState* RunningG(MState& ms);
   void Push(const Event& ev, const Ctx& ctx);
   Result Fail(absl::Status* error, std::string msg);
   bool CheckCtx(const Ctx& c, Req thread, Req proc, Req go,
@@ -186,6 +193,7 @@ class Ordering {
   void EraseG(GMap::iterator it);
 
   GMap gs_;
+  uint64_t gs_epoch_ = 1;  // bumped whenever gs_ may move its elements
   absl::flat_hash_map<uint64_t, GExtra> gx_;
   absl::flat_hash_map<uint64_t, PState> ps_;
   absl::flat_hash_map<uint64_t, uint32_t> m_index_;

@@ -118,6 +118,21 @@ bool Reader::CheckIds(Event* ev) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         "found invalid stack ID ", ev->args_[0], " for event CPUSample")));
   }
+  // A status that only its low byte made valid (Go's accessors index their
+  // tables with the whole value).
+  if ((ev->type_ == format::kEvGoStatus ||
+       ev->type_ == format::kEvGoStatusStack) &&
+      ev->args_[2] > format::kGoWaiting) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("invalid status for goroutine ",
+                     static_cast<int64_t>(ev->args_[0]), ": ", ev->args_[2])));
+  }
+  if (ev->type_ == format::kEvProcStatus &&
+      ev->args_[1] > format::kProcSyscallAbandoned) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("invalid status for proc ",
+                     static_cast<int64_t>(ev->args_[0]), ": ", ev->args_[1])));
+  }
   if (ev->type_ == format::kEvSTWEnd &&
       gen_.FindString(ev->args_[0]) == nullptr) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(

@@ -237,6 +237,22 @@ TEST(ReaderTest, BrokenTailDeliversCompleteGenerationsFirst) {
             "END error: failed to read full batch: read 2 but wanted 4\n");
 }
 
+// Go's reader ends the trace without an error when a table batch stops
+// where a varint should start (its parser returns io.EOF, which the reader
+// passes on as the end of the trace). We do the same.
+TEST(ReaderTest, TableBatchEndingAtAVarintEndsTheTrace) {
+  std::string bin = Bin(
+      absl::StrCat("Trace Go1.23\n", "EventBatch gen=1 m=1 time=100 size=0\n",
+                   "ProcStatus dt=1 p=0 pstatus=2\n", Tables(1)));
+  // Generation 2: a Frequency batch holding only its type byte.
+  bin += std::string("\x01\x02\x00\x00\x01\x08", 6);
+  EXPECT_EQ(DumpBuffer(bin),
+            "StateTransition t=101 m=1 p=-1 g=-1 resource=Proc:0 "
+            "from=Undetermined to=Idle reason=\"\" tstack=[] stack=[]\n"
+            "Sync t=102 m=-1 p=-1 g=-1 stack=[]\n"
+            "END ok\n");
+}
+
 TEST(ReaderTest, ErrorsNameTheEventAndAreFinal) {
   const std::string bin = Bin(
       absl::StrCat("Trace Go1.22\n", "EventBatch gen=1 m=5 time=100 size=0\n",

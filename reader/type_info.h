@@ -22,8 +22,8 @@ struct TypeInfo {
   int8_t own_stack = -1;
   std::array<int8_t, 3> stacks{-1, -1, -1};
   std::array<int8_t, 3> strings{-1, -1, -1};
-  // Whether delivering such an event needs a table id check (any stack
-  // or string argument, or a CPU sample or STWEnd).
+  // Whether delivering such an event needs a check (any stack or string
+  // argument; a CPU sample, STWEnd or status event).
   bool check_ids = false;
   // Argument names after dt (for experimental events).
   std::array<absl::string_view, format::kMaxEventArgs> arg_names{};

@@ -39,6 +39,7 @@ TEST(DemoTest, RunsAndGoToolTraceReadsItsTrace) {
   EXPECT_TRUE(v->valid) << v->validate_output;
   EXPECT_GE(v->count("Sync"), 5);
   EXPECT_GT(v->count("TaskBegin"), 100);
+  EXPECT_GT(v->count("StackSample"), 0);  // CPU samples are on by default
 
   // go tool trace -d=1: the strict event dump.
   absl::StatusOr<tools::ProcessResult> d1 =

@@ -70,6 +70,42 @@ struct StackOptions {
   bool fibers = true;  // fiber creation, switches and wake-ups
 };
 
+// CPU-profile samples in the trace, taken on SIGPROF (Go's CPU profile in
+// an execution trace). Each sample records the thread, its proc and the
+// goroutine or fiber running there, and the stack; `go tool trace` shows
+// them on the thread's timeline. See docs/CPU_SAMPLES.md.
+struct CpuProfileOptions {
+  bool enabled = false;
+  enum class Source : uint8_t {
+    // Per-thread CPU timers where the kernel allows, else perf cpu-clock
+    // counters, else the process itimer; a hardware `event` asks for perf
+    // counters first.
+    kAuto,
+    kThreadTimer,   // timer_create on each traced thread's CPU clock
+    kProcessTimer,  // setitimer(ITIMER_PROF) alone
+    kPerfEvent,     // perf_event_open on each traced thread
+  };
+  Source source = Source::kAuto;
+  // Samples per CPU-second (timers, software clocks, hardware counters in
+  // frequency mode). Timers are tick-driven: above the kernel's HZ (250 on
+  // Debian) one signal stands for several periods.
+  int hz = 100;
+  enum class Event : uint8_t {
+    kCpuClock, kTaskClock, kCycles, kInstructions, kCacheMisses,
+    kBranchMisses,
+  };
+  Event event = Event::kCpuClock;  // for kPerfEvent (and kAuto)
+  // Hardware counters: a sample every `period` events (0: frequency mode).
+  uint64_t period = 0;
+  // Also sample threads that never wrote an event (the process itimer);
+  // their samples have no proc and no goroutine.
+  bool sample_unknown_threads = true;
+  // Bytes of the signal-safe buffer that holds samples until they are
+  // written (two of them, by generation parity). Samples that do not fit
+  // are counted as lost, per generation, in the trace and in Stats.
+  size_t buffer_bytes = 4 << 20;
+};
+
 struct Options {
   // Where the trace goes: exactly one of these must be set.
   std::string path;  // a file, created or truncated
@@ -90,6 +126,8 @@ struct Options {
   // Deepest stack recorded, at most 128 (Go's limit); deeper stacks keep
   // their innermost frames.
   int max_stack_depth = 64;
+
+  CpuProfileOptions cpu;
 };
 
 // Starts tracing. Fails if tracing is already on, the options are invalid,
@@ -110,6 +148,9 @@ struct Stats {
   uint64_t bytes_written = 0;   // to the destination (compressed if so)
   uint64_t threads_seen = 0;    // threads registered in this trace
   uint64_t buffers_allocated = 0;
+  uint64_t cpu_samples = 0;       // CPU samples written into the trace
+  uint64_t cpu_samples_lost = 0;  // dropped: the sample buffer was full
+  std::string cpu_source;         // what the sampler chose, and why
 };
 // Counters of the current (or last) trace.
 Stats GetStats();
@@ -534,6 +575,10 @@ struct Options {
   absl::Duration generation_period = absl::Seconds(1);
   StackOptions stacks;
   int max_stack_depth = 64;
+  struct {
+    bool enabled = false;
+    int hz = 100;
+  } cpu;
 };
 inline absl::Status Start(const Options&) {
   return absl::UnimplementedError(
@@ -545,7 +590,8 @@ inline absl::Status Stop() {
 inline bool IsTracing() { return false; }
 struct Stats {
   uint64_t generations = 0, bytes_written = 0, threads_seen = 0,
-           buffers_allocated = 0;
+           buffers_allocated = 0, cpu_samples = 0, cpu_samples_lost = 0;
+  std::string cpu_source;
 };
 inline Stats GetStats() { return Stats(); }
 inline void SetThreadName(absl::string_view) {}

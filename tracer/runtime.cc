@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -17,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "format/gentrace_batch.h"
 #include "format/header.h"
+#include "cpusample/sampler.h"
 #include "tracer/stack_capture.h"
 
 namespace gentrace {
@@ -87,6 +90,32 @@ std::string OsThreadName(pid_t tid) {
   return s;
 }
 
+uint64_t MonoNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// With GENTRACE_DEBUG=1 in the environment, the advancer reports on stderr
+// what each generation's end cost (for diagnosing slow generations).
+void DebugLog(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void DebugLog(const char* fmt, ...) {
+  static const bool on = [] {
+    const char* v = std::getenv("GENTRACE_DEBUG");
+    return v != nullptr && v[0] == '1';
+  }();
+  if (!on) return;
+  char line[256];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  std::fprintf(stderr, "gentrace: [%.3f] %s\n",
+               static_cast<double>(MonoNanos() % 1000000000000ull) / 1e9,
+               line);
+}
+
 // Blocks the signals gentrace's own threads must not take.
 void BlockSignalsInInternalThread() {
   sigset_t set;
@@ -146,7 +175,7 @@ TraceLocker::TraceLocker(ThreadState* ts) {
   // barrier, so the advancer that stores a new generation and then reads
   // our seqlock cannot miss us.
   ts->seqlock.fetch_add(1, std::memory_order_seq_cst);
-  gen_ = Runtime::Get().gen();
+  gen_ = Runtime::Get().gen_seq_cst();
   ts_ = ts;
 }
 
@@ -168,7 +197,9 @@ ThreadState* Runtime::CurrentThread() {
     return ts;
   }
   if (ts == kExitedThread || gen() == 0) return nullptr;
-  return Register(ts);
+  ts = Register(ts);
+  if (ts != nullptr) AttachSampler();
+  return ts;
 }
 
 uint64_t Runtime::AllocProc() {
@@ -224,12 +255,20 @@ ThreadState* Runtime::Register(ThreadState* ts) {
     ts->own_g.session = session;
     ts->own_g.resumer = nullptr;
   }
-  ts->cur_g = &ts->own_g;
+  SetCurrentG(ts, &ts->own_g);
   ts->blocked_g = nullptr;
   ts->string_cache = StringCache();
   ts->stack_cache = StackCache();
   ++threads_seen_;
   return ts;
+}
+
+void Runtime::AttachSampler() {
+  // Per-thread CPU timers and counters are armed for traced threads.
+  if (cpu_active_.load(std::memory_order_relaxed) &&
+      !cpusample::Sampler::IsCurrentThreadAttached()) {
+    (void)cpusample::Sampler::AttachCurrentThread();  // else: the itimer
+  }
 }
 
 TraceBuf* Runtime::NewBuf(uint64_t gen, uint64_t m, uint8_t exp) {
@@ -337,7 +376,7 @@ void Runtime::StartHere(TraceLocker& tl, TraceBuf* b, GState* g,
   Emit(b, format::kEvGoStart, g->id, ++g->seq[gen & 1]);
   g->state = format::kGoRunning;
   g->m = static_cast<uint64_t>(tl.thread()->tid);
-  tl.thread()->cur_g = g;
+  SetCurrentG(tl.thread(), g);
 }
 
 uint64_t Runtime::StringId(TraceLocker& tl, absl::string_view s) {
@@ -394,7 +433,7 @@ bool Runtime::Block(TraceLocker& tl, absl::string_view reason, void* fp) {
   Emit(b, format::kEvGoBlock, reason_id, stack);
   g->state = format::kGoWaiting;
   g->m = format::kNoThread;
-  ts->cur_g = nullptr;
+  SetCurrentG(ts, nullptr);
   ts->blocked_g = g;
   return true;
 }
@@ -501,7 +540,7 @@ bool Runtime::FiberResume(TraceLocker& tl, GState* fiber, void* fp) {
     Emit(b, format::kEvGoBlock, reason, stack);
     cur->state = format::kGoWaiting;
     cur->m = format::kNoThread;
-    ts->cur_g = nullptr;
+    SetCurrentG(ts, nullptr);
   }
   std::lock_guard<SpinLock> fl(fiber->mu);
   if (fiber->state != format::kGoRunnable &&
@@ -544,7 +583,7 @@ bool Runtime::FiberLeave(TraceLocker& tl, GState* fiber,
     }
     fiber->m = format::kNoThread;
     back = fiber->resumer;
-    ts->cur_g = nullptr;
+    SetCurrentG(ts, nullptr);
   }
   // Run the G that resumed the fiber again; if it is gone (it was a fiber
   // that ended), the thread's own G.
@@ -610,7 +649,7 @@ bool Runtime::CoroutineSwitch(TraceLocker& tl, GState* target,
   cur->m = format::kNoThread;
   target->state = format::kGoRunning;
   target->m = static_cast<uint64_t>(ts->tid);
-  ts->cur_g = target;
+  SetCurrentG(ts, target);
   return true;
 }
 
@@ -651,6 +690,7 @@ void Runtime::SetThreadName(absl::string_view name) {
 }
 
 void Runtime::ThreadExit(ThreadState* ts) {
+  cpusample::Sampler::DetachCurrentThread();
   {
     TraceLocker tl(ts);
     if (tl.ok() && ts->session == session_atomic_.load() && ts->created) {
@@ -676,7 +716,7 @@ void Runtime::ThreadExit(ThreadState* ts) {
         Emit(b, format::kEvProcStop);
       }
       g.state = format::kGoBad;
-      ts->cur_g = nullptr;
+      SetCurrentG(ts, nullptr);
       ts->exit_gen = tl.gen();
     }
     // Go's traceThreadDestroy: flush both generations' buffers now; the
@@ -712,13 +752,27 @@ absl::Status Runtime::Start(const Options& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_stack_depth must be in [1, 128], got ", options.max_stack_depth));
   }
+  // CPU sampling first: if the kernel refuses what was asked, fail before
+  // creating the destination. Samples taken before the first generation
+  // starts are not written (the handler sees generation 0).
+  if (options.cpu.enabled) {
+    if (absl::Status s = cpu_.Start(options.cpu); !s.ok()) return s;
+  }
+  auto stop_cpu = [this] {
+    cpu_.Stop();
+    cpu_active_.store(false);
+  };
   std::unique_ptr<Sink> sink;
   if (!options.path.empty()) {
     absl::StatusOr<std::unique_ptr<Sink>> f = MakeFileSink(options.path);
-    if (!f.ok()) return f.status();
+    if (!f.ok()) {
+      stop_cpu();
+      return f.status();
+    }
     sink = std::move(*f);
   } else if (options.fd >= 0) {
     if (fcntl(options.fd, F_GETFL) < 0) {
+      stop_cpu();
       return absl::InvalidArgumentError(absl::StrCat(
           "Options::fd ", options.fd, " is not open: ", std::strerror(errno)));
     }
@@ -729,7 +783,10 @@ absl::Status Runtime::Start(const Options& options) {
   if (options.compression == Compression::kZstd) {
     absl::StatusOr<std::unique_ptr<Sink>> z =
         MakeZstdSink(std::move(sink), options.zstd_level);
-    if (!z.ok()) return z.status();
+    if (!z.ok()) {
+      stop_cpu();
+      return z.status();
+    }
     sink = std::move(*z);
   }
   InitClock();
@@ -739,10 +796,12 @@ absl::Status Runtime::Start(const Options& options) {
             reinterpret_cast<const uint8_t*>(header.data()), header.size()));
       });
       !s.ok()) {
+    stop_cpu();
     return s;
   }
 
   options_ = options;
+  cpu_active_.store(options.cpu.enabled);
   {
     std::lock_guard<std::mutex> l(queue_mu_);
     sink_ = std::move(sink);
@@ -786,6 +845,7 @@ absl::Status Runtime::Start(const Options& options) {
   }
   ++session_;
   session_atomic_.store(session_, std::memory_order_relaxed);
+  gen_start_time_ = Now();
   gen_.store(first_gen_, std::memory_order_seq_cst);
   g_enabled.store(true, std::memory_order_release);
   running_ = true;
@@ -798,6 +858,8 @@ absl::Status Runtime::Start(const Options& options) {
 absl::Status Runtime::Stop() {
   std::unique_lock<std::mutex> cl(control_mu_);
   if (!running_) return absl::FailedPreconditionError("tracing is not on");
+  // No sample after this; the final Advance writes what was taken.
+  cpu_.Stop();
   {
     std::lock_guard<std::mutex> l(advancer_mu_);
     advancer_stop_ = true;
@@ -809,6 +871,7 @@ absl::Status Runtime::Stop() {
   writer_.join();
   absl::Status close = sink_->Close();
   running_ = false;
+  cpu_active_.store(false);
   {
     std::lock_guard<std::mutex> l(threads_mu_);
     ThreadState** link = &threads_;
@@ -843,6 +906,9 @@ Stats Runtime::GetStats() {
     s.threads_seen = threads_seen_;
   }
   s.buffers_allocated = pool_.allocated();
+  s.cpu_samples = cpu_.samples();
+  s.cpu_samples_lost = cpu_.lost();
+  s.cpu_source = cpu_.source_description();
   return s;
 }
 
@@ -850,7 +916,9 @@ void Runtime::AdvancerLoop() {
   BlockSignalsInInternalThread();
   // Symbolizing the first generation's stacks would otherwise load debug
   // information then, making that generation long.
+  const uint64_t t0 = MonoNanos();
   symbolizer_.WarmUp();
+  DebugLog("warm-up %.1f ms", (MonoNanos() - t0) / 1e6);
   std::unique_lock<std::mutex> l(advancer_mu_);
   for (;;) {
     const bool stop = advancer_cv_.wait_for(
@@ -913,6 +981,8 @@ void Runtime::WriterLoop() {
 void Runtime::Advance(bool stop) {
   const uint64_t gen = gen_.load(std::memory_order_acquire);
   if (gen == 0) return;
+  const uint64_t t_begin = MonoNanos();
+  DebugLog("advance gen %llu begins", static_cast<unsigned long long>(gen));
 
   // 1. Note every G and P whose status has not been written in `gen`, and
   //    its state, before switching (I5): if it stays silent for the rest of
@@ -959,6 +1029,7 @@ void Runtime::Advance(bool stop) {
 
   // 2. Switch the generation (or turn tracing off).
   last_gen_ = gen;
+  const uint64_t switch_time = Now();
   if (stop) g_enabled.store(false, std::memory_order_relaxed);
   gen_.store(stop ? 0 : gen + 1, std::memory_order_seq_cst);
 
@@ -972,18 +1043,29 @@ void Runtime::Advance(bool stop) {
 
   // 4. Flush every thread's buffers of `gen` once it has left gen (I2).
   //    Threads registering from now on see the new generation.
-  std::vector<ThreadState*> pending;
+  //    A thread has left gen once its seqlock was even, or has changed
+  //    since the switch (the hold that may have read gen has ended; any
+  //    later hold reads the new generation). Waiting for a change, not for
+  //    an even value, matters for threads that are almost always inside
+  //    the tracer.
+  struct Pending {
+    ThreadState* ts;
+    uint64_t seq;
+  };
+  std::vector<Pending> pending;
   {
     std::lock_guard<std::mutex> l(threads_mu_);
     for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) {
-      pending.push_back(ts);
+      pending.push_back({ts, ts->seqlock.load(std::memory_order_seq_cst)});
     }
   }
   while (!pending.empty()) {
     size_t kept = 0;
-    for (ThreadState* ts : pending) {
-      if (ts->seqlock.load(std::memory_order_acquire) % 2 != 0) {
-        pending[kept++] = ts;  // still writing; come back to it
+    for (const Pending& p : pending) {
+      ThreadState* ts = p.ts;
+      if (p.seq % 2 != 0 &&
+          ts->seqlock.load(std::memory_order_acquire) == p.seq) {
+        pending[kept++] = p;  // still in the hold it was in; come back
         continue;
       }
       std::lock_guard<std::mutex> fl(ts->flush_mu);
@@ -1040,7 +1122,12 @@ void Runtime::Advance(bool stop) {
     }
   }
 
+  const uint64_t t_flushed = MonoNanos();
   FinishGeneration(gen);
+  gen_start_time_ = switch_time;  // the next generation's start
+  DebugLog("advance gen %llu: flush+sweep %.2f ms, tables %.2f ms",
+           static_cast<unsigned long long>(gen), (t_flushed - t_begin) / 1e6,
+           (MonoNanos() - t_flushed) / 1e6);
 
   // Free the state of threads that exited two generations ago: no buffer
   // of theirs is left and no advance refers to them any more (I7).
@@ -1089,11 +1176,36 @@ void Runtime::FinishGeneration(uint64_t gen) {
   auto new_table_buf = [this, gen] { return NewBuf(gen, format::kNoThread); };
   auto flush = [this](TraceBuf* b) { FlushBuf(b); };
 
-  // Thread names and ids for this generation (gentrace's own batch).
+  // CPU samples of `gen` (tracecpu.h C3: before the stack table).
+  CpuGenerationInfo cpu;
+  const bool cpu_on = options_.cpu.enabled;
+  if (cpu_on) cpu = cpu_.FinishGeneration(gen);
+  // Nothing writes into `gen` any more (threads, handlers, the reader).
+  const uint64_t end_time = Now();
+
+  // Thread names and ids, and the sampler's figures, for this generation
+  // (gentrace's own batch).
   {
     TableWriter w(0, [this, gen] {
       return NewBuf(gen, format::kNoThread, format::kExperimentGentraceInfo);
     }, flush);
+    {
+      TraceBuf* b = w.Ensure(3 * format::kMaxVarintLen);
+      b->Varint(format::kRecordGeneration);
+      b->Varint(gen_start_time_);
+      b->Varint(end_time);
+    }
+    if (cpu_on) {
+      TraceBuf* b = w.Ensure(1 + 7 * format::kMaxVarintLen + cpu.event.size());
+      b->Varint(format::kRecordSampler);
+      b->Varint(cpu.source);
+      b->Varint(cpu.hz);
+      b->Varint(cpu.period);
+      b->Varint(cpu.taken);
+      b->Varint(cpu.lost);
+      b->Varint(cpu.event.size());
+      b->Bytes(cpu.event.data(), cpu.event.size());
+    }
     std::lock_guard<std::mutex> l(threads_mu_);
     for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) {
       if (ts->session != session_ ||

@@ -11,9 +11,10 @@
 //      while it may touch its buffers, and the generation it writes to is
 //      the one it read after making the seqlock odd.
 //  I2. After the advancer switches the global generation from N to N+1,
-//      it waits for every thread's seqlock to be even once; from then on no
-//      thread can write to generation N, and the advancer may flush the
-//      threads' generation-N buffers and finish N.
+//      it waits until every thread's seqlock is even or has changed since
+//      the switch; from then on no thread can write to generation N, and
+//      the advancer may flush the threads' generation-N buffers and
+//      finish N.
 //  I3. Generation N is complete on the sink (Frequency, events, statuses,
 //      stacks, strings, thread info) before any byte of N+1: the writer
 //      thread drains N's queue and is told N is complete before it starts
@@ -55,6 +56,7 @@
 #include "tracer/stack_table.h"
 #include "tracer/string_table.h"
 #include "tracer/trace_buf.h"
+#include "tracer/tracecpu.h"
 
 namespace gentrace::internal {
 
@@ -126,6 +128,9 @@ struct ThreadState {
   bool created = false;  // creation events written (owner only)
   GState own_g;
   GState* cur_g = nullptr;      // G running on this thread, or null
+  // cur_g's id (0 if none), for the SIGPROF handler, which may interrupt
+  // a change of cur_g. Change both with SetCurrentG.
+  std::atomic<uint64_t> running_goid{0};
   GState* blocked_g = nullptr;  // G that blocked in a ScopedBlock here
 
   // The thread's P (I6). Atomic only because the advancer's snapshot may
@@ -159,6 +164,20 @@ struct ThreadState {
   StringCache string_cache;
   StackCache stack_cache;
 };
+
+// The calling thread's state: null before registration, 1 once the
+// thread is exiting, else a ThreadState. Initial-exec: one instruction to
+// read, and safe in a signal handler.
+extern __attribute__((tls_model("initial-exec"))) thread_local ThreadState*
+    tls_thread;
+inline bool IsThreadState(const ThreadState* ts) {
+  return reinterpret_cast<uintptr_t>(ts) > 1;
+}
+
+inline void SetCurrentG(ThreadState* ts, GState* g) {
+  ts->cur_g = g;
+  ts->running_goid.store(g != nullptr ? g->id : 0, std::memory_order_relaxed);
+}
 
 // Holds a thread's seqlock for the scope of writing events (Go's
 // traceLocker). ok() is false when tracing is off; then nothing may be
@@ -199,6 +218,10 @@ class Runtime {
 
   // The current generation (0 = off).
   uint64_t gen() const { return gen_.load(std::memory_order_acquire); }
+  // The same, ordered after a seqlock RMW (I1, I2): a plain load on x86.
+  uint64_t gen_seq_cst() const {
+    return gen_.load(std::memory_order_seq_cst);
+  }
   const Options& options() const { return options_; }
 
   // Event writing (call with a TraceLocker held; see I1). Reserve makes
@@ -256,11 +279,21 @@ class Runtime {
   // Fork handling: the child starts with tracing off and fresh state.
   static void AtForkChild();
 
+  // For the CPU-sample bridge (tracecpu.cc): buffers and stacks of a
+  // generation the caller may write to (C1, C2).
+  TraceBuf* NewBuf(uint64_t gen, uint64_t m, uint8_t exp = 0);
+  void FlushBuf(TraceBuf* b);  // hands a finished buffer to the writer
+  uint64_t PutStack(uint64_t gen, const uintptr_t* pcs, int n,
+                    bool exact_first) {
+    return stacks_[gen & 1].Put(pcs, n, exact_first);
+  }
+
  private:
   Runtime() = default;
   friend class RuntimeInit;
 
   ThreadState* Register(ThreadState* ts);
+  void AttachSampler();
   // With g->mu held: g's status for this generation, if not written yet
   // (I4). The caller's buffer must have room for kMaxEventBytes.
   void EnsureGStatus(TraceLocker& tl, TraceBuf* b, GState* g);
@@ -269,8 +302,6 @@ class Runtime {
   uint64_t CaptureStackId(TraceLocker& tl, void* fp);
   TraceBuf* ReserveSlow(TraceLocker& tl, size_t bytes);
   void WriteThreadStatus(TraceLocker& tl, TraceBuf* b);
-  void FlushBuf(TraceBuf* b);  // hands a finished buffer to the writer
-  TraceBuf* NewBuf(uint64_t gen, uint64_t m, uint8_t exp = 0);
   uint64_t AllocProc();
 
   // Advancer and writer threads.
@@ -289,6 +320,7 @@ class Runtime {
   std::atomic<uint64_t> gen_{0};
   uint64_t first_gen_ = 1;
   uint64_t last_gen_ = 0;  // last generation of any trace in this process
+  uint64_t gen_start_time_ = 0;  // when the current generation began
   std::atomic<uint64_t> session_atomic_{0};  // session_, for CurrentThread
 
   // Registry of thread states (I7).
@@ -324,6 +356,10 @@ class Runtime {
   absl::Status sink_error_;        // first failure; under queue_mu_
   std::atomic<bool> sink_failed_{false};
   uint64_t generations_written_ = 0;
+
+  // CPU samples (tracecpu.h), when Options::cpu.enabled.
+  CpuProfiler cpu_{this};
+  std::atomic<bool> cpu_active_{false};
 
   std::thread advancer_;
   std::thread writer_;

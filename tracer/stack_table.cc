@@ -115,7 +115,11 @@ uint64_t StackTable::Put(const uintptr_t* pcs, int n, bool exact_first,
 
 void StackTable::Dump(TableWriter& w, StringTable& strings,
                       StackSymbolizer& symbolizer) const {
+  symbolizer.NewRound();
   std::vector<const StackSymbolizer::Frame*> frames;
+  absl::flat_hash_map<const StackSymbolizer::Frame*,
+                      std::pair<uint64_t, uint64_t>>
+      frame_ids;  // (func, file) string ids of this generation
   map_.ForEach([&](uint64_t id, const unsigned char* data, size_t size) {
     uint64_t key[kMaxKeyWords];
     std::memcpy(key, data, size);
@@ -156,9 +160,14 @@ void StackTable::Dump(TableWriter& w, StringTable& strings,
     b->Varint(id);
     b->Varint(frames.size());
     for (const StackSymbolizer::Frame* f : frames) {
+      // Frames recur across stacks: put their strings once a generation.
+      auto [it, added] = frame_ids.try_emplace(f);
+      if (added) {
+        it->second = {strings.Put(f->func), strings.Put(f->file)};
+      }
       b->Varint(f->pc);
-      b->Varint(strings.Put(f->func));
-      b->Varint(strings.Put(f->file));
+      b->Varint(it->second.first);
+      b->Varint(it->second.second);
       b->Varint(f->line);
     }
   });
@@ -241,9 +250,10 @@ uintptr_t InlineFramePc(const StackSymbolizer::Frame& f) {
 
 // The name of a function DIE, qualified and demangled when possible: its
 // linkage name if any (following abstract origins and declarations);
-// otherwise its plain name prefixed with the enclosing namespaces and
-// classes of its declaration.
-std::string FunctionName(Dwarf_Die* die) {
+// otherwise its plain name prefixed with the namespaces and classes around
+// its declaration, as the CU index recorded them.
+std::string FunctionName(Dwarf_Die* die,
+                         const StackSymbolizer::CuIndex& index) {
   Dwarf_Attribute attr;
   for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
     if (dwarf_attr_integrate(die, name, &attr) != nullptr) {
@@ -264,21 +274,11 @@ std::string FunctionName(Dwarf_Die* die) {
   }
   const char* base = dwarf_diename(&decl);
   if (base == nullptr) return "";
-  std::string qualified = base;
-  Dwarf_Die* scopes = nullptr;
-  const int n = dwarf_getscopes_die(&decl, &scopes);
-  for (int i = 1; i < n; ++i) {  // scopes[0] is decl itself
-    const int tag = dwarf_tag(&scopes[i]);
-    if (tag != DW_TAG_namespace && tag != DW_TAG_class_type &&
-        tag != DW_TAG_structure_type && tag != DW_TAG_union_type) {
-      continue;
-    }
-    const char* scope = dwarf_diename(&scopes[i]);
-    qualified = absl::StrCat(scope != nullptr ? scope : "(anonymous namespace)",
-                             "::", qualified);
+  auto it = index.scope_of.find(dwarf_dieoffset(&decl));
+  if (it == index.scope_of.end() || index.scopes[it->second].empty()) {
+    return base;
   }
-  std::free(scopes);
-  return qualified;
+  return absl::StrCat(index.scopes[it->second], "::", base);
 }
 
 // The source file an index of the CU's line-table file list names.
@@ -292,8 +292,8 @@ std::string CuFile(Dwarf_Die* cu, Dwarf_Word index) {
 
 // Collects the address ranges of every function and inlined function DIE
 // under `die`, with their nesting depth.
-void CollectRanges(Dwarf_Die* die, int depth,
-                   std::vector<StackSymbolizer::CuIndex::Range>* out) {
+void CollectRanges(Dwarf_Die* die, int depth, uint32_t scope,
+                   StackSymbolizer::CuIndex* index) {
   Dwarf_Die child;
   if (dwarf_child(die, &child) != 0) return;
   do {
@@ -301,29 +301,45 @@ void CollectRanges(Dwarf_Die* die, int depth,
     switch (tag) {
       case DW_TAG_subprogram:
       case DW_TAG_inlined_subroutine: {
+        if (tag == DW_TAG_subprogram) {
+          index->scope_of.emplace(dwarf_dieoffset(&child), scope);
+        }
         Dwarf_Addr base = 0, start = 0, end = 0;
         ptrdiff_t off = 0;
         bool has_code = false;
         while ((off = dwarf_ranges(&child, off, &base, &start, &end)) > 0) {
-          out->push_back({start, end, depth, dwarf_dieoffset(&child)});
+          index->ranges.push_back({start, end, depth, dwarf_dieoffset(&child)});
           has_code = true;
         }
         // A declaration (no code) holds only its parameters.
-        if (has_code) CollectRanges(&child, depth + 1, out);
+        if (has_code) CollectRanges(&child, depth + 1, scope, index);
         break;
       }
       // Code (and so ranges) nests only in these (a lambda's body may sit
-      // in its closure class); skipping the rest, mostly types, keeps the
-      // walk of a large C++ unit short.
+      // in its closure class), and they name the functions declared in
+      // them; skipping the rest, mostly types, keeps the walk of a large
+      // C++ unit short.
       case DW_TAG_class_type:
       case DW_TAG_structure_type:
       case DW_TAG_union_type:
-      case DW_TAG_namespace:
+      case DW_TAG_namespace: {
+        const char* name = dwarf_diename(&child);
+        const std::string& outer = index->scopes[scope];
+        std::string inner =
+            name != nullptr ? name
+            : tag == DW_TAG_namespace ? "(anonymous namespace)"
+                                      : "(anonymous)";
+        if (!outer.empty()) inner = absl::StrCat(outer, "::", inner);
+        index->scopes.push_back(std::move(inner));
+        CollectRanges(&child, depth,
+                      static_cast<uint32_t>(index->scopes.size() - 1), index);
+        break;
+      }
       case DW_TAG_lexical_block:
       case DW_TAG_try_block:
       case DW_TAG_catch_block:
       case DW_TAG_module:
-        CollectRanges(&child, depth, out);
+        CollectRanges(&child, depth, scope, index);
         break;
       default:
         break;
@@ -339,7 +355,8 @@ const StackSymbolizer::CuIndex& StackSymbolizer::IndexFor(Dwarf_Die* cu) {
   auto it = cu_index_.find({dbg, key});
   if (it != cu_index_.end()) return it->second;
   CuIndex index;
-  CollectRanges(cu, 0, &index.ranges);
+  index.scopes.push_back("");  // the unit itself
+  CollectRanges(cu, 0, 0, &index);
   std::sort(index.ranges.begin(), index.ranges.end(),
             [](const CuIndex::Range& a, const CuIndex::Range& b) {
               return a.lo < b.lo;
@@ -365,8 +382,11 @@ const std::vector<StackSymbolizer::Frame>& StackSymbolizer::Lookup(
   Dwfl_Module* mod = nullptr;
   if (session_->dwfl != nullptr) {
     mod = dwfl_addrmodule(session_->dwfl, addr);
-    if (mod == nullptr) {
-      // Perhaps loaded after we last looked.
+    if (mod == nullptr && !reported_this_round_) {
+      // Perhaps loaded after we last looked. Reading /proc/self/maps again
+      // is slow (and walks through code without frame pointers yield many
+      // addresses in no module), so at most once per generation.
+      reported_this_round_ = true;
       session_->Report();
       mod = dwfl_addrmodule(session_->dwfl, addr);
     }
@@ -405,11 +425,12 @@ const std::vector<StackSymbolizer::Frame>& StackSymbolizer::Lookup(
   Dwarf_Die* cu = mod != nullptr ? dwfl_module_addrdie(mod, addr, &bias)
                                  : nullptr;
   std::vector<Dwarf_Die> scopes;
+  const CuIndex* index = nullptr;
   if (cu != nullptr) {
-    const CuIndex& index = IndexFor(cu);
+    index = &IndexFor(cu);
     const Dwarf_Addr rel = addr - bias;
     std::vector<const CuIndex::Range*> hits;
-    for (const CuIndex::Range& r : index.ranges) {
+    for (const CuIndex::Range& r : index->ranges) {
       if (r.lo > rel) break;  // sorted by lo
       if (rel < r.hi) hits.push_back(&r);
     }
@@ -431,7 +452,7 @@ const std::vector<StackSymbolizer::Frame>& StackSymbolizer::Lookup(
     const int tag = dwarf_tag(&scopes[i]);
     if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
     Frame f;
-    f.func = FunctionName(&scopes[i]);
+    f.func = FunctionName(&scopes[i], *index);
     if (f.func.empty()) f.func = leaf.func;
     f.file = file;
     f.line = line;

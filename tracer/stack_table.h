@@ -69,6 +69,8 @@ class StackSymbolizer {
   // Loads the debug information of every loaded module now, so the first
   // Lookup calls are fast.
   void WarmUp();
+  // Starts a generation's lookups: the module list may be reread once.
+  void NewRound() { reported_this_round_ = false; }
 
   // Address ranges of a compile unit's functions and inlined functions.
   struct CuIndex {
@@ -78,6 +80,10 @@ class StackSymbolizer {
       uint64_t die;     // DIE offset
     };
     std::vector<Range> ranges;  // sorted by lo
+    // Qualified names of the unit's namespaces and classes ([0]: none),
+    // and which one each function DIE (by offset) is declared in.
+    std::vector<std::string> scopes;
+    absl::flat_hash_map<uint64_t, uint32_t> scope_of;
   };
 
  private:
@@ -86,6 +92,7 @@ class StackSymbolizer {
   const CuIndex& IndexFor(Dwarf_Die* cu);
 
   std::unique_ptr<Session> session_;
+  bool reported_this_round_ = false;
   absl::flat_hash_map<uintptr_t, std::vector<Frame>> cache_;
   absl::flat_hash_map<std::pair<const void*, uint64_t>, CuIndex> cu_index_;
 };

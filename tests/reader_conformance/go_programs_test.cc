@@ -49,7 +49,7 @@ struct Program {
 
 const Program kPrograms[] = {
     {"cpuprofile", "", false, false, "StackSample ", 5, 2},
-    {"blocking", "", false, false, "reason=\"chan send\"", 1000, 1},
+    {"blocking", "", false, false, "reason=\"sleep\"", 100, 1},
     {"syscalls", "", false, false, "from=Syscall to=Runnable", 1, 2},
     {"annotations", "", false, false, "RegionBegin ", 16, 1},
     {"manygoroutines", "", false, false, "from=NotExist to=Runnable", 20000, 2},
@@ -61,7 +61,7 @@ const Program kPrograms[] = {
     {"cgocallback", "", true, false, "from=NotExist to=Syscall", 8, 1},
     // The same programs under Go 1.22's runtime (no iter.Pull there).
     {"cpuprofile", "", false, true, "StackSample ", 5, 2},
-    {"blocking", "", false, true, "reason=\"chan send\"", 1000, 1},
+    {"blocking", "", false, true, "reason=\"sleep\"", 100, 1},
     {"syscalls", "", false, true, "from=Syscall to=Runnable", 1, 2},
     {"annotations", "", false, true, "RegionBegin ", 16, 1},
     {"gc", "", false, true, "GC concurrent mark phase", 4, 2},

@@ -10,6 +10,7 @@
 // `go tool trace -pprof=sync` shows where time went waiting.
 //
 //   demo [--out=PATH] [--seconds=N] [--workers=N] [--period_ms=N]
+//        [--cpu_hz=N]   (CPU samples per CPU-second; 0: none; default 100)
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ struct Flags {
   int seconds = 3;
   int workers = 4;
   int period_ms = 250;
+  int cpu_hz = 100;  // 0: no CPU samples
 };
 
 bool ParseFlags(int argc, char** argv, Flags* f) {
@@ -60,11 +62,12 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       f->out = std::string(a);
     } else if (int_flag("--seconds=", &f->seconds, 1, 3600) ||
                int_flag("--workers=", &f->workers, 1, 64) ||
-               int_flag("--period_ms=", &f->period_ms, 1, 60000)) {
+               int_flag("--period_ms=", &f->period_ms, 1, 60000) ||
+               int_flag("--cpu_hz=", &f->cpu_hz, 0, 10000)) {
     } else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: demo [--out=PATH] [--seconds=N] [--workers=N] "
-          "[--period_ms=N]\n");
+          "[--period_ms=N] [--cpu_hz=N]\n");
       return false;
     } else {
       std::fprintf(stderr, "demo: unknown argument '%s' (try --help)\n",
@@ -211,6 +214,8 @@ int main(int argc, char** argv) {
   gentrace::Options options;
   options.path = flags.out;
   options.generation_period = absl::Milliseconds(flags.period_ms);
+  options.cpu.enabled = flags.cpu_hz > 0;
+  options.cpu.hz = flags.cpu_hz;
   if (absl::Status s = gentrace::Start(options); !s.ok()) {
     std::fprintf(stderr, "demo: cannot start tracing: %s\n",
                  std::string(s.message()).c_str());
@@ -260,13 +265,16 @@ int main(int argc, char** argv) {
   std::printf(
       "demo: recorded %llu requests (%llu cache hits, %llu misses) on %llu "
       "threads\n"
-      "demo: %llu generations, %llu bytes in %s\n",
+      "demo: %llu generations, %llu bytes in %s\n"
+      "demo: %llu CPU samples (%llu lost)\n",
       static_cast<unsigned long long>(totals.requests.load()),
       static_cast<unsigned long long>(totals.hits.load()),
       static_cast<unsigned long long>(totals.misses.load()),
       static_cast<unsigned long long>(stats.threads_seen),
       static_cast<unsigned long long>(stats.generations),
-      static_cast<unsigned long long>(stats.bytes_written), flags.out.c_str());
+      static_cast<unsigned long long>(stats.bytes_written), flags.out.c_str(),
+      static_cast<unsigned long long>(stats.cpu_samples),
+      static_cast<unsigned long long>(stats.cpu_samples_lost));
 
   // Read the trace back with gentrace's reader, as a check and a summary.
   absl::StatusOr<std::unique_ptr<gentrace::reader::Reader>> reader =
