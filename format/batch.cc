@@ -27,8 +27,7 @@ BatchKind Batch::kind() const {
 
 namespace {
 
-size_t WriteHeaderFields(uint8_t* p, uint64_t gen, uint64_t m,
-                         uint64_t time) {
+size_t WriteHeaderFields(uint8_t* p, uint64_t gen, uint64_t m, uint64_t time) {
   uint8_t* start = p;
   p = PutUvarint(p, gen);
   p = PutUvarint(p, m);
@@ -39,8 +38,7 @@ size_t WriteHeaderFields(uint8_t* p, uint64_t gen, uint64_t m,
 
 }  // namespace
 
-size_t WriteBatchHeader(uint8_t* dst, uint64_t gen, uint64_t m,
-                        uint64_t time) {
+size_t WriteBatchHeader(uint8_t* dst, uint64_t gen, uint64_t m, uint64_t time) {
   dst[0] = kEvEventBatch;
   return 1 + WriteHeaderFields(dst + 1, gen, m, time);
 }
@@ -98,9 +96,9 @@ absl::StatusOr<bool> BatchReader::Next(Batch* batch) {
   if (!(v = in_.ReadUvarint("the batch size")).ok()) return v.status();
   const uint64_t size = *v;
   if (size > kMaxBatchPayload) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "offset %d: invalid batch size %d, maximum is %d", size_offset, size,
-        kMaxBatchPayload));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("offset %d: invalid batch size %d, maximum is %d",
+                        size_offset, size, kMaxBatchPayload));
   }
   if (!(n = in_.Ensure(size)).ok()) return n.status();
   if (*n < size) {

@@ -52,8 +52,7 @@ inline constexpr size_t kMaxBatchHeaderSize = 2 + 4 * kMaxVarintLen;
 // complete. Returns the header size; the length field is its last
 // kMaxVarintLen bytes. dst must have kMaxBatchHeaderSize bytes.
 // Async-signal-safe.
-size_t WriteBatchHeader(uint8_t* dst, uint64_t gen, uint64_t m,
-                        uint64_t time);
+size_t WriteBatchHeader(uint8_t* dst, uint64_t gen, uint64_t m, uint64_t time);
 // The same for an ExperimentalBatch of experiment `exp`.
 size_t WriteExperimentalBatchHeader(uint8_t* dst, uint8_t exp, uint64_t gen,
                                     uint64_t m, uint64_t time);

@@ -27,7 +27,7 @@ absl::StatusOr<Version> ParseHeader(absl::Span<const uint8_t> bytes) {
         "input is zstd-compressed; decompress it first (zstd -d)");
   }
   absl::string_view s(reinterpret_cast<const char*>(bytes.data()),
-                     bytes.size() < kHeaderSize ? bytes.size() : kHeaderSize);
+                      bytes.size() < kHeaderSize ? bytes.size() : kHeaderSize);
   auto not_a_trace = [&]() {
     return absl::InvalidArgumentError(absl::StrFormat(
         "bad file format: not a Go execution trace (header starts with "
@@ -36,7 +36,8 @@ absl::StatusOr<Version> ParseHeader(absl::Span<const uint8_t> bytes) {
   };
   constexpr absl::string_view kPrefix = "go 1.";
   constexpr absl::string_view kSuffix(" trace\0\0\0", 9);
-  if (s.empty()) return absl::InvalidArgumentError("empty input: no trace header");
+  if (s.empty())
+    return absl::InvalidArgumentError("empty input: no trace header");
   if (s.size() < kHeaderSize) {
     // A prefix of a header we could read is a truncated file, not a
     // foreign one.
@@ -48,9 +49,8 @@ absl::StatusOr<Version> ParseHeader(absl::Span<const uint8_t> bytes) {
     }
     return not_a_trace();
   }
-  if (s.substr(0, kPrefix.size()) != kPrefix ||
-      !absl::ascii_isdigit(s[5]) || !absl::ascii_isdigit(s[6]) ||
-      s.substr(7) != kSuffix) {
+  if (s.substr(0, kPrefix.size()) != kPrefix || !absl::ascii_isdigit(s[5]) ||
+      !absl::ascii_isdigit(s[6]) || s.substr(7) != kSuffix) {
     return not_a_trace();
   }
   const int minor = (s[5] - '0') * 10 + (s[6] - '0');

@@ -61,8 +61,7 @@ absl::StatusOr<uint64_t> Input::ReadUvarint(const char* what) {
       return v;
     case VarintStatus::kTruncated:
       return absl::DataLossError(absl::StrFormat(
-          "offset %d: input ends inside %s (truncated varint)", offset_,
-          what));
+          "offset %d: input ends inside %s (truncated varint)", offset_, what));
     case VarintStatus::kOverflow:
       break;
   }

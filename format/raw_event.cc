@@ -14,9 +14,9 @@ namespace {
 // Number of values after the spec args (4 per stack frame).
 absl::StatusOr<size_t> ExtraArgs(const EventSpec& spec, const RawEvent& ev) {
   if (ev.args.size() < spec.num_args) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s needs %d arguments, has %d", spec.name, spec.num_args,
-        ev.args.size()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s needs %d arguments, has %d", spec.name,
+                        spec.num_args, ev.args.size()));
   }
   size_t extra = ev.args.size() - spec.num_args;
   // extra / 4, not 4 * nframes: nframes is unchecked input, and 4 * 2^62
@@ -104,15 +104,15 @@ absl::StatusOr<bool> RawReader::Next(RawEvent* ev) {
   ev->data.clear();
   const EventSpec* spec = LookupSpec(ev->type);
   if (spec == nullptr) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "offset %d: invalid event type %d", start, ev->type));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("offset %d: invalid event type %d", start, ev->type));
   }
   in_.Skip(1);
   // Error context is built only on failure: this loop runs per argument.
   auto fail = [&](const absl::Status& st, absl::string_view what) {
-    return absl::Status(st.code(),
-                        absl::StrFormat("%s (%s of %s at offset %d)",
-                                        st.message(), what, spec->name, start));
+    return absl::Status(
+        st.code(), absl::StrFormat("%s (%s of %s at offset %d)", st.message(),
+                                   what, spec->name, start));
   };
   for (int i = 0; i < spec->num_args; ++i) {
     if (i == 0 && ev->type == kEvExperimentalBatch) {

@@ -60,12 +60,11 @@ constexpr SpecTable BuildTable() {
   Def(t, kEvCPUSamples, "CPUSamples", {});
   Def(t, kEvCPUSample, "CPUSample", {"time", "m", "p", "g", "stack"});
   Def(t, kEvFrequency, "Frequency", {"freq"});
-  Def(t, kEvExperimentalBatch, "ExperimentalBatch",
-      {"exp", "gen", "m", "time"}, kData | kGo123);
+  Def(t, kEvExperimentalBatch, "ExperimentalBatch", {"exp", "gen", "m", "time"},
+      kData | kGo123);
 
   // Procs.
-  Def(t, kEvProcsChange, "ProcsChange", {"dt", "procs_value", "stack"},
-      kTimed);
+  Def(t, kEvProcsChange, "ProcsChange", {"dt", "procs_value", "stack"}, kTimed);
   Ids(t, kEvProcsChange, {}, {2});
   Def(t, kEvProcStart, "ProcStart", {"dt", "p", "p_seq"}, kTimed);
   Def(t, kEvProcStop, "ProcStop", {"dt"}, kTimed);
@@ -86,8 +85,7 @@ constexpr SpecTable BuildTable() {
   Ids(t, kEvGoBlock, {1}, {2});
   Def(t, kEvGoUnblock, "GoUnblock", {"dt", "g", "g_seq", "stack"}, kTimed);
   Ids(t, kEvGoUnblock, {}, {3});
-  Def(t, kEvGoSyscallBegin, "GoSyscallBegin", {"dt", "p_seq", "stack"},
-      kTimed);
+  Def(t, kEvGoSyscallBegin, "GoSyscallBegin", {"dt", "p_seq", "stack"}, kTimed);
   Ids(t, kEvGoSyscallBegin, {}, {2});
   Def(t, kEvGoSyscallEnd, "GoSyscallEnd", {"dt"}, kTimed, kEvGoSyscallBegin);
   Def(t, kEvGoSyscallEndBlocked, "GoSyscallEndBlocked", {"dt"}, kTimed,
@@ -108,8 +106,8 @@ constexpr SpecTable BuildTable() {
       kEvGCSweepBegin);
   Def(t, kEvGCSweepBegin, "GCSweepBegin", {"dt", "stack"}, kTimed);
   Ids(t, kEvGCSweepBegin, {}, {1});
-  Def(t, kEvGCSweepEnd, "GCSweepEnd",
-      {"dt", "swept_value", "reclaimed_value"}, kTimed, kEvGCSweepBegin);
+  Def(t, kEvGCSweepEnd, "GCSweepEnd", {"dt", "swept_value", "reclaimed_value"},
+      kTimed, kEvGCSweepBegin);
   Def(t, kEvGCMarkAssistActive, "GCMarkAssistActive", {"dt", "g"}, kTimed,
       kEvGCMarkAssistBegin);
   Def(t, kEvGCMarkAssistBegin, "GCMarkAssistBegin", {"dt", "stack"}, kTimed);
@@ -150,8 +148,8 @@ constexpr SpecTable BuildTable() {
 
   // Go 1.23 experiment AllocFree.
   const unsigned x = kTimed | kGo123;
-  Def(t, kEvSpan, "Span", {"dt", "id", "npages_value", "kindclass"}, x,
-      kEvNone, kExperimentAllocFree);
+  Def(t, kEvSpan, "Span", {"dt", "id", "npages_value", "kindclass"}, x, kEvNone,
+      kExperimentAllocFree);
   Def(t, kEvSpanAlloc, "SpanAlloc", {"dt", "id", "npages_value", "kindclass"},
       x, kEvNone, kExperimentAllocFree);
   Def(t, kEvSpanFree, "SpanFree", {"dt", "id"}, x, kEvNone,
@@ -162,12 +160,12 @@ constexpr SpecTable BuildTable() {
       kEvNone, kExperimentAllocFree);
   Def(t, kEvHeapObjectFree, "HeapObjectFree", {"dt", "id"}, x, kEvNone,
       kExperimentAllocFree);
-  Def(t, kEvGoroutineStack, "GoroutineStack", {"dt", "id", "order"}, x,
-      kEvNone, kExperimentAllocFree);
+  Def(t, kEvGoroutineStack, "GoroutineStack", {"dt", "id", "order"}, x, kEvNone,
+      kExperimentAllocFree);
   Def(t, kEvGoroutineStackAlloc, "GoroutineStackAlloc", {"dt", "id", "order"},
       x, kEvNone, kExperimentAllocFree);
-  Def(t, kEvGoroutineStackFree, "GoroutineStackFree", {"dt", "id"}, x,
-      kEvNone, kExperimentAllocFree);
+  Def(t, kEvGoroutineStackFree, "GoroutineStackFree", {"dt", "id"}, x, kEvNone,
+      kExperimentAllocFree);
   return t;
 }
 
@@ -178,8 +176,8 @@ constexpr SpecTable kTable = BuildTable();
 ArgKind ArgKindFromName(absl::string_view name) {
   // Go's convention: an optional "name_" prefix, then the type.
   size_t us = name.rfind('_');
-  absl::string_view type = us == absl::string_view::npos ? name
-                                                       : name.substr(us + 1);
+  absl::string_view type =
+      us == absl::string_view::npos ? name : name.substr(us + 1);
   if (name == "dt") return ArgKind::kTimestampDelta;
   if (name == "time") return ArgKind::kTimestamp;
   if (type == "string") return ArgKind::kStringID;

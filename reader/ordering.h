@@ -28,10 +28,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "format/spec.h"
 #include "reader/event.h"
+#include "reader/type_info.h"
 
 namespace gentrace::reader {
 
@@ -212,6 +215,183 @@ class Ordering {
   // Names carried over from earlier generations (see CarryNames).
   std::deque<std::string> carried_;
 };
+
+// ------------------------------------------------------------------------
+// Inline parts: Advance's fast path runs for nearly every event.
+
+inline Ordering::GState* Ordering::RunningG(MState& ms) {
+  if (ms.gs != nullptr && ms.gs_epoch == gs_epoch_) return ms.gs;
+  auto it = gs_.find(ms.g);
+  if (it == gs_.end()) return nullptr;
+  ms.gs = &it->second;
+  ms.gs_epoch = gs_epoch_;
+  return ms.gs;
+}
+
+// The fast path: the most common events, when they advance without any
+// complication, are handled here directly. Each case checks every
+// condition of its handler's success path before changing anything, so that
+// whenever it declines, AdvanceSlow sees the untouched state and reaches
+// Go's verdict (not yet, or which error) on its own.
+inline bool Ordering::Advance(Event* ev, uint64_t m, uint32_t* mstate,
+                              uint64_t gen, Event* out, absl::Status* error) {
+  if (ABSL_PREDICT_FALSE(initial_gen_ == 0) || m == format::kNoThread ||
+      head_ != tail_ || *mstate == kNoState) {
+    return AdvanceSlow(ev, m, mstate, gen, out, error);
+  }
+  MState& ms = ms_[*mstate];
+  const uint64_t p = ms.p, g = ms.g;
+  uint64_t new_p = p, new_g = g;
+  GState* new_gs = nullptr;  // the state of new_g, when known
+  switch (ev->type_) {
+    case format::kEvGoStart: {
+      if (p == format::kNoProc || g != format::kNoGoroutine) break;
+      auto it = gs_.find(ev->args_[0]);
+      if (it == gs_.end() || it->second.status != format::kGoRunnable ||
+          !Succeeds(Seq{gen, ev->args_[1]}, it->second.seq)) {
+        break;
+      }
+      it->second.status = format::kGoRunning;
+      it->second.seq = Seq{gen, ev->args_[1]};
+      new_g = ev->args_[0];
+      new_gs = &it->second;
+      goto accepted;
+    }
+    case format::kEvGoStop:
+    case format::kEvGoBlock: {
+      if (p == format::kNoProc || g == format::kNoGoroutine) break;
+      GState* gs = RunningG(ms);
+      if (gs == nullptr || gs->status != format::kGoRunning) break;
+      gs->status = ev->type_ == format::kEvGoStop ? format::kGoRunnable
+                                                  : format::kGoWaiting;
+      new_g = format::kNoGoroutine;
+      goto accepted;
+    }
+    case format::kEvGoDestroy: {
+      if (p == format::kNoProc || g == format::kNoGoroutine) break;
+      auto it = gs_.find(g);
+      if (it == gs_.end() || it->second.status != format::kGoRunning) break;
+      EraseG(it);
+      new_g = format::kNoGoroutine;
+      goto accepted;
+    }
+    case format::kEvGoUnblock: {
+      auto it = gs_.find(ev->args_[0]);
+      if (it == gs_.end() || it->second.status != format::kGoWaiting ||
+          !Succeeds(Seq{gen, ev->args_[1]}, it->second.seq)) {
+        break;
+      }
+      it->second.status = format::kGoRunnable;
+      it->second.seq = Seq{gen, ev->args_[1]};
+      goto accepted;
+    }
+    case format::kEvGoSyscallBegin: {
+      if (p == format::kNoProc || g == format::kNoGoroutine) break;
+      GState* gs = RunningG(ms);
+      if (gs == nullptr || gs->status != format::kGoRunning) break;
+      auto pit = ps_.find(p);
+      if (pit == ps_.end() ||
+          !Succeeds(Seq{gen, ev->args_[0]}, pit->second.seq)) {
+        break;
+      }
+      gs->status = format::kGoSyscall;
+      pit->second.status = format::kProcSyscall;
+      pit->second.seq = Seq{gen, ev->args_[0]};
+      goto accepted;
+    }
+    case format::kEvGoSyscallEnd: {
+      if (p == format::kNoProc || g == format::kNoGoroutine) break;
+      GState* gs = RunningG(ms);
+      if (gs == nullptr || gs->status != format::kGoSyscall) break;
+      auto pit = ps_.find(p);
+      if (pit == ps_.end() || pit->second.status != format::kProcSyscall) break;
+      gs->status = format::kGoRunning;
+      pit->second.status = format::kProcRunning;
+      goto accepted;
+    }
+    case format::kEvProcStart: {
+      if (p != format::kNoProc) break;
+      auto it = ps_.find(ev->args_[0]);
+      if (it == ps_.end() || it->second.status != format::kProcIdle ||
+          !Succeeds(Seq{gen, ev->args_[1]}, it->second.seq)) {
+        break;
+      }
+      it->second.status = format::kProcRunning;
+      it->second.seq = Seq{gen, ev->args_[1]};
+      new_p = ev->args_[0];
+      goto accepted;
+    }
+    case format::kEvProcStop: {
+      if (p == format::kNoProc) break;
+      auto it = ps_.find(p);
+      if (it == ps_.end() || (it->second.status != format::kProcRunning &&
+                              it->second.status != format::kProcSyscall)) {
+        break;
+      }
+      it->second.status = format::kProcIdle;
+      new_p = format::kNoProc;
+      goto accepted;
+    }
+    case format::kEvGoStatus:
+    case format::kEvGoStatusStack: {
+      // A status repeated in a later generation. Syscall statuses involve
+      // other threads: those take the slow path.
+      const uint64_t status = ev->args_[2];
+      if (status == 0 || status > format::kGoWaiting ||
+          status == format::kGoSyscall)
+        break;
+      auto it = gs_.find(ev->args_[0]);
+      if (it == gs_.end() || it->second.status != status) break;
+      it->second.seq = Seq{gen, 0};
+      static constexpr GoState kSame[5] = {
+          GoState::kUndetermined, GoState::kRunnable, GoState::kRunning,
+          GoState::kSyscall, GoState::kWaiting};
+      ev->args_[GetTypeInfo(ev->type_).num_args] =
+          static_cast<uint64_t>(kSame[status]);
+      if (status == format::kGoRunning) {
+        new_g = ev->args_[0];
+        new_gs = &it->second;
+      }
+      goto accepted;
+    }
+    case format::kEvProcStatus: {
+      const uint64_t status = ev->args_[1];
+      if (status == 0 || status >= format::kProcSyscallAbandoned) break;
+      auto it = ps_.find(ev->args_[0]);
+      if (it == ps_.end() || it->second.status != status) break;
+      it->second.seq = Seq{gen, 0};
+      ev->args_[2] = static_cast<uint64_t>(
+          status == format::kProcIdle ? ProcState::kIdle : ProcState::kRunning);
+      if (status != format::kProcIdle) new_p = ev->args_[0];
+      goto accepted;
+    }
+    case format::kEvProcsChange:
+    case format::kEvGoLabel:
+    case format::kEvUserLog:
+      if (p == format::kNoProc || g == format::kNoGoroutine) break;
+      goto accepted;
+    case format::kEvHeapAlloc:
+    case format::kEvHeapGoal:
+      if (p == format::kNoProc) break;
+      goto accepted;
+    default:
+      break;
+  }
+  return AdvanceSlow(ev, m, mstate, gen, out, error);
+
+accepted:
+  out->CopyFrom(*ev);
+  out->m_ = m;
+  out->p_ = p;
+  out->g_ = g;
+  ms.p = new_p;
+  if (new_g != g) {
+    ms.g = new_g;
+    ms.gs = new_gs;
+    ms.gs_epoch = gs_epoch_;
+  }
+  return true;
+}
 
 }  // namespace gentrace::reader
 

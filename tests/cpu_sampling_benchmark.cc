@@ -6,6 +6,7 @@
 //    sampling at 100 Hz and 1000 Hz against tracing without sampling.
 //
 // Run: ./dev bench //tests:cpu_sampling_benchmark
+#include <benchmark/benchmark.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,8 +14,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
-
-#include <benchmark/benchmark.h>
 
 #include "cpusample/sampler.h"
 #include "tracer/gentrace.h"

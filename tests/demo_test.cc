@@ -2,10 +2,10 @@
 // parser and validator accept it, `go tool trace -d=1` parses it, and
 // `go tool trace -pprof=sync` reports the time the demo's threads spent
 // blocked on the queue and the cache lock.
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -26,8 +26,8 @@ std::string GoBinary() {
 TEST(DemoTest, RunsAndGoToolTraceReadsItsTrace) {
   const std::string trace = testing::TempPath("demo.trace");
   absl::StatusOr<tools::ProcessResult> demo = tools::RunProcess(
-      "tools/demo", {absl::StrCat("--out=", trace), "--seconds=1",
-                     "--period_ms=100"});
+      "tools/demo",
+      {absl::StrCat("--out=", trace), "--seconds=1", "--period_ms=100"});
   ASSERT_TRUE(demo.ok()) << demo.status();
   ASSERT_EQ(demo->exit_code, 0) << demo->stderr_data;
   EXPECT_THAT(demo->stdout_data, HasSubstr("demo: read back"));
@@ -37,6 +37,7 @@ TEST(DemoTest, RunsAndGoToolTraceReadsItsTrace) {
   absl::StatusOr<testing::GoView> v = testing::ViewWithGo(trace, false, false);
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_TRUE(v->valid) << v->validate_output;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
   EXPECT_GE(v->count("Sync"), 5);
   EXPECT_GT(v->count("TaskBegin"), 100);
   EXPECT_GT(v->count("StackSample"), 0);  // CPU samples are on by default

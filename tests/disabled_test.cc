@@ -1,9 +1,9 @@
 // Compiled with -DGENTRACE_DISABLE and linked without the tracer library:
 // that this test links at all shows the whole instrumentation API compiles
 // to nothing; the test checks the stubs behave as documented.
-#include <thread>
-
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include "tracer/gentrace.h"
 

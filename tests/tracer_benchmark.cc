@@ -11,12 +11,11 @@
 // call from 10 frames deep with stacks on.
 //
 // Run: ./dev bench //tests:tracer_benchmark
+#include <benchmark/benchmark.h>
 #include <x86intrin.h>
 
 #include <atomic>
 #include <cstdint>
-
-#include <benchmark/benchmark.h>
 
 #include "tracer/gentrace.h"
 
@@ -90,7 +89,8 @@ void StartTracing(Mode mode) {
     return absl::OkStatus();
   };
   const bool stacks = mode == kStack10;
-  o.stacks = gentrace::StackOptions{stacks, stacks, stacks, stacks, stacks, stacks};
+  o.stacks =
+      gentrace::StackOptions{stacks, stacks, stacks, stacks, stacks, stacks};
   trace_bytes.store(0);
   if (!gentrace::Start(o).ok()) std::abort();
 }
@@ -171,9 +171,7 @@ BENCHMARK(BM_TaskBeginEnd)->Apply(ModeArgs);
 
 // Block + unblock: GoBlock, then GoUnblock and GoStart (3 events).
 void BM_BlockUnblock(benchmark::State& state) {
-  auto body = [] {
-    gentrace::ScopedBlock b(gentrace::BlockReason::kSync);
-  };
+  auto body = [] { gentrace::ScopedBlock b(gentrace::BlockReason::kSync); };
   RunEvents(state, body, 3);
 }
 BENCHMARK(BM_BlockUnblock)->Apply(ModeArgs);

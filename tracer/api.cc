@@ -12,25 +12,26 @@
 
 namespace gentrace {
 
+using internal::GState;
+using internal::kMaxEventBytes;
+using internal::OpenRegion;
 using internal::Runtime;
 using internal::ThreadState;
 using internal::TraceBuf;
-using internal::GState;
 using internal::TraceLocker;
-using internal::kMaxEventBytes;
 
 namespace {
 
 // The one place that maps BlockReason to Go's strings.
 constexpr absl::string_view kBlockReasonNames[] = {
-    "unspecified",       // kUnspecified
-    "sync",              // kSync
-    "sync.(*Cond).Wait", // kCondWait
-    "network",           // kNetwork
-    "sleep",             // kSleep
-    "chan receive",      // kChanReceive
-    "chan send",         // kChanSend
-    "select",            // kSelect
+    "unspecified",        // kUnspecified
+    "sync",               // kSync
+    "sync.(*Cond).Wait",  // kCondWait
+    "network",            // kNetwork
+    "sleep",              // kSleep
+    "chan receive",       // kChanReceive
+    "chan send",          // kChanSend
+    "select",             // kSelect
 };
 
 std::atomic<uint64_t> g_next_task{1};
@@ -47,58 +48,64 @@ void Write(Runtime& rt, TraceLocker& tl, uint8_t type, Args... args) {
   (b->Varint(static_cast<uint64_t>(args)), ...);
 }
 
-// Region begin/end share everything but how the name's id is found.
-template <typename NameId>
-__attribute__((always_inline)) inline void RegionBeginImpl(
-    absl::string_view text, const StaticName* static_name, TaskId task,
-    NameId name_id, void* fp) {
+// A region's name: a literal with a cached id (StaticName), or any text.
+struct RegionName {
+  absl::string_view text;
+  const StaticName* static_name;  // null for a dynamic name
+  uint64_t Id(Runtime& rt, TraceLocker& tl) const {
+    return static_name != nullptr ? rt.StaticStringId(tl, *static_name)
+                                  : rt.StringId(tl, text);
+  }
+};
+
+__attribute__((always_inline)) inline uint64_t RegionBeginImpl(
+    const RegionName& name, TaskId task, void* fp) {
   Runtime& rt = Runtime::Get();
   ThreadState* ts = rt.CurrentThread();
-  if (ts == nullptr) return;
+  if (ts == nullptr) return 0;
   TraceLocker tl(ts);
-  if (!tl.ok() || ts->cur_g == nullptr) return;
-  const uint64_t id = name_id(tl);
+  if (!tl.ok() || ts->cur_g == nullptr) return 0;
+  const uint64_t id = name.Id(rt, tl);
   const uint64_t stack = rt.StackId(tl, rt.options().stacks.regions, fp);
   Write(rt, tl, format::kEvUserRegionBegin, task, id, stack);
-  internal::OpenRegion& r = ts->cur_g->regions.emplace_back();
+  GState* g = ts->cur_g;
+  internal::OpenRegion& r = g->regions.emplace_back();
+  // Unique among the regions open at once: the goroutine, and a count of
+  // its regions.
+  r.token = (g->id << 32) | (++g->region_count & 0xffffffffu);
   r.task = task;
-  r.static_name = static_name;
-  if (static_name == nullptr) r.name.assign(text.data(), text.size());
+  r.static_name = name.static_name;
+  if (name.static_name == nullptr) {
+    r.name.assign(name.text.data(), name.text.size());
+  }
+  return r.token;
 }
 
-template <typename NameId>
-__attribute__((always_inline)) inline void RegionEndImpl(
-    absl::string_view text, const StaticName* static_name, TaskId task,
-    NameId name_id, void* fp) {
+// Ends the innermost open region of the running goroutine that `match`
+// accepts. Go's parser rejects an end that does not match the innermost
+// region, so the regions opened inside it are ended first; an end with no
+// matching open region is dropped.
+template <typename Match>
+__attribute__((always_inline)) inline void RegionEndImpl(Match match,
+                                                         void* fp) {
   Runtime& rt = Runtime::Get();
   ThreadState* ts = rt.CurrentThread();
   if (ts == nullptr) return;
   TraceLocker tl(ts);
   if (!tl.ok() || ts->cur_g == nullptr) return;
   std::vector<internal::OpenRegion>& regions = ts->cur_g->regions;
-  // Find the innermost open region with this name and task. Go's parser
-  // rejects an end that does not match the innermost region, so inner ones
-  // are ended first; an end with no open region is dropped.
   size_t i = regions.size();
-  while (i > 0) {
-    const internal::OpenRegion& r = regions[i - 1];
-    if (r.task == task &&
-        ((static_name != nullptr && r.static_name == static_name) ||
-         r.text() == text)) {
-      break;
-    }
-    --i;
-  }
+  while (i > 0 && !match(regions[i - 1])) --i;
   if (i == 0) return;
   const uint64_t stack = rt.StackId(tl, rt.options().stacks.regions, fp);
-  while (regions.size() > i) {
-    const internal::OpenRegion& inner = regions.back();
-    Write(rt, tl, format::kEvUserRegionEnd, inner.task,
-          rt.StringId(tl, inner.text()), stack);
+  while (regions.size() >= i) {
+    const internal::OpenRegion& r = regions.back();
+    const uint64_t name = r.static_name != nullptr
+                              ? rt.StaticStringId(tl, *r.static_name)
+                              : rt.StringId(tl, r.name);
+    Write(rt, tl, format::kEvUserRegionEnd, r.task, name, stack);
     regions.pop_back();
   }
-  Write(rt, tl, format::kEvUserRegionEnd, task, name_id(tl), stack);
-  regions.pop_back();
 }
 
 }  // namespace
@@ -142,8 +149,8 @@ __attribute__((noinline)) TaskId TaskBegin(absl::string_view name,
   if (!tl.ok() || ts->cur_g == nullptr) return 0;
   const TaskId id = g_next_task.fetch_add(1, std::memory_order_relaxed);
   const uint64_t name_id = rt.StringId(tl, name);
-  const uint64_t stack = rt.StackId(tl, rt.options().stacks.tasks,
-                                    __builtin_frame_address(0));
+  const uint64_t stack =
+      rt.StackId(tl, rt.options().stacks.tasks, __builtin_frame_address(0));
   Write(rt, tl, format::kEvUserTaskBegin, id, parent, name_id, stack);
   return id;
 }
@@ -158,47 +165,32 @@ __attribute__((noinline)) void Task::EndSlow() {
   if (ts == nullptr) return;
   TraceLocker tl(ts);
   if (!tl.ok() || ts->cur_g == nullptr) return;
-  const uint64_t stack = rt.StackId(tl, rt.options().stacks.tasks,
-                                    __builtin_frame_address(0));
+  const uint64_t stack =
+      rt.StackId(tl, rt.options().stacks.tasks, __builtin_frame_address(0));
   Write(rt, tl, format::kEvUserTaskEnd, id, stack);
 }
 
 namespace internal {
 
-__attribute__((noinline)) void RegionBegin(absl::string_view name,
-                                           TaskId task) {
-  RegionBeginImpl(
-      name, nullptr, task,
-      [name](TraceLocker& tl) { return Runtime::Get().StringId(tl, name); },
-      __builtin_frame_address(0));
-}
-
-__attribute__((noinline)) void RegionBeginStatic(const StaticName& name,
-                                                 TaskId task) {
-  RegionBeginImpl(
-      name.str(), &name, task,
-      [&name](TraceLocker& tl) {
-        return Runtime::Get().StaticStringId(tl, name);
-      },
-      __builtin_frame_address(0));
-}
-
-__attribute__((noinline)) void RegionEnd(absl::string_view name,
-                                         TaskId task) {
-  RegionEndImpl(
-      name, nullptr, task,
-      [name](TraceLocker& tl) { return Runtime::Get().StringId(tl, name); },
-      __builtin_frame_address(0));
-}
-
-__attribute__((noinline)) void RegionEndStatic(const StaticName& name,
+__attribute__((noinline)) uint64_t RegionBegin(absl::string_view name,
                                                TaskId task) {
+  return RegionBeginImpl({name, nullptr}, task, __builtin_frame_address(0));
+}
+
+__attribute__((noinline)) uint64_t RegionBeginStatic(const StaticName& name,
+                                                     TaskId task) {
+  return RegionBeginImpl({name.str(), &name}, task, __builtin_frame_address(0));
+}
+
+__attribute__((noinline)) void RegionEnd(absl::string_view name, TaskId task) {
   RegionEndImpl(
-      name.str(), &name, task,
-      [&name](TraceLocker& tl) {
-        return Runtime::Get().StaticStringId(tl, name);
-      },
+      [&](const OpenRegion& r) { return r.task == task && r.text() == name; },
       __builtin_frame_address(0));
+}
+
+__attribute__((noinline)) void RegionEndToken(uint64_t token) {
+  RegionEndImpl([token](const OpenRegion& r) { return r.token == token; },
+                __builtin_frame_address(0));
 }
 
 template <typename CategoryId>
@@ -218,19 +210,21 @@ __attribute__((always_inline)) inline void LogImpl(CategoryId category_id,
 
 __attribute__((noinline)) void Log(absl::string_view category,
                                    absl::string_view message, TaskId task) {
-  LogImpl([category](TraceLocker& tl) {
-            return Runtime::Get().StringId(tl, category);
-          },
-          message, task, __builtin_frame_address(0));
+  LogImpl(
+      [category](TraceLocker& tl) {
+        return Runtime::Get().StringId(tl, category);
+      },
+      message, task, __builtin_frame_address(0));
 }
 
 __attribute__((noinline)) void LogStatic(const StaticName& category,
                                          absl::string_view message,
                                          TaskId task) {
-  LogImpl([&category](TraceLocker& tl) {
-            return Runtime::Get().StaticStringId(tl, category);
-          },
-          message, task, __builtin_frame_address(0));
+  LogImpl(
+      [&category](TraceLocker& tl) {
+        return Runtime::Get().StaticStringId(tl, category);
+      },
+      message, task, __builtin_frame_address(0));
 }
 
 __attribute__((noinline)) bool BlockBegin(BlockReason reason) {
@@ -295,9 +289,8 @@ __attribute__((noinline)) GState* FiberCreate(absl::string_view name,
 
 __attribute__((noinline)) bool FiberResume(GState* g) {
   void* fp = __builtin_frame_address(0);
-  return WithThread([&](Runtime& rt, TraceLocker& tl) {
-    return rt.FiberResume(tl, g, fp);
-  });
+  return WithThread(
+      [&](Runtime& rt, TraceLocker& tl) { return rt.FiberResume(tl, g, fp); });
 }
 
 __attribute__((noinline)) bool FiberYield(GState* g) {
@@ -317,9 +310,8 @@ __attribute__((noinline)) bool FiberBlock(GState* g, BlockReason reason) {
 
 __attribute__((noinline)) bool FiberWake(GState* g) {
   void* fp = __builtin_frame_address(0);
-  return WithThread([&](Runtime& rt, TraceLocker& tl) {
-    return rt.FiberWake(tl, g, fp);
-  });
+  return WithThread(
+      [&](Runtime& rt, TraceLocker& tl) { return rt.FiberWake(tl, g, fp); });
 }
 
 __attribute__((noinline)) bool FiberFinish(GState* g) {
@@ -379,9 +371,8 @@ __attribute__((noinline)) void WaitEnd(GState* g) {
 
 __attribute__((noinline)) void WakeWaiter(GState* g) {
   void* fp = __builtin_frame_address(0);
-  WithThread([&](Runtime& rt, TraceLocker& tl) {
-    return rt.FiberWake(tl, g, fp);
-  });
+  WithThread(
+      [&](Runtime& rt, TraceLocker& tl) { return rt.FiberWake(tl, g, fp); });
 }
 
 void EnsureRunning() {

@@ -26,7 +26,7 @@ enum class ClockSource : uint8_t { kTsc, kMonotonic };
 
 struct ClockConfig {
   ClockSource source = ClockSource::kMonotonic;
-  unsigned shift = 3;               // ticks = raw >> shift
+  unsigned shift = 3;  // ticks = raw >> shift
   uint64_t ticks_per_second = 125000000;
 };
 

@@ -91,7 +91,11 @@ struct CpuProfileOptions {
   // Debian) one signal stands for several periods.
   int hz = 100;
   enum class Event : uint8_t {
-    kCpuClock, kTaskClock, kCycles, kInstructions, kCacheMisses,
+    kCpuClock,
+    kTaskClock,
+    kCycles,
+    kInstructions,
+    kCacheMisses,
     kBranchMisses,
   };
   Event event = Event::kCpuClock;  // for kPerfEvent (and kAuto)
@@ -144,9 +148,9 @@ absl::Status Stop();
 bool IsTracing();
 
 struct Stats {
-  uint64_t generations = 0;     // complete generations written
-  uint64_t bytes_written = 0;   // to the destination (compressed if so)
-  uint64_t threads_seen = 0;    // threads registered in this trace
+  uint64_t generations = 0;    // complete generations written
+  uint64_t bytes_written = 0;  // to the destination (compressed if so)
+  uint64_t threads_seen = 0;   // threads registered in this trace
   uint64_t buffers_allocated = 0;
   uint64_t cpu_samples = 0;       // CPU samples written into the trace
   uint64_t cpu_samples_lost = 0;  // dropped: the sample buffer was full
@@ -227,10 +231,11 @@ class StaticName {
 };
 
 namespace internal {
-void RegionBegin(absl::string_view name, TaskId task);
-void RegionBeginStatic(const StaticName& name, TaskId task);
+// Begins return a token naming the region they opened (0 if none).
+uint64_t RegionBegin(absl::string_view name, TaskId task);
+uint64_t RegionBeginStatic(const StaticName& name, TaskId task);
 void RegionEnd(absl::string_view name, TaskId task);
-void RegionEndStatic(const StaticName& name, TaskId task);
+void RegionEndToken(uint64_t token);
 void Log(absl::string_view category, absl::string_view message, TaskId task);
 void LogStatic(const StaticName& category, absl::string_view message,
                TaskId task);
@@ -241,7 +246,7 @@ void LogStatic(const StaticName& category, absl::string_view message,
 // innermost open one also ends the regions opened inside it; ending a
 // region that is not open does nothing.
 inline void RegionBegin(absl::string_view name, TaskId task = 0) {
-  if (internal::Enabled()) internal::RegionBegin(name, task);
+  if (internal::Enabled()) (void)internal::RegionBegin(name, task);
 }
 inline void RegionEnd(absl::string_view name, TaskId task = 0) {
   if (internal::Enabled()) internal::RegionEnd(name, task);
@@ -249,38 +254,21 @@ inline void RegionEnd(absl::string_view name, TaskId task = 0) {
 
 class ScopedRegion {
  public:
-  explicit ScopedRegion(const StaticName& name, TaskId task = 0)
-      : static_name_(&name), task_(task) {
-    if (internal::Enabled()) {
-      active_ = true;
-      internal::RegionBeginStatic(name, task);
-    }
+  explicit ScopedRegion(const StaticName& name, TaskId task = 0) {
+    if (internal::Enabled()) token_ = internal::RegionBeginStatic(name, task);
   }
-  // A dynamic name must stay alive until the region ends.
-  explicit ScopedRegion(absl::string_view name, TaskId task = 0)
-      : name_(name), task_(task) {
-    if (internal::Enabled()) {
-      active_ = true;
-      internal::RegionBegin(name, task);
-    }
+  // The name may be a temporary: the region keeps a copy.
+  explicit ScopedRegion(absl::string_view name, TaskId task = 0) {
+    if (internal::Enabled()) token_ = internal::RegionBegin(name, task);
   }
   ~ScopedRegion() {
-    if (active_ && internal::Enabled()) {
-      if (static_name_ != nullptr) {
-        internal::RegionEndStatic(*static_name_, task_);
-      } else {
-        internal::RegionEnd(name_, task_);
-      }
-    }
+    if (token_ != 0 && internal::Enabled()) internal::RegionEndToken(token_);
   }
   ScopedRegion(const ScopedRegion&) = delete;
   ScopedRegion& operator=(const ScopedRegion&) = delete;
 
  private:
-  const StaticName* static_name_ = nullptr;
-  absl::string_view name_;
-  TaskId task_;
-  bool active_ = false;
+  uint64_t token_ = 0;  // which open region this scope began; 0: none
 };
 
 // Logs: a categorized message on the current thread (Go's trace.Log).
@@ -357,7 +345,6 @@ class ScopedSyscall {
  private:
   bool active_ = false;
 };
-
 
 namespace internal {
 struct GState;
@@ -554,7 +541,7 @@ class CondVar {
 };
 
 }  // namespace gentrace
-#else  // !GENTRACE_INTERNAL_COMPILED_IN
+#else   // !GENTRACE_INTERNAL_COMPILED_IN
 // Compiled with -DGENTRACE_DISABLE: the same API, in an inline namespace of
 // its own (no clash with the real one in other translation units), doing
 // nothing, all inline. Start reports that tracing was compiled out.
@@ -619,10 +606,16 @@ class ScopedRegion {
 };
 inline void Log(absl::string_view, absl::string_view, TaskId = 0) {}
 template <typename... Args>
-void Logf(absl::string_view, const absl::FormatSpec<Args...>&,
-          const Args&...) {}
+void Logf(absl::string_view, const absl::FormatSpec<Args...>&, const Args&...) {
+}
 enum class BlockReason : uint8_t {
-  kUnspecified, kSync, kCondWait, kNetwork, kSleep, kChanReceive, kChanSend,
+  kUnspecified,
+  kSync,
+  kCondWait,
+  kNetwork,
+  kSleep,
+  kChanReceive,
+  kChanSend,
   kSelect,
 };
 class ScopedBlock {
@@ -688,27 +681,27 @@ class CondVar {
 
 #if GENTRACE_INTERNAL_COMPILED_IN
 // A region named by a string literal, open until the end of the scope.
-#define GENTRACE_REGION(name)                                              \
-  static ::gentrace::StaticName GENTRACE_INTERNAL_CONCAT(                  \
-      gentrace_region_name_, __LINE__)(name);                              \
-  ::gentrace::ScopedRegion GENTRACE_INTERNAL_CONCAT(gentrace_region_,      \
-                                                    __LINE__)(             \
-      GENTRACE_INTERNAL_CONCAT(gentrace_region_name_, __LINE__))
+#define GENTRACE_REGION(name)                             \
+  static ::gentrace::StaticName GENTRACE_INTERNAL_CONCAT( \
+      gentrace_region_name_, __LINE__)(name);             \
+  ::gentrace::ScopedRegion GENTRACE_INTERNAL_CONCAT(      \
+      gentrace_region_,                                   \
+      __LINE__)(GENTRACE_INTERNAL_CONCAT(gentrace_region_name_, __LINE__))
 // The same, within a task.
-#define GENTRACE_TASK_REGION(task_id, name)                                \
-  static ::gentrace::StaticName GENTRACE_INTERNAL_CONCAT(                  \
-      gentrace_region_name_, __LINE__)(name);                              \
-  ::gentrace::ScopedRegion GENTRACE_INTERNAL_CONCAT(gentrace_region_,      \
-                                                    __LINE__)(             \
+#define GENTRACE_TASK_REGION(task_id, name)                           \
+  static ::gentrace::StaticName GENTRACE_INTERNAL_CONCAT(             \
+      gentrace_region_name_, __LINE__)(name);                         \
+  ::gentrace::ScopedRegion GENTRACE_INTERNAL_CONCAT(gentrace_region_, \
+                                                    __LINE__)(        \
       GENTRACE_INTERNAL_CONCAT(gentrace_region_name_, __LINE__), task_id)
 // A log with a literal category; the message is evaluated only when
 // tracing is on.
-#define GENTRACE_LOG(category, message)                                    \
-  do {                                                                     \
-    if (::gentrace::internal::Enabled()) {                                 \
-      static ::gentrace::StaticName gentrace_log_category(category);       \
+#define GENTRACE_LOG(category, message)                                     \
+  do {                                                                      \
+    if (::gentrace::internal::Enabled()) {                                  \
+      static ::gentrace::StaticName gentrace_log_category(category);        \
       ::gentrace::internal::LogStatic(gentrace_log_category, (message), 0); \
-    }                                                                      \
+    }                                                                       \
   } while (0)
 #else
 #define GENTRACE_REGION(name) \

@@ -17,9 +17,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cpusample/sampler.h"
 #include "format/gentrace_batch.h"
 #include "format/header.h"
-#include "cpusample/sampler.h"
 #include "tracer/stack_capture.h"
 
 namespace gentrace {
@@ -32,8 +32,8 @@ std::atomic<bool> g_enabled{false};
 // purpose: gold has been seen to mislink a file-private initial-exec
 // variable in a shared library that also has a thread_local with a
 // destructor (cpusample/README.md).
-__attribute__((tls_model("initial-exec"))) thread_local ThreadState*
-    tls_thread = nullptr;
+__attribute__((
+    tls_model("initial-exec"))) thread_local ThreadState* tls_thread = nullptr;
 
 namespace {
 
@@ -112,8 +112,7 @@ void DebugLog(const char* fmt, ...) {
   std::vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
   std::fprintf(stderr, "gentrace: [%.3f] %s\n",
-               static_cast<double>(MonoNanos() % 1000000000000ull) / 1e9,
-               line);
+               static_cast<double>(MonoNanos() % 1000000000000ull) / 1e9, line);
 }
 
 // Blocks the signals gentrace's own threads must not take.
@@ -190,10 +189,10 @@ void Runtime::AtForkChild() {
 
 ThreadState* Runtime::CurrentThread() {
   ThreadState* ts = tls_thread;
-  if (__builtin_expect(ts > kExitedThread &&
-                           ts->session == session_atomic_.load(
-                                              std::memory_order_relaxed),
-                       1)) {
+  if (__builtin_expect(
+          ts > kExitedThread &&
+              ts->session == session_atomic_.load(std::memory_order_relaxed),
+          1)) {
     return ts;
   }
   if (ts == kExitedThread || gen() == 0) return nullptr;
@@ -380,8 +379,7 @@ void Runtime::StartHere(TraceLocker& tl, TraceBuf* b, GState* g,
 }
 
 uint64_t Runtime::StringId(TraceLocker& tl, absl::string_view s) {
-  return strings_[tl.gen() & 1].Put(s, tl.gen(),
-                                    &tl.thread()->string_cache);
+  return strings_[tl.gen() & 1].Put(s, tl.gen(), &tl.thread()->string_cache);
 }
 
 uint64_t Runtime::StaticStringId(TraceLocker& tl, const StaticName& name) {
@@ -416,8 +414,7 @@ uint64_t Runtime::CaptureStackId(TraceLocker& tl, void* fp) {
   uintptr_t pcs[format::kMaxFramesPerStack];
   const int n = WalkFramePointers(fp, pcs, options_.max_stack_depth,
                                   ts->stack_lo, ts->stack_hi);
-  return stacks_[tl.gen() & 1].Put(pcs, n, false, tl.gen(),
-                                   &ts->stack_cache);
+  return stacks_[tl.gen() & 1].Put(pcs, n, false, tl.gen(), &ts->stack_cache);
 }
 
 bool Runtime::Block(TraceLocker& tl, absl::string_view reason, void* fp) {
@@ -427,14 +424,20 @@ bool Runtime::Block(TraceLocker& tl, absl::string_view reason, void* fp) {
   const uint64_t reason_id = StringId(tl, reason);
   const uint64_t stack = StackId(tl, options_.stacks.blocking, fp);
   TraceBuf* b = Reserve(tl, 2 * kMaxEventBytes);
+  if (!BlockRunning(tl, b, g, reason_id, stack)) return false;
+  ts->blocked_g = g;
+  return true;
+}
+
+bool Runtime::BlockRunning(TraceLocker& tl, TraceBuf* b, GState* g,
+                           uint64_t reason_id, uint64_t stack) {
   std::lock_guard<SpinLock> gl(g->mu);
   if (g->state != format::kGoRunning) return false;
   EnsureGStatus(tl, b, g);
   Emit(b, format::kEvGoBlock, reason_id, stack);
   g->state = format::kGoWaiting;
   g->m = format::kNoThread;
-  SetCurrentG(ts, nullptr);
-  ts->blocked_g = g;
+  SetCurrentG(tl.thread(), nullptr);
   return true;
 }
 
@@ -533,15 +536,7 @@ bool Runtime::FiberResume(TraceLocker& tl, GState* fiber, void* fp) {
   const uint64_t reason = StringId(tl, kRunningFiber);
   const uint64_t stack = StackId(tl, options_.stacks.fibers, fp);
   TraceBuf* b = Reserve(tl, 4 * kMaxEventBytes);
-  {
-    std::lock_guard<SpinLock> cl(cur->mu);
-    if (cur->state != format::kGoRunning) return false;
-    EnsureGStatus(tl, b, cur);
-    Emit(b, format::kEvGoBlock, reason, stack);
-    cur->state = format::kGoWaiting;
-    cur->m = format::kNoThread;
-    SetCurrentG(ts, nullptr);
-  }
+  if (!BlockRunning(tl, b, cur, reason, stack)) return false;
   std::lock_guard<SpinLock> fl(fiber->mu);
   if (fiber->state != format::kGoRunnable &&
       fiber->state != format::kGoWaiting) {
@@ -555,16 +550,14 @@ bool Runtime::FiberResume(TraceLocker& tl, GState* fiber, void* fp) {
   return true;
 }
 
-bool Runtime::FiberLeave(TraceLocker& tl, GState* fiber,
-                         format::EventType how, absl::string_view reason,
-                         void* fp) {
+bool Runtime::FiberLeave(TraceLocker& tl, GState* fiber, format::EventType how,
+                         absl::string_view reason, void* fp) {
   ThreadState* ts = tl.thread();
   if (ts->cur_g != fiber || fiber == &ts->own_g) return false;
   const uint64_t reason_id =
       how == format::kEvGoDestroy ? 0 : StringId(tl, reason);
-  const uint64_t stack = how == format::kEvGoDestroy
-                             ? 0
-                             : StackId(tl, options_.stacks.fibers, fp);
+  const uint64_t stack =
+      how == format::kEvGoDestroy ? 0 : StackId(tl, options_.stacks.fibers, fp);
   TraceBuf* b = Reserve(tl, 4 * kMaxEventBytes);
   GState* back = nullptr;
   {
@@ -660,7 +653,8 @@ void Runtime::SetResumer(GState* fiber, GState* resumer) {
     fiber->resumer->pinned.fetch_sub(1, std::memory_order_release);
   }
   fiber->resumer = resumer;
-  if (resumer != nullptr) resumer->pinned.fetch_add(1, std::memory_order_relaxed);
+  if (resumer != nullptr)
+    resumer->pinned.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Runtime::FiberRelease(GState* fiber) {
@@ -743,9 +737,9 @@ absl::Status Runtime::Start(const Options& options) {
         "set exactly one of Options::path, Options::fd, Options::callback");
   }
   if (options.generation_period < absl::Milliseconds(1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "generation_period must be at least 1ms, got ",
-        absl::FormatDuration(options.generation_period)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("generation_period must be at least 1ms, got ",
+                     absl::FormatDuration(options.generation_period)));
   }
   if (options.max_stack_depth < 1 ||
       options.max_stack_depth > static_cast<int>(format::kMaxFramesPerStack)) {
@@ -922,9 +916,8 @@ void Runtime::AdvancerLoop() {
   std::unique_lock<std::mutex> l(advancer_mu_);
   for (;;) {
     const bool stop = advancer_cv_.wait_for(
-        l, absl::ToChronoNanoseconds(options_.generation_period), [this] {
-          return advancer_stop_ || sink_failed_.load();
-        });
+        l, absl::ToChronoNanoseconds(options_.generation_period),
+        [this] { return advancer_stop_ || sink_failed_.load(); });
     l.unlock();
     {
       std::lock_guard<std::mutex> cl(control_mu_);
@@ -940,8 +933,8 @@ void Runtime::WriterLoop() {
   std::unique_lock<std::mutex> l(queue_mu_);
   for (;;) {
     queue_cv_.wait(l, [this] {
-      return !full_[writer_gen_ & 1].empty() ||
-             completed_gen_ >= writer_gen_ || writer_exit_;
+      return !full_[writer_gen_ & 1].empty() || completed_gen_ >= writer_gen_ ||
+             writer_exit_;
     });
     if (TraceBuf* b = full_[writer_gen_ & 1].Pop()) {
       const bool failed = sink_failed_.load(std::memory_order_relaxed);
@@ -1014,8 +1007,7 @@ void Runtime::Advance(bool stop) {
           ts->exited.load(std::memory_order_acquire)) {
         continue;
       }
-      if (ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) !=
-          gen) {
+      if (ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) != gen) {
         untraced_procs.push_back(
             {ts, ts->proc_state.load(std::memory_order_relaxed)});
       }
@@ -1095,8 +1087,7 @@ void Runtime::Advance(bool stop) {
     };
     for (const UntracedProc& p : untraced_procs) {
       ThreadState* ts = p.ts;
-      if (ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) !=
-          gen) {
+      if (ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) != gen) {
         Emit(buf(static_cast<uint64_t>(ts->tid)), format::kEvProcStatus,
              ts->proc, p.state);
       }
@@ -1186,9 +1177,13 @@ void Runtime::FinishGeneration(uint64_t gen) {
   // Thread names and ids, and the sampler's figures, for this generation
   // (gentrace's own batch).
   {
-    TableWriter w(0, [this, gen] {
-      return NewBuf(gen, format::kNoThread, format::kExperimentGentraceInfo);
-    }, flush);
+    TableWriter w(
+        0,
+        [this, gen] {
+          return NewBuf(gen, format::kNoThread,
+                        format::kExperimentGentraceInfo);
+        },
+        flush);
     {
       TraceBuf* b = w.Ensure(3 * format::kMaxVarintLen);
       b->Varint(format::kRecordGeneration);

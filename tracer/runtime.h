@@ -80,6 +80,7 @@ class SpinLock {
 
 // An open region on a G's region stack.
 struct OpenRegion {
+  uint64_t token = 0;  // unique among open regions, for ScopedRegion
   TaskId task = 0;
   const StaticName* static_name = nullptr;  // or
   std::string name;                         // a copy of a dynamic name
@@ -101,16 +102,17 @@ struct GState {
   uint64_t m = format::kNoThread;   // thread it runs on (Running/Syscall)
   // Only the thread running the G touches these.
   std::vector<OpenRegion> regions;
+  uint64_t region_count = 0;  // regions begun, for their tokens
   GState* resumer = nullptr;  // fiber: the G to run again when it leaves
 
   // Fibers only (thread Gs live in their ThreadState).
   bool fiber = false;
-  uint64_t session = 0;            // trace the fiber belongs to
-  std::atomic<bool> dead{false};   // ended (or abandoned)
+  uint64_t session = 0;               // trace the fiber belongs to
+  std::atomic<bool> dead{false};      // ended (or abandoned)
   std::atomic<bool> released{false};  // the user's handle is gone
-  std::atomic<int> pinned{0};      // fibers whose `resumer` this is
+  std::atomic<int> pinned{0};         // fibers whose `resumer` this is
   uint64_t dead_gen = 0;
-  GState* next = nullptr;          // Runtime::fibers_ list
+  GState* next = nullptr;  // Runtime::fibers_ list
 };
 
 // Per-thread tracer state: Go's m.trace plus the thread's P and G.
@@ -123,11 +125,11 @@ struct ThreadState {
   // Identity, set at registration.
   uint64_t session = 0;  // trace session registered in
   pid_t tid = 0;
-  uint64_t proc = 0;    // P id
+  uint64_t proc = 0;  // P id
   bool proc_reused = false;
   bool created = false;  // creation events written (owner only)
   GState own_g;
-  GState* cur_g = nullptr;      // G running on this thread, or null
+  GState* cur_g = nullptr;  // G running on this thread, or null
   // cur_g's id (0 if none), for the SIGPROF handler, which may interrupt
   // a change of cur_g. Change both with SetCurrentG.
   std::atomic<uint64_t> running_goid{0};
@@ -168,8 +170,8 @@ struct ThreadState {
 // The calling thread's state: null before registration, 1 once the
 // thread is exiting, else a ThreadState. Initial-exec: one instruction to
 // read, and safe in a signal handler.
-extern __attribute__((tls_model("initial-exec"))) thread_local ThreadState*
-    tls_thread;
+extern __attribute__((
+    tls_model("initial-exec"))) thread_local ThreadState* tls_thread;
 inline bool IsThreadState(const ThreadState* ts) {
   return reinterpret_cast<uintptr_t>(ts) > 1;
 }
@@ -219,9 +221,7 @@ class Runtime {
   // The current generation (0 = off).
   uint64_t gen() const { return gen_.load(std::memory_order_acquire); }
   // The same, ordered after a seqlock RMW (I1, I2): a plain load on x86.
-  uint64_t gen_seq_cst() const {
-    return gen_.load(std::memory_order_seq_cst);
-  }
+  uint64_t gen_seq_cst() const { return gen_.load(std::memory_order_seq_cst); }
   const Options& options() const { return options_; }
 
   // Event writing (call with a TraceLocker held; see I1). Reserve makes
@@ -297,6 +297,10 @@ class Runtime {
   // With g->mu held: g's status for this generation, if not written yet
   // (I4). The caller's buffer must have room for kMaxEventBytes.
   void EnsureGStatus(TraceLocker& tl, TraceBuf* b, GState* g);
+  // Takes g->mu: the running g blocks (GoBlock); false if it was not
+  // running. The caller's buffer must have room for 2 events.
+  bool BlockRunning(TraceLocker& tl, TraceBuf* b, GState* g, uint64_t reason_id,
+                    uint64_t stack);
   // With g->mu held: g (Waiting or Runnable) runs on this thread now.
   void StartHere(TraceLocker& tl, TraceBuf* b, GState* g, uint64_t stack);
   uint64_t CaptureStackId(TraceLocker& tl, void* fp);
@@ -319,7 +323,7 @@ class Runtime {
   uint64_t session_ = 0;
   std::atomic<uint64_t> gen_{0};
   uint64_t first_gen_ = 1;
-  uint64_t last_gen_ = 0;  // last generation of any trace in this process
+  uint64_t last_gen_ = 0;        // last generation of any trace in this process
   uint64_t gen_start_time_ = 0;  // when the current generation began
   std::atomic<uint64_t> session_atomic_{0};  // session_, for CurrentThread
 
@@ -348,12 +352,12 @@ class Runtime {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   BufQueue full_[2];
-  uint64_t writer_gen_ = 0;        // generation the writer is draining
-  uint64_t completed_gen_ = 0;     // last generation whose buffers are all queued
-  uint64_t written_gen_ = 0;       // last generation fully written
+  uint64_t writer_gen_ = 0;     // generation the writer is draining
+  uint64_t completed_gen_ = 0;  // last generation whose buffers are all queued
+  uint64_t written_gen_ = 0;    // last generation fully written
   bool writer_exit_ = false;
   std::unique_ptr<Sink> sink_;
-  absl::Status sink_error_;        // first failure; under queue_mu_
+  absl::Status sink_error_;  // first failure; under queue_mu_
   std::atomic<bool> sink_failed_{false};
   uint64_t generations_written_ = 0;
 

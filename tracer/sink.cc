@@ -16,10 +16,9 @@ namespace gentrace::internal {
 namespace {
 
 absl::Status ErrnoStatus(const char* what, int err) {
-  return absl::Status(
-      err == ENOSPC ? absl::StatusCode::kResourceExhausted
-                    : absl::StatusCode::kDataLoss,
-      absl::StrCat(what, ": ", std::strerror(err)));
+  return absl::Status(err == ENOSPC ? absl::StatusCode::kResourceExhausted
+                                    : absl::StatusCode::kDataLoss,
+                      absl::StrCat(what, ": ", std::strerror(err)));
 }
 
 class FdSink : public Sink {
@@ -124,7 +123,8 @@ class ZstdSink : public Sink {
           absl::StrCat("zstd compression failed: ", ZSTD_getErrorName(r)));
     }
     if (left != nullptr) *left = r;
-    if (out.pos > 0) return inner_->Write(absl::MakeConstSpan(out_.data(), out.pos));
+    if (out.pos > 0)
+      return inner_->Write(absl::MakeConstSpan(out_.data(), out.pos));
     return absl::OkStatus();
   }
 

@@ -12,12 +12,12 @@
 #ifndef GENTRACE_TRACER_STACK_TABLE_H_
 #define GENTRACE_TRACER_STACK_TABLE_H_
 
+#include <elfutils/libdw.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <elfutils/libdw.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"

@@ -11,9 +11,9 @@ void TraceBuf::Begin(uint64_t gen_, uint64_t m, uint64_t time, uint8_t exp) {
   last_time = time;
   experimental = exp != 0;
   header_size = static_cast<uint32_t>(
-      exp == 0 ? format::WriteBatchHeader(data, gen_, m, time)
-               : format::WriteExperimentalBatchHeader(data, exp, gen_, m,
-                                                      time));
+      exp == 0
+          ? format::WriteBatchHeader(data, gen_, m, time)
+          : format::WriteExperimentalBatchHeader(data, exp, gen_, m, time));
   pos = header_size;
 }
 

@@ -2,8 +2,8 @@
 #include "tracer/tracecpu.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <sched.h>
+#include <signal.h>
 
 #include <algorithm>
 
@@ -94,11 +94,10 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   so.period = options.period;
   so.event = ToEvent(options.event);
   so.sample_unattached_threads = options.sample_unknown_threads;
-  if (absl::Status s = cpusample::Sampler::Start(so, &CpuProfiler::OnSample,
-                                                 this);
+  if (absl::Status s =
+          cpusample::Sampler::Start(so, &CpuProfiler::OnSample, this);
       !s.ok()) {
-    return absl::Status(s.code(),
-                        absl::StrCat("CPU profiling: ", s.message()));
+    return absl::Status(s.code(), absl::StrCat("CPU profiling: ", s.message()));
   }
   switch (cpusample::Sampler::active_source()) {
     case cpusample::Source::kThreadTimer:
@@ -201,9 +200,8 @@ void CpuProfiler::Drain(uint64_t gen) {
   ring.Drain([&](const cpusample::SampleRecord& r, const uintptr_t* pcs) {
     const uint64_t stack = rt_->PutStack(gen, pcs, static_cast<int>(r.nframes),
                                          /*exact_first=*/true);
-    const uint64_t copies =
-        std::min<uint64_t>(std::max<uint64_t>(r.weight, 1),
-                           kMaxCopiesPerSample);
+    const uint64_t copies = std::min<uint64_t>(std::max<uint64_t>(r.weight, 1),
+                                               kMaxCopiesPerSample);
     for (uint64_t c = 0; c < copies; ++c) {
       TraceBuf*& b = cpu_buf_[gen & 1];
       if (b == nullptr || b->available() < kMaxEventBytes) {

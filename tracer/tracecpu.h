@@ -104,7 +104,7 @@ class CpuProfiler {
   std::atomic<uint64_t> total_lost_{0};
   uint8_t source_ = 0;
   std::string event_name_;
-  uint64_t hz_ = 0;      // as Start found them
+  uint64_t hz_ = 0;  // as Start found them
   uint64_t period_ = 0;
 
   std::thread reader_;

@@ -3,6 +3,8 @@
 // function on top, exactness per generation (every sample in the
 // generation it was taken in, none lost silently), SIGPROF arriving inside
 // the tracer, and the errors for sources the kernel refuses.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,9 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -126,6 +125,7 @@ TEST(CpuSamplesTest, CountsAttributionAndHotFunction) {
   absl::StatusOr<GoView> v = ViewWithGo(path);
   ASSERT_TRUE(v.ok());
   ASSERT_TRUE(v->valid) << v->validate_output;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
   std::map<std::string, int> samples, hot_on_top, with_fiber;
   for (const std::string& e : v->events) {
     if (e.rfind("StackSample ", 0) != 0) continue;
@@ -280,12 +280,13 @@ TEST(CpuSamplesTest, EverySampleInItsGenerationAndNoneLostSilently) {
   }
   EXPECT_EQ(in_trace, stats.cpu_samples);
   EXPECT_EQ(lost, stats.cpu_samples_lost);
-  EXPECT_GT(in_trace, 1000u / kScale);
+  EXPECT_GT(in_trace, 200u / kScale);
 
   GENTRACE_REQUIRE_GO_TOOL();
   absl::StatusOr<GoView> v = ViewWithGo(path, false, /*dump=*/false);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->valid) << v->validate_output;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
   EXPECT_EQ(static_cast<uint64_t>(v->count("StackSample")), in_trace);
 }
 
@@ -308,8 +309,14 @@ TEST(CpuSamplesTest, TinyBufferCountsLostSamples) {
     deep(d - 1);
     asm volatile("" ::: "memory");
   };
-  std::thread t1([&] { Log("a", "b"); deep(100); });
-  std::thread t2([&] { Log("a", "b"); deep(100); });
+  std::thread t1([&] {
+    Log("a", "b");
+    deep(100);
+  });
+  std::thread t2([&] {
+    Log("a", "b");
+    deep(100);
+  });
   t1.join();
   t2.join();
   ASSERT_TRUE(Stop().ok());
@@ -368,10 +375,10 @@ TEST(CpuSamplesTest, RefusedHardwareEventFailsStartWithTheReason) {
     return;
   }
   EXPECT_THAT(std::string(s.message()), HasSubstr("CPU profiling: "));
-  EXPECT_THAT(std::string(s.message()),
-              ::testing::AnyOf(HasSubstr("no hardware PMU"),
-                               HasSubstr("perf_event_paranoid"),
-                               HasSubstr("seccomp")));
+  EXPECT_THAT(
+      std::string(s.message()),
+      ::testing::AnyOf(HasSubstr("no hardware PMU"),
+                       HasSubstr("perf_event_paranoid"), HasSubstr("seccomp")));
   EXPECT_FALSE(IsTracing());
   // Tracing of everything else still works without it.
   o.cpu.enabled = false;
@@ -419,6 +426,7 @@ TEST(CpuSamplesTest, StressSignalsInsideTheTracer) {
   absl::StatusOr<GoView> v = ViewWithGo(path, false, /*dump=*/false);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->valid) << v->validate_output;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
 }
 
 }  // namespace

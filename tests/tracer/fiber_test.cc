@@ -2,6 +2,7 @@
 // fibers that migrate between threads, coroutines that switch on one
 // thread, and threads that wake each other, each checked by Go's parser
 // and validator (when the Go reference tool is available).
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,8 +10,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -37,6 +36,7 @@ GoView MustView(const std::string& path) {
   EXPECT_TRUE(v.ok()) << v.status();
   if (!v.ok()) return GoView();
   EXPECT_TRUE(v->valid) << v->validate_output;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
   EXPECT_EQ(v->end_line, "END ok");
   return *v;
 }
@@ -45,8 +45,8 @@ GoView MustView(const std::string& path) {
 void ExpectWindowsParse(const std::string& path, int generations) {
   for (int from = 2; from <= generations; from += 2) {
     const std::string window = TempPath(absl::StrCat("window-", from));
-    absl::StatusOr<interop::GoRunResult> cut = interop::RunGoTool(
-        {"cut", "-from", absl::StrCat(from), path, window});
+    absl::StatusOr<interop::GoRunResult> cut =
+        interop::RunGoTool({"cut", "-from", absl::StrCat(from), path, window});
     ASSERT_TRUE(cut.ok());
     ASSERT_EQ(cut->exit_code, 0) << cut->stderr_data;
     absl::StatusOr<interop::GoValidateResult> w = interop::GoValidate(window);
@@ -131,9 +131,9 @@ TEST(FiberTest, FibersMigrateBetweenThreadsWithTheirRegions) {
   GoView v = MustView(path);
   EXPECT_EQ(v.count("RegionBegin"), kFibers);
   EXPECT_EQ(v.count("RegionEnd"), kFibers);
-  EXPECT_EQ(v.count_matching({"from=NotExist to=Runnable",
-                              "tstack=[\"request-"}),
-            kFibers);
+  EXPECT_EQ(
+      v.count_matching({"from=NotExist to=Runnable", "tstack=[\"request-"}),
+      kFibers);
   // Each fiber: created, started on A, blocked, woken, started on B, ended.
   EXPECT_EQ(v.count_matching({"reason=\"network\"", "to=Waiting"}), kFibers);
   EXPECT_EQ(v.count_matching({"from=Waiting to=Runnable"}) >= kFibers, true);
@@ -193,9 +193,9 @@ TEST(FiberTest, CoroutinesSwitchOnOneThread) {
   EXPECT_EQ(v.count_matching({"category=\"caller\""}), 50);
   EXPECT_EQ(v.count("RegionBegin"), 50);
   // GoCreateBlocked, then 51 switches in, 50 back, and the final return.
-  EXPECT_EQ(v.count_matching({"from=NotExist to=Waiting",
-                              "tstack=[\"generator\""}),
-            1);
+  EXPECT_EQ(
+      v.count_matching({"from=NotExist to=Waiting", "tstack=[\"generator\""}),
+      1);
   EXPECT_EQ(v.count_matching({"from=Running to=NotExist"}), 2);
   ExpectWindowsParse(path, v.count("Sync"));
 }
@@ -265,8 +265,7 @@ TEST(FiberTest, MutexAndCondVarRecordWhoWokeWhom) {
     const size_t r = e.find("resource=Goroutine:");
     if (g == std::string::npos || r == std::string::npos) continue;
     const std::string running = e.substr(g + 3, e.find(' ', g + 3) - g - 3);
-    const std::string woken =
-        e.substr(r + 19, e.find(' ', r + 19) - r - 19);
+    const std::string woken = e.substr(r + 19, e.find(' ', r + 19) - r - 19);
     cross += running != woken;
   }
   EXPECT_GT(cross, 20);
@@ -315,8 +314,8 @@ TEST(FiberTest, ManyFibersOnManyThreadsWithTinyGenerations) {
 
   GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
-  EXPECT_EQ(v.count_matching({"from=NotExist to=Runnable",
-                              "tstack=[\"stress-fiber-"}),
+  EXPECT_EQ(v.count_matching(
+                {"from=NotExist to=Runnable", "tstack=[\"stress-fiber-"}),
             kFibers);
   EXPECT_EQ(v.count_matching({"from=Running to=NotExist", "g="}) >= kFibers,
             true);

@@ -3,15 +3,21 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "reader/dump.h"
+#include "reader/event.h"
+#include "reader/reader.h"
 #include "tests/interop/go_tool.h"
 
 namespace gentrace::testing {
@@ -45,6 +51,65 @@ int GoView::count_matching(std::vector<absl::string_view> needles) const {
   return n;
 }
 
+namespace {
+
+// Reads path with gentrace's reader and compares with Go's view.
+void CompareWithOurReader(const std::string& path, bool dump, GoView* view) {
+  absl::StatusOr<std::unique_ptr<reader::Reader>> r =
+      reader::Reader::Open(path);
+  if (!r.ok()) {
+    view->ours_difference = absl::StrCat("our reader: ", r.status().message());
+    return;
+  }
+  std::map<std::string, int> kinds;
+  std::vector<std::string> lines;
+  reader::Event ev;
+  std::string line;
+  while ((*r)->ReadEvent(&ev)) {
+    ++kinds[std::string(reader::EventKindName(ev.kind()))];
+    if (dump) {
+      line.clear();
+      reader::AppendDumpLine(ev, &line);
+      lines.push_back(line);
+    }
+  }
+  const bool ours_ok = (*r)->status().ok();
+  if (ours_ok != view->valid) {
+    view->ours_difference =
+        absl::StrCat("Go says ", view->result_line, "; our reader says ",
+                     ours_ok ? "OK" : std::string((*r)->status().message()));
+    return;
+  }
+  if (kinds != view->kinds) {
+    std::string k;
+    for (const auto& [kind, n] : kinds) absl::StrAppend(&k, " ", kind, "=", n);
+    view->ours_difference = absl::StrCat("our reader's counts:", k);
+    return;
+  }
+  if (dump) {
+    // Go orders threads whose events have equal times at random; compare
+    // the events as a multiset.
+    std::vector<std::string> go = view->events;
+    std::sort(go.begin(), go.end());
+    std::sort(lines.begin(), lines.end());
+    if (go != lines) {
+      for (size_t i = 0; i < std::min(go.size(), lines.size()); ++i) {
+        if (go[i] != lines[i]) {
+          view->ours_difference = absl::StrCat(
+              "first difference:\n  go:   ", go[i], "\n  ours: ", lines[i]);
+          return;
+        }
+      }
+      view->ours_difference = absl::StrCat("Go delivered ", go.size(),
+                                           " events, ours ", lines.size());
+      return;
+    }
+  }
+  view->ours_agree = true;
+}
+
+}  // namespace
+
 absl::StatusOr<GoView> ViewWithGo(const std::string& path,
                                   bool allow_broken_tail, bool dump) {
   GoView view;
@@ -64,7 +129,10 @@ absl::StatusOr<GoView> ViewWithGo(const std::string& path,
       if (absl::SimpleAtoi(p.second, &n)) view.kinds[p.first] = n;
     }
   }
-  if (!dump) return view;
+  if (!dump) {
+    CompareWithOurReader(path, false, &view);
+    return view;
+  }
   view.kinds.clear();
   std::vector<std::string> args = {"dump"};
   if (allow_broken_tail) args.push_back("-allow-broken-tail");
@@ -81,6 +149,7 @@ absl::StatusOr<GoView> ViewWithGo(const std::string& path,
     std::string kind(line.substr(0, line.find(' ')));
     ++view.kinds[kind];
   }
+  CompareWithOurReader(path, true, &view);
   return view;
 }
 

@@ -2,6 +2,8 @@
 // resulting traces checked by Go's own parser and validator (and their
 // events counted from Go's reader) when the Go reference tool is available.
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -10,9 +12,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -47,11 +46,12 @@ Options FileOptions(const std::string& path,
 }
 
 GoView MustView(const std::string& path, bool allow_broken_tail = false,
-               bool dump = true) {
+                bool dump = true) {
   absl::StatusOr<GoView> v = ViewWithGo(path, allow_broken_tail, dump);
   EXPECT_TRUE(v.ok()) << v.status();
   if (!v.ok()) return GoView();
   EXPECT_TRUE(v->valid) << v->validate_output;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
   return *v;
 }
 
@@ -110,13 +110,14 @@ TEST(TracerTest, RecordsTasksRegionsLogsWithNamesAndStacks) {
   EXPECT_EQ(v.count("RegionBegin"), 200);
   EXPECT_EQ(v.count("RegionEnd"), 200);
   EXPECT_EQ(v.count("Log"), 300);
-  EXPECT_EQ(v.count_matching({"Log ", "category=\"cache\"", "message=\"miss 42\""}),
-            1);
+  EXPECT_EQ(
+      v.count_matching({"Log ", "category=\"cache\"", "message=\"miss 42\""}),
+      1);
   EXPECT_EQ(v.count_matching({"Log ", "message=\"value=7\""}), 1);
   EXPECT_EQ(v.count_matching({"RegionBegin", "type=\"dynamic-2\""}), 33);
   // The thread's goroutine is named after the thread.
-  EXPECT_EQ(v.count_matching({"from=NotExist to=Runnable",
-                              "tstack=[\"basic-worker\""}),
+  EXPECT_EQ(v.count_matching(
+                {"from=NotExist to=Runnable", "tstack=[\"basic-worker\""}),
             1);
   // Stacks start at the caller, in this file, not inside gentrace.
   EXPECT_GE(v.count_matching({"Log ", "stack=[\"", "tracer_test.cc\":"}), 300);
@@ -137,8 +138,7 @@ TEST(TracerTest, OffCallsDoNothing) {
 
 TEST(TracerTest, RejectsBadOptions) {
   Options none;
-  EXPECT_THAT(std::string(Start(none).message()),
-              HasSubstr("exactly one of"));
+  EXPECT_THAT(std::string(Start(none).message()), HasSubstr("exactly one of"));
   Options two = FileOptions(TempPath("x.trace"));
   two.fd = 1;
   EXPECT_FALSE(Start(two).ok());
@@ -286,8 +286,8 @@ TEST(TracerTest, BlockingAndSyscallsAcrossGenerations) {
   // Every window of whole generations parses on its own (flight recorder).
   for (uint64_t from = 2; from <= gens.size(); from += 3) {
     const std::string window = TempPath(absl::StrCat("window-", from));
-    absl::StatusOr<interop::GoRunResult> cut = interop::RunGoTool(
-        {"cut", "-from", absl::StrCat(from), path, window});
+    absl::StatusOr<interop::GoRunResult> cut =
+        interop::RunGoTool({"cut", "-from", absl::StrCat(from), path, window});
     ASSERT_TRUE(cut.ok());
     ASSERT_EQ(cut->exit_code, 0) << cut->stderr_data;
     absl::StatusOr<interop::GoValidateResult> w = interop::GoValidate(window);
@@ -386,9 +386,10 @@ TEST(TracerTest, HundredStartStopCycles) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 0) << r->stdout_data << r->stderr_data;
   GoView last = MustView(paths.back());
-  EXPECT_EQ(last.count_matching({"category=\"cycle\"",
-                                 absl::StrCat("message=\"", kCycles - 1, "\"")}),
-            1);
+  EXPECT_EQ(
+      last.count_matching({"category=\"cycle\"",
+                           absl::StrCat("message=\"", kCycles - 1, "\"")}),
+      1);
 }
 
 TEST(TracerTest, ZstdOneFramePerGeneration) {
@@ -403,17 +404,15 @@ TEST(TracerTest, ZstdOneFramePerGeneration) {
   ASSERT_TRUE(Stop().ok());
   const std::string compressed = ReadFile(path);
   ASSERT_TRUE(format::LooksLikeZstd(absl::MakeConstSpan(
-      reinterpret_cast<const uint8_t*>(compressed.data()),
-      compressed.size())));
+      reinterpret_cast<const uint8_t*>(compressed.data()), compressed.size())));
   // Walk the frames: each one decompresses on its own and the first holds
   // the header; the frame count equals the generation count.
   std::string plain;
   size_t pos = 0, frames = 0;
   std::vector<size_t> frame_ends;
   while (pos < compressed.size()) {
-    const size_t len =
-        ZSTD_findFrameCompressedSize(compressed.data() + pos,
-                                     compressed.size() - pos);
+    const size_t len = ZSTD_findFrameCompressedSize(compressed.data() + pos,
+                                                    compressed.size() - pos);
     ASSERT_FALSE(ZSTD_isError(len));
     const unsigned long long size =
         ZSTD_getFrameContentSize(compressed.data() + pos, len);
@@ -552,8 +551,7 @@ TEST(TracerTest, ThreadNamesAreRecordedEveryGeneration) {
   format::Batch b;
   int info_batches = 0;
   while (*r.Next(&b)) {
-    if (b.experimental &&
-        b.experiment == format::kExperimentGentraceInfo) {
+    if (b.experimental && b.experiment == format::kExperimentGentraceInfo) {
       ++info_batches;
     }
   }

@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "reader/reader.h"
 #include "tracer/gentrace.h"
@@ -52,8 +52,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       if (!absl::ConsumePrefix(&a, name)) return false;
       if (!absl::SimpleAtoi(a, v) || *v < lo || *v > hi) {
         std::fprintf(stderr, "demo: %s wants a number in [%d, %d], got '%s'\n",
-                     std::string(name).c_str(), lo, hi,
-                     std::string(a).c_str());
+                     std::string(name).c_str(), lo, hi, std::string(a).c_str());
         std::exit(2);
       }
       return true;
