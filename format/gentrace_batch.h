@@ -24,9 +24,11 @@ enum GentraceRecordKind : uint8_t {
   // of the thread's own G, name.
   kRecordThread = 1,
   // How CPU samples were taken in this generation: source (see
-  // SamplerSource), rate_hz (timers) or period (counters; 0 if none),
-  // samples taken, samples lost to a full buffer, event name (e.g.
-  // "cpu-clock", "cycles"; empty for timers).
+  // SamplerSource), rate in Hz (0 if sampling by period), period (CPU
+  // nanoseconds for timers and software clocks, events for hardware
+  // counters; 0 in frequency mode), samples written into this generation,
+  // samples lost to a full buffer, event name (e.g. "cpu-clock",
+  // "cycles"; empty for timers).
   kRecordSampler = 2,
   // A fiber (a G that is not a thread's own): goroutine id, name.
   kRecordFiber = 3,

@@ -53,9 +53,9 @@ absl::Status DecodeGentraceInfoBatch(absl::Span<const uint8_t> payload,
       case format::kRecordSampler: {
         SamplerInfo s;
         uint64_t source = 0;
-        ok = ok && c.Varint(&source) && c.Varint(&s.rate_or_period) &&
-             c.Varint(&s.samples_taken) && c.Varint(&s.samples_lost) &&
-             c.String(&s.event);
+        ok = ok && c.Varint(&source) && c.Varint(&s.hz) &&
+             c.Varint(&s.period) && c.Varint(&s.samples_taken) &&
+             c.Varint(&s.samples_lost) && c.String(&s.event);
         s.source = static_cast<uint8_t>(source);
         if (ok) info->samplers.push_back(std::move(s));
         break;
@@ -64,6 +64,12 @@ absl::Status DecodeGentraceInfoBatch(absl::Span<const uint8_t> payload,
         FiberInfo f;
         ok = ok && c.Varint(&f.goroutine) && c.String(&f.name);
         if (ok) info->fibers.push_back(std::move(f));
+        break;
+      }
+      case format::kRecordGeneration: {
+        GenerationSpan g;
+        ok = ok && c.Varint(&g.start) && c.Varint(&g.end);
+        if (ok) info->spans.push_back(g);
         break;
       }
       default:

@@ -24,8 +24,9 @@ struct ThreadInfo {
 };
 
 struct SamplerInfo {
-  uint8_t source = 0;  // format::SamplerSource
-  uint64_t rate_or_period = 0;
+  uint8_t source = 0;   // format::SamplerSource
+  uint64_t hz = 0;      // samples per CPU-second asked (0: by period)
+  uint64_t period = 0;  // CPU ns (timers) or events (hardware counters)
   uint64_t samples_taken = 0;
   uint64_t samples_lost = 0;
   std::string event;  // e.g. "cpu-clock"; empty for timers
@@ -36,10 +37,17 @@ struct FiberInfo {
   std::string name;
 };
 
+// The generation's time span, in ticks (format::kRecordGeneration).
+struct GenerationSpan {
+  uint64_t start = 0;
+  uint64_t end = 0;
+};
+
 struct GentraceInfo {
   std::vector<ThreadInfo> threads;
   std::vector<SamplerInfo> samplers;
   std::vector<FiberInfo> fibers;
+  std::vector<GenerationSpan> spans;
 };
 
 // Decodes every gentrace info batch of `gen` into *info (appending). A

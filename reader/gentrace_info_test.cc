@@ -40,6 +40,7 @@ TEST(GentraceInfoTest, DecodesRecordsFromTheTrace) {
   Str(&payload, "worker-1");
   Varint(&payload, format::kRecordSampler);
   Varint(&payload, format::kSamplerPerfEvent);
+  Varint(&payload, 0);
   Varint(&payload, 1000000);
   Varint(&payload, 120);
   Varint(&payload, 3);
@@ -47,6 +48,9 @@ TEST(GentraceInfoTest, DecodesRecordsFromTheTrace) {
   Varint(&payload, format::kRecordFiber);
   Varint(&payload, 99);
   Str(&payload, "fiber");
+  Varint(&payload, format::kRecordGeneration);
+  Varint(&payload, 1000);
+  Varint(&payload, 2000);
   const std::string text = absl::StrCat(
       "Trace Go1.23\n", "EventBatch gen=1 m=1 time=1 size=0\n",
       "ProcStatus dt=1 p=0 pstatus=2\n",
@@ -70,10 +74,16 @@ TEST(GentraceInfoTest, DecodesRecordsFromTheTrace) {
   EXPECT_EQ(info.threads[0].name, "worker-1");
   ASSERT_EQ(info.samplers.size(), 1u);
   EXPECT_EQ(info.samplers[0].source, format::kSamplerPerfEvent);
+  EXPECT_EQ(info.samplers[0].hz, 0u);
+  EXPECT_EQ(info.samplers[0].period, 1000000u);
+  EXPECT_EQ(info.samplers[0].samples_taken, 120u);
   EXPECT_EQ(info.samplers[0].samples_lost, 3u);
   EXPECT_EQ(info.samplers[0].event, "cpu-clock");
   ASSERT_EQ(info.fibers.size(), 1u);
   EXPECT_EQ(info.fibers[0].name, "fiber");
+  ASSERT_EQ(info.spans.size(), 1u);
+  EXPECT_EQ(info.spans[0].start, 1000u);
+  EXPECT_EQ(info.spans[0].end, 2000u);
 }
 
 TEST(GentraceInfoTest, ReportsCutAndUnknownRecords) {

@@ -498,6 +498,7 @@ GState* Runtime::FiberCreate(TraceLocker& tl, absl::string_view name,
   auto* g = new GState();
   g->id = next_goid_.fetch_add(1, std::memory_order_relaxed);
   g->fiber = true;
+  g->name = std::string(StringTable::Truncate(name));
   g->session = ts->session;
   g->state = blocked ? format::kGoWaiting : format::kGoRunnable;
   const uint64_t gen = tl.gen();
@@ -1223,6 +1224,17 @@ void Runtime::FinishGeneration(uint64_t gen) {
       b->Varint(ts->own_g.id);
       b->Varint(name.size());
       b->Bytes(name.data(), name.size());
+    }
+    std::lock_guard<std::mutex> fl(fibers_mu_);
+    for (GState* g = fibers_; g != nullptr; g = g->next) {
+      if (g->session != session_ || g->dead.load(std::memory_order_acquire)) {
+        continue;
+      }
+      TraceBuf* b = w.Ensure(1 + 3 * format::kMaxVarintLen + g->name.size());
+      b->Varint(format::kRecordFiber);
+      b->Varint(g->id);
+      b->Varint(g->name.size());
+      b->Bytes(g->name.data(), g->name.size());
     }
   }
 

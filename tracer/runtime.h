@@ -107,6 +107,7 @@ struct GState {
 
   // Fibers only (thread Gs live in their ThreadState).
   bool fiber = false;
+  std::string name;
   uint64_t session = 0;               // trace the fiber belongs to
   std::atomic<bool> dead{false};      // ended (or abandoned)
   std::atomic<bool> released{false};  // the user's handle is gone

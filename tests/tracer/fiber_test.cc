@@ -7,12 +7,15 @@
 
 #include <atomic>
 #include <deque>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "reader/gentrace_info.h"
+#include "reader/reader.h"
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
 #include "tracer/gentrace.h"
@@ -141,6 +144,20 @@ TEST(FiberTest, FibersMigrateBetweenThreadsWithTheirRegions) {
   EXPECT_EQ(v.count_matching({"category=\"fiber\""}), 2 * kFibers);
   EXPECT_EQ(v.count_matching({"category=\"thread\""}), kFibers);
   ExpectWindowsParse(path, v.count("Sync"));
+
+  // The fibers' names are in gentrace's info batches while they live.
+  absl::StatusOr<std::unique_ptr<reader::Reader>> r =
+      reader::Reader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  reader::Event ev;
+  std::set<std::string> names;
+  while ((*r)->ReadEvent(&ev)) {
+    if (ev.kind() != reader::EventKind::kSync) continue;
+    reader::GentraceInfo info;
+    ASSERT_TRUE(reader::DecodeGentraceInfo(*(*r)->generation(), &info).ok());
+    for (const reader::FiberInfo& f : info.fibers) names.insert(f.name);
+  }
+  EXPECT_EQ(names.count(absl::StrCat("request-", kFibers - 1)), 1u);
 }
 
 TEST(FiberTest, UnfinishedFibersEndWhenDestroyed) {

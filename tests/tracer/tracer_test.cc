@@ -18,6 +18,8 @@
 #include "format/batch.h"
 #include "format/gentrace_batch.h"
 #include "format/header.h"
+#include "reader/gentrace_info.h"
+#include "reader/reader.h"
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
 #include "tracer/gentrace.h"
@@ -556,6 +558,28 @@ TEST(TracerTest, ThreadNamesAreRecordedEveryGeneration) {
     }
   }
   EXPECT_GE(info_batches, 3) << Generations(bytes).size() << " generations";
+
+  // gentrace's reader decodes them: per generation, its time span and the
+  // threads with their names.
+  absl::StatusOr<std::unique_ptr<reader::Reader>> rd =
+      reader::Reader::Open(path);
+  ASSERT_TRUE(rd.ok()) << rd.status();
+  reader::Event ev;
+  int generations = 0, renamed = 0;
+  while ((*rd)->ReadEvent(&ev)) {
+    if (ev.kind() != reader::EventKind::kSync) continue;
+    ++generations;
+    reader::GentraceInfo info;
+    ASSERT_TRUE(reader::DecodeGentraceInfo(*(*rd)->generation(), &info).ok());
+    ASSERT_EQ(info.spans.size(), 1u);
+    EXPECT_LT(info.spans[0].start, info.spans[0].end);
+    for (const reader::ThreadInfo& t : info.threads) {
+      renamed += t.name == "renamed-by-os";
+    }
+  }
+  EXPECT_TRUE((*rd)->status().ok()) << (*rd)->status();
+  EXPECT_GE(generations, 4);
+  EXPECT_GE(renamed, 2);
 }
 
 }  // namespace
