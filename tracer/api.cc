@@ -39,13 +39,7 @@ std::atomic<uint64_t> g_next_task{1};
 // Writes one event with up to four args after dt.
 template <typename... Args>
 void Write(Runtime& rt, TraceLocker& tl, uint8_t type, Args... args) {
-  TraceBuf* b = rt.Reserve(tl, kMaxEventBytes);
-  uint64_t now = internal::Now();
-  uint64_t dt = now > b->last_time ? now - b->last_time : 0;
-  if (now > b->last_time) b->last_time = now;
-  b->Byte(type);
-  b->Varint(dt);
-  (b->Varint(static_cast<uint64_t>(args)), ...);
+  internal::Emit(rt.Reserve(tl, kMaxEventBytes), type, args...);
 }
 
 // A region's name: a literal with a cached id (StaticName), or any text.

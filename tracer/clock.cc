@@ -13,19 +13,19 @@ namespace gentrace::internal {
 
 ClockConfig g_clock;
 
+uint64_t MonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
 namespace {
 
 std::mutex g_clock_mu;
 bool g_clock_ready = false;
 bool g_forced = false;
 char g_description[96] = "uninitialized";
-
-uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
 
 std::string ReadSmallFile(const char* path) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -63,12 +63,12 @@ bool TscIsUsable() {
 #if defined(__x86_64__)
 // Raw TSC ticks per second, measured against CLOCK_MONOTONIC over ~20 ms.
 double MeasureTscHz() {
-  const uint64_t t0 = MonotonicNs();
+  const uint64_t t0 = MonotonicNanos();
   const uint64_t c0 = __rdtsc();
   uint64_t t1 = t0;
   while (t1 - t0 < 20000000) {
     usleep(2000);
-    t1 = MonotonicNs();
+    t1 = MonotonicNanos();
   }
   const uint64_t c1 = __rdtsc();
   return static_cast<double>(c1 - c0) * 1e9 / static_cast<double>(t1 - t0);

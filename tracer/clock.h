@@ -40,16 +40,15 @@ void InitClock();
 // A human-readable description ("tsc >> 4, 156.2 MHz").
 const char* ClockDescription();
 
+// CLOCK_MONOTONIC in nanoseconds. Async-signal-safe.
+uint64_t MonotonicNanos();
+
 // The current time in ticks. Async-signal-safe.
 inline uint64_t Now() {
 #if defined(__x86_64__)
   if (g_clock.source == ClockSource::kTsc) return __rdtsc() >> g_clock.shift;
 #endif
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
-          static_cast<uint64_t>(ts.tv_nsec)) >>
-         g_clock.shift;
+  return MonotonicNanos() >> g_clock.shift;
 }
 
 // Forces a source (tests use it to exercise the fallback). Call before

@@ -360,6 +360,39 @@ GState* RunningFiberResumer(GState* g);
 uint64_t GoroutineId(const GState* g);
 }  // namespace internal
 
+namespace internal {
+// Owns the goroutine of a Fiber or Coroutine: moving hands it over, and
+// destruction ends it if it has not ended (FiberRelease).
+class GoroutineHandle {
+ public:
+  GoroutineHandle() = default;
+  ~GoroutineHandle() { Reset(); }
+  GoroutineHandle(GoroutineHandle&& other) noexcept : g_(other.g_) {
+    other.g_ = nullptr;
+  }
+  GoroutineHandle& operator=(GoroutineHandle&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      g_ = other.g_;
+      other.g_ = nullptr;
+    }
+    return *this;
+  }
+
+  // The goroutine's id in the trace (0 for an empty handle).
+  uint64_t goroutine_id() const { return GoroutineId(g_); }
+
+ protected:
+  void Reset() {
+    if (g_ != nullptr) {
+      FiberRelease(g_);
+      g_ = nullptr;
+    }
+  }
+  GState* g_ = nullptr;
+};
+}  // namespace internal
+
 // A fiber: work with its own goroutine in the trace, run by whichever
 // thread resumes it (a green thread, a coroutine driven by a scheduler, or
 // an executor's work item). Its regions belong to it and move with it
@@ -377,22 +410,8 @@ uint64_t GoroutineId(const GState* g);
 // false. A fiber belongs to the trace it was created in; with tracing off,
 // Create returns an empty fiber whose calls do nothing. Destroying a fiber
 // that has not finished ends it (running it briefly here if needed).
-class Fiber {
+class Fiber : public internal::GoroutineHandle {
  public:
-  Fiber() = default;
-  ~Fiber() { Reset(); }
-  Fiber(Fiber&& other) noexcept : g_(other.g_) { other.g_ = nullptr; }
-  Fiber& operator=(Fiber&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      g_ = other.g_;
-      other.g_ = nullptr;
-    }
-    return *this;
-  }
-  Fiber(const Fiber&) = delete;
-  Fiber& operator=(const Fiber&) = delete;
-
   // A runnable fiber; `name` is its goroutine's name in `go tool trace`.
   static Fiber Create(absl::string_view name) {
     Fiber f;
@@ -413,42 +432,15 @@ class Fiber {
   // The fiber, running here, ends; the thread is given back.
   bool Finish() { return g_ != nullptr && internal::FiberFinish(g_); }
 
-  // The fiber's goroutine id in the trace (0 for an empty fiber).
-  uint64_t goroutine_id() const { return internal::GoroutineId(g_); }
   explicit operator bool() const { return g_ != nullptr; }
-
- private:
-  void Reset() {
-    if (g_ != nullptr) {
-      internal::FiberRelease(g_);
-      g_ = nullptr;
-    }
-  }
-  internal::GState* g_ = nullptr;
 };
 
 // A coroutine with symmetric transfer, as Go 1.23 records its coroutines
 // (iter.Pull): created suspended; Resume switches into it directly from the
 // running goroutine (GoSwitch), Yield switches back to whoever resumed it,
 // Return ends it and switches back (GoSwitchDestroy).
-class Coroutine {
+class Coroutine : public internal::GoroutineHandle {
  public:
-  Coroutine() = default;
-  ~Coroutine() {
-    if (g_ != nullptr) internal::FiberRelease(g_);
-  }
-  Coroutine(Coroutine&& other) noexcept : g_(other.g_) { other.g_ = nullptr; }
-  Coroutine& operator=(Coroutine&& other) noexcept {
-    if (this != &other) {
-      if (g_ != nullptr) internal::FiberRelease(g_);
-      g_ = other.g_;
-      other.g_ = nullptr;
-    }
-    return *this;
-  }
-  Coroutine(const Coroutine&) = delete;
-  Coroutine& operator=(const Coroutine&) = delete;
-
   static Coroutine Create(absl::string_view name) {
     Coroutine c;
     if (internal::Enabled()) c.g_ = internal::FiberCreate(name, true);
@@ -468,10 +460,6 @@ class Coroutine {
     internal::GState* back = internal::RunningFiberResumer(g_);
     return back != nullptr && internal::CoroutineSwitch(back, true);
   }
-  uint64_t goroutine_id() const { return internal::GoroutineId(g_); }
-
- private:
-  internal::GState* g_ = nullptr;
 };
 
 namespace internal {

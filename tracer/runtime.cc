@@ -17,10 +17,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cpusample/fp_unwind.h"
 #include "cpusample/sampler.h"
 #include "format/gentrace_batch.h"
 #include "format/header.h"
-#include "tracer/stack_capture.h"
 
 namespace gentrace {
 namespace internal {
@@ -61,20 +61,6 @@ void InitOnce() {
 
 pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
-void StackBounds(uintptr_t* lo, uintptr_t* hi) {
-  pthread_attr_t attr;
-  void* addr = nullptr;
-  size_t size = 0;
-  *lo = *hi = 0;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-      *lo = reinterpret_cast<uintptr_t>(addr);
-      *hi = *lo + size;
-    }
-    pthread_attr_destroy(&attr);
-  }
-}
-
 std::string OsThreadName(pid_t tid) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/self/task/%d/comm",
@@ -88,13 +74,6 @@ std::string OsThreadName(pid_t tid) {
   std::string s(buf, static_cast<size_t>(n));
   while (!s.empty() && (s.back() == '\n' || s.back() == '\0')) s.pop_back();
   return s;
-}
-
-uint64_t MonoNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<uint64_t>(ts.tv_nsec);
 }
 
 // With GENTRACE_DEBUG=1 in the environment, the advancer reports on stderr
@@ -112,7 +91,8 @@ void DebugLog(const char* fmt, ...) {
   std::vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
   std::fprintf(stderr, "gentrace: [%.3f] %s\n",
-               static_cast<double>(MonoNanos() % 1000000000000ull) / 1e9, line);
+               static_cast<double>(MonotonicNanos() % 1000000000000ull) / 1e9,
+               line);
 }
 
 // Blocks the signals gentrace's own threads must not take.
@@ -146,20 +126,6 @@ absl::Status WithSigpipeBlocked(F fn) {
   return s;
 }
 
-// Event encoding into a buffer that has room (see Reserve).
-inline void Emit(TraceBuf* b, uint8_t type) {
-  uint64_t now = Now();
-  uint64_t dt = now > b->last_time ? now - b->last_time : 0;
-  if (now > b->last_time) b->last_time = now;
-  b->Byte(type);
-  b->Varint(dt);
-}
-template <typename... Args>
-inline void Emit(TraceBuf* b, uint8_t type, Args... args) {
-  Emit(b, type);
-  (b->Varint(static_cast<uint64_t>(args)), ...);
-}
-
 constexpr uint64_t kGenMask = (uint64_t{1} << 40) - 1;
 // A P no thread ever gets; it fills otherwise empty generations.
 constexpr uint64_t kFillerProc = 0;
@@ -190,7 +156,7 @@ void Runtime::AtForkChild() {
 ThreadState* Runtime::CurrentThread() {
   ThreadState* ts = tls_thread;
   if (__builtin_expect(
-          ts > kExitedThread &&
+          IsThreadState(ts) &&
               ts->session == session_atomic_.load(std::memory_order_relaxed),
           1)) {
     return ts;
@@ -219,7 +185,9 @@ ThreadState* Runtime::Register(ThreadState* ts) {
   if (ts == nullptr) {
     ts = new ThreadState();
     ts->tid = GetTid();
-    StackBounds(&ts->stack_lo, &ts->stack_hi);
+    const cpusample::StackBounds bounds = cpusample::EnsureThreadStackBounds();
+    ts->stack_lo = bounds.lo;
+    ts->stack_hi = bounds.hi;
     ts->name = OsThreadName(ts->tid);
     tls_thread = ts;
     pthread_setspecific(g_exit_key, ts);
@@ -412,8 +380,14 @@ uint64_t Runtime::UniqueStringId(TraceLocker& tl, absl::string_view s) {
 uint64_t Runtime::CaptureStackId(TraceLocker& tl, void* fp) {
   ThreadState* ts = tl.thread();
   uintptr_t pcs[format::kMaxFramesPerStack];
-  const int n = WalkFramePointers(fp, pcs, options_.max_stack_depth,
-                                  ts->stack_lo, ts->stack_hi);
+  // The walk starts at the API function's frame, so the first PC is the
+  // return address into its caller.
+  const uintptr_t start = reinterpret_cast<uintptr_t>(fp);
+  const int n =
+      start >= ts->stack_lo && start < ts->stack_hi
+          ? cpusample::internal::WalkBounded(start, start, ts->stack_hi, pcs, 0,
+                                             options_.max_stack_depth, 0)
+          : 0;
   return stacks_[tl.gen() & 1].Put(pcs, n, false, tl.gen(), &ts->stack_cache);
 }
 
@@ -677,7 +651,7 @@ void Runtime::SetThreadName(absl::string_view name) {
     // up from the OS, so set that; keep the full name once registered.
     ts = gen() != 0 ? CurrentThread() : nullptr;
   }
-  if (ts > kExitedThread) {
+  if (IsThreadState(ts)) {
     std::lock_guard<std::mutex> l(ts->name_mu);
     ts->name = std::string(StringTable::Truncate(name));
     ts->name_explicit = true;
@@ -807,15 +781,7 @@ absl::Status Runtime::Start(const Options& options) {
   {
     std::lock_guard<std::mutex> l(threads_mu_);
     // Threads that exited while tracing was off are gone for good.
-    ThreadState** link = &threads_;
-    while (ThreadState* ts = *link) {
-      if (ts->exited.load(std::memory_order_acquire)) {
-        *link = ts->next;
-        delete ts;
-      } else {
-        link = &ts->next;
-      }
-    }
+    ReclaimExitedThreads(0, /*all=*/true);
     // P 0 is kept for the idle filler (see Advance); threads get 1, 2, ...
     next_proc_ = 1;
     free_procs_.clear();
@@ -869,15 +835,7 @@ absl::Status Runtime::Stop() {
   cpu_active_.store(false);
   {
     std::lock_guard<std::mutex> l(threads_mu_);
-    ThreadState** link = &threads_;
-    while (ThreadState* ts = *link) {
-      if (ts->exited.load(std::memory_order_acquire)) {
-        *link = ts->next;
-        delete ts;
-      } else {
-        link = &ts->next;
-      }
-    }
+    ReclaimExitedThreads(0, /*all=*/true);
   }
   for (int i = 0; i < 2; ++i) {
     strings_[i].Reset();
@@ -911,9 +869,9 @@ void Runtime::AdvancerLoop() {
   BlockSignalsInInternalThread();
   // Symbolizing the first generation's stacks would otherwise load debug
   // information then, making that generation long.
-  const uint64_t t0 = MonoNanos();
+  const uint64_t t0 = MonotonicNanos();
   symbolizer_.WarmUp();
-  DebugLog("warm-up %.1f ms", (MonoNanos() - t0) / 1e6);
+  DebugLog("warm-up %.1f ms", (MonotonicNanos() - t0) / 1e6);
   std::unique_lock<std::mutex> l(advancer_mu_);
   for (;;) {
     const bool stop = advancer_cv_.wait_for(
@@ -975,7 +933,7 @@ void Runtime::WriterLoop() {
 void Runtime::Advance(bool stop) {
   const uint64_t gen = gen_.load(std::memory_order_acquire);
   if (gen == 0) return;
-  const uint64_t t_begin = MonoNanos();
+  const uint64_t t_begin = MonotonicNanos();
   DebugLog("advance gen %llu begins", static_cast<unsigned long long>(gen));
 
   // 1. Note every G and P whose status has not been written in `gen`, and
@@ -1114,30 +1072,16 @@ void Runtime::Advance(bool stop) {
     }
   }
 
-  const uint64_t t_flushed = MonoNanos();
+  const uint64_t t_flushed = MonotonicNanos();
   FinishGeneration(gen);
   gen_start_time_ = switch_time;  // the next generation's start
   DebugLog("advance gen %llu: flush+sweep %.2f ms, tables %.2f ms",
            static_cast<unsigned long long>(gen), (t_flushed - t_begin) / 1e6,
-           (MonoNanos() - t_flushed) / 1e6);
+           (MonotonicNanos() - t_flushed) / 1e6);
 
-  // Free the state of threads that exited two generations ago: no buffer
-  // of theirs is left and no advance refers to them any more (I7).
   {
     std::lock_guard<std::mutex> l(threads_mu_);
-    ThreadState** link = &threads_;
-    while (ThreadState* ts = *link) {
-      if (ts->exited.load(std::memory_order_acquire) &&
-          (stop || ts->session != session_ || ts->exit_gen + 1 <= gen)) {
-        *link = ts->next;
-        if (ts->session == session_ && ts->created) {
-          free_procs_.emplace_back(ts->proc, ts->exit_gen);
-        }
-        delete ts;
-      } else {
-        link = &ts->next;
-      }
-    }
+    ReclaimExitedThreads(gen, stop);
   }
 
   {
@@ -1161,6 +1105,25 @@ void Runtime::Advance(bool stop) {
     std::lock_guard<std::mutex> l(queue_mu_);
     writer_exit_ = true;
     queue_cv_.notify_all();
+  }
+}
+
+void Runtime::ReclaimExitedThreads(uint64_t gen, bool all) {
+  // Under threads_mu_. A thread that exited in generation g has no buffer
+  // left once g is complete, and no advance refers to it after the one
+  // finishing g+1 (I7); its P may then be reused (AllocProc).
+  ThreadState** link = &threads_;
+  while (ThreadState* ts = *link) {
+    if (ts->exited.load(std::memory_order_acquire) &&
+        (all || ts->session != session_ || ts->exit_gen + 1 <= gen)) {
+      *link = ts->next;
+      if (ts->session == session_ && ts->created) {
+        free_procs_.emplace_back(ts->proc, ts->exit_gen);
+      }
+      delete ts;
+    } else {
+      link = &ts->next;
+    }
   }
 }
 
@@ -1202,12 +1165,20 @@ void Runtime::FinishGeneration(uint64_t gen) {
       b->Varint(cpu.event.size());
       b->Bytes(cpu.event.data(), cpu.event.size());
     }
-    std::lock_guard<std::mutex> l(threads_mu_);
-    for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) {
-      if (ts->session != session_ ||
-          !ts->created_flag.load(std::memory_order_acquire)) {
-        continue;
+    // Reading names from /proc happens without threads_mu_, so threads can
+    // register meanwhile; the states stay allocated (only this thread, the
+    // advancer, frees them: I7).
+    std::vector<ThreadState*> threads;
+    {
+      std::lock_guard<std::mutex> l(threads_mu_);
+      for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) {
+        if (ts->session == session_ &&
+            ts->created_flag.load(std::memory_order_acquire)) {
+          threads.push_back(ts);
+        }
       }
+    }
+    for (ThreadState* ts : threads) {
       std::string name;
       {
         std::lock_guard<std::mutex> nl(ts->name_mu);

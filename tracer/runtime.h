@@ -182,6 +182,21 @@ inline void SetCurrentG(ThreadState* ts, GState* g) {
   ts->running_goid.store(g != nullptr ? g->id : 0, std::memory_order_relaxed);
 }
 
+// Encodes an event (type, time delta, args) into a buffer that has room
+// for it (see Runtime::Reserve). Async-signal-safe.
+inline void Emit(TraceBuf* b, uint8_t type) {
+  const uint64_t now = Now();
+  const uint64_t dt = now > b->last_time ? now - b->last_time : 0;
+  if (now > b->last_time) b->last_time = now;
+  b->Byte(type);
+  b->Varint(dt);
+}
+template <typename... Args>
+inline void Emit(TraceBuf* b, uint8_t type, Args... args) {
+  Emit(b, type);
+  (b->Varint(static_cast<uint64_t>(args)), ...);
+}
+
 // Holds a thread's seqlock for the scope of writing events (Go's
 // traceLocker). ok() is false when tracing is off; then nothing may be
 // written.
@@ -313,6 +328,9 @@ class Runtime {
   void AdvancerLoop();
   void WriterLoop();
   void Advance(bool stop);
+  // Frees exited threads that no generation can refer to any more (all of
+  // them if `all`); under threads_mu_.
+  void ReclaimExitedThreads(uint64_t gen, bool all);
   void FinishGeneration(uint64_t gen);
 
   static Runtime* instance_;

@@ -118,8 +118,7 @@ uint64_t StackTable::Put(const uintptr_t* pcs, int n, bool exact_first) {
   if (n <= 0) return 0;
   uint64_t key[kMaxKeyWords];
   const int words = MakeKey(key, pcs, n, exact_first);
-  return map_.PutNode(key, words * sizeof(uint64_t), StackHash(key, words))
-      ->id;
+  return map_.PutNode(key, words * sizeof(uint64_t), StackHash(key, words))->id;
 }
 
 uint64_t StackTable::Put(const uintptr_t* pcs, int n, bool exact_first,

@@ -71,6 +71,17 @@ void SleepFor(double seconds) {
   }
 }
 
+// Tracing to `path` with perf-counter CPU samples at `hz`.
+Options PerfOptions(const std::string& path, absl::Duration period, int hz) {
+  Options o;
+  o.path = path;
+  o.generation_period = period;
+  o.cpu.enabled = true;
+  o.cpu.source = CpuProfileOptions::Source::kPerfEvent;
+  o.cpu.hz = hz;
+  return o;
+}
+
 // Fields of a Go dump line ("StackSample t=.. m=.. p=.. g=.. stack=[..]").
 std::string Field(const std::string& line, const std::string& key) {
   const size_t p = line.find(" " + key + "=");
@@ -226,12 +237,7 @@ TEST(CpuSamplesTest, EverySampleInItsGenerationAndNoneLostSilently) {
   // The seed's property: tiny generations, heavy sampling (perf cpu-clock
   // at 1000 Hz, not tick-limited), threads busy inside the tracer.
   const std::string path = TempPath("exact.trace");
-  Options o;
-  o.path = path;
-  o.generation_period = absl::Milliseconds(5);
-  o.cpu.enabled = true;
-  o.cpu.source = CpuProfileOptions::Source::kPerfEvent;
-  o.cpu.hz = 1000;
+  Options o = PerfOptions(path, absl::Milliseconds(5), 1000);
   ASSERT_TRUE(Start(o).ok());
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
@@ -292,12 +298,8 @@ TEST(CpuSamplesTest, EverySampleInItsGenerationAndNoneLostSilently) {
 
 TEST(CpuSamplesTest, TinyBufferCountsLostSamples) {
   const std::string path = TempPath("lost.trace");
-  Options o;
-  o.path = path;
-  o.generation_period = absl::Seconds(10);  // one long generation
-  o.cpu.enabled = true;
-  o.cpu.source = CpuProfileOptions::Source::kPerfEvent;
-  o.cpu.hz = 5000;
+  // One long generation.
+  Options o = PerfOptions(path, absl::Seconds(10), 5000);
   o.cpu.buffer_bytes = 64 << 10;
   ASSERT_TRUE(Start(o).ok());
   // Deep stacks fill the 64 KiB buffer between the reader's drains.
@@ -337,12 +339,8 @@ TEST(CpuSamplesTest, SoftwarePerfEventsWork) {
   for (auto event : {CpuProfileOptions::Event::kCpuClock,
                      CpuProfileOptions::Event::kTaskClock}) {
     const std::string path = TempPath("perf.trace");
-    Options o;
-    o.path = path;
-    o.cpu.enabled = true;
-    o.cpu.source = CpuProfileOptions::Source::kPerfEvent;
+    Options o = PerfOptions(path, absl::Seconds(1), 500);
     o.cpu.event = event;
-    o.cpu.hz = 500;
     ASSERT_TRUE(Start(o).ok());
     std::thread t([] {
       Log("a", "b");
@@ -356,10 +354,7 @@ TEST(CpuSamplesTest, SoftwarePerfEventsWork) {
 }
 
 TEST(CpuSamplesTest, RefusedHardwareEventFailsStartWithTheReason) {
-  Options o;
-  o.path = TempPath("hw.trace");
-  o.cpu.enabled = true;
-  o.cpu.source = CpuProfileOptions::Source::kPerfEvent;
+  Options o = PerfOptions(TempPath("hw.trace"), absl::Seconds(1), 100);
   o.cpu.event = CpuProfileOptions::Event::kCycles;
   o.cpu.period = 1000000;
   absl::Status s = Start(o);
@@ -391,12 +386,7 @@ TEST(CpuSamplesTest, StressSignalsInsideTheTracer) {
   // High sampling, 1 ms generations, threads writing events nonstop,
   // starting and stopping: no deadlock, and Go's parser accepts the trace.
   const std::string path = TempPath("stress.trace");
-  Options o;
-  o.path = path;
-  o.generation_period = absl::Milliseconds(2);
-  o.cpu.enabled = true;
-  o.cpu.source = CpuProfileOptions::Source::kPerfEvent;
-  o.cpu.hz = 2000;
+  Options o = PerfOptions(path, absl::Milliseconds(2), 2000);
   ASSERT_TRUE(Start(o).ok());
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
