@@ -13,11 +13,25 @@
 
 #include <cstdint>
 
+#include "format/spec.h"
+
 namespace gentrace::format {
 
-// Experiment id of gentrace's info batches. Go uses 1 (AllocFree); newer Go
-// versions count up from there, so ours sits far away.
-inline constexpr uint8_t kExperimentGentraceInfo = 0xC7;
+// Experiment id of gentrace's info batches ('G'). Go 1.23 to 1.25 use only 1
+// (AllocFree) and would count up from there, so ours sits far away, and
+// below 128, where Go's raw reader reads it as Go's parser does (spec.h).
+inline constexpr uint8_t kExperimentGentraceInfo = 0x47;
+static_assert(ExperimentReadsAlikeInGo(kExperimentGentraceInfo));
+
+// The id gentrace wrote before: Go's parser accepts it, but Go's raw reader
+// misreads everything after the first such batch. Read, never written.
+inline constexpr uint8_t kExperimentGentraceInfoV0 = 0xC7;
+
+// Whether an experimental batch of experiment `exp` is a gentrace info
+// batch (of either id).
+inline constexpr bool IsGentraceInfoExperiment(uint8_t exp) {
+  return exp == kExperimentGentraceInfo || exp == kExperimentGentraceInfoV0;
+}
 
 enum GentraceRecordKind : uint8_t {
   // A thread known in this generation: tid (M), proc id (P), goroutine id

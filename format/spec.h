@@ -126,6 +126,14 @@ inline constexpr int kNumEventTypes = 137;  // one past the largest type
 inline constexpr uint8_t kNoExperiment = 0;
 inline constexpr uint8_t kExperimentAllocFree = 1;
 
+// Go's parser reads an experiment id as one raw byte, but Go's raw reader
+// (internal/trace/raw, behind Go's raw text dumps and tools) reads it as a
+// uvarint, and from an id of 128 or more on it misreads every byte after
+// it. Only ids below 128 read the same both ways; write no others.
+inline constexpr bool ExperimentReadsAlikeInGo(uint8_t experiment) {
+  return experiment < 0x80;
+}
+
 // What an argument means; derived from its name the way Go's tests derive it
 // (an optional "name_" prefix, then a type), see ArgKindFromName.
 enum class ArgKind : uint8_t {

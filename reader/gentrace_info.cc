@@ -88,7 +88,7 @@ absl::Status DecodeGentraceInfoBatch(absl::Span<const uint8_t> payload,
 absl::Status DecodeGentraceInfo(const Generation& gen, GentraceInfo* info) {
   absl::Status first;
   for (const ExperimentalBatch& b : gen.experimental_batches()) {
-    if (b.experiment != format::kExperimentGentraceInfo) continue;
+    if (!format::IsGentraceInfoExperiment(b.experiment)) continue;
     absl::Status s = DecodeGentraceInfoBatch(b.data, info);
     if (first.ok()) first = s;
   }

@@ -86,6 +86,61 @@ TEST(GentraceInfoTest, DecodesRecordsFromTheTrace) {
   EXPECT_EQ(info.spans[0].end, 2000u);
 }
 
+// Traces written before the info batches moved to an id below 128 carry
+// 199 (format::kExperimentGentraceInfoV0): they still decode, and batches
+// of both ids in one generation both count. Other ids are not ours.
+TEST(GentraceInfoTest, ReadsTheOldExperimentIdToo) {
+  auto thread = [](uint64_t tid, const std::string& name) {
+    std::string payload;
+    Varint(&payload, format::kRecordThread);
+    Varint(&payload, tid);
+    Varint(&payload, 1);
+    Varint(&payload, tid + 1);
+    Str(&payload, name);
+    return payload;
+  };
+  std::string text =
+      absl::StrCat("Trace Go1.23\n", "EventBatch gen=1 m=1 time=1 size=0\n",
+                   "ProcStatus dt=1 p=0 pstatus=2\n",
+                   "EventBatch gen=1 m=18446744073709551615 time=0 size=0\n",
+                   "Frequency freq=1000000000\n");
+  const struct {
+    int exp;
+    const char* name;
+  } batches[] = {{format::kExperimentGentraceInfoV0, "old"},
+                 {format::kExperimentGentraceInfo, "new"},
+                 {format::kExperimentAllocFree, "alloc"},
+                 {0x46, "other"}};
+  for (const auto& b : batches) {
+    absl::StrAppend(&text, "ExperimentalBatch exp=", b.exp,
+                    " gen=1 m=0 time=0\n\tdata=", Quote(thread(b.exp, b.name)),
+                    "\n");
+  }
+  absl::StatusOr<std::string> bin = format::TextToBinary(text);
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  absl::StatusOr<std::unique_ptr<Reader>> r =
+      Reader::FromBuffer(absl::MakeConstSpan(
+          reinterpret_cast<const uint8_t*>(bin->data()), bin->size()));
+  ASSERT_TRUE(r.ok()) << r.status();
+  Event ev;
+  ASSERT_TRUE((*r)->ReadEvent(&ev));
+  GentraceInfo info;
+  ASSERT_TRUE(DecodeGentraceInfo(*(*r)->generation(), &info).ok());
+  ASSERT_EQ(info.threads.size(), 2u);
+  EXPECT_EQ(info.threads[0].thread, 199u);
+  EXPECT_EQ(info.threads[0].name, "old");
+  EXPECT_EQ(info.threads[1].thread, 0x47u);
+  EXPECT_EQ(info.threads[1].name, "new");
+}
+
+TEST(GentraceInfoTest, ExperimentIdReadsAlikeInGosParserAndRawReader) {
+  EXPECT_TRUE(
+      format::ExperimentReadsAlikeInGo(format::kExperimentGentraceInfo));
+  EXPECT_FALSE(
+      format::ExperimentReadsAlikeInGo(format::kExperimentGentraceInfoV0));
+  EXPECT_NE(format::kExperimentGentraceInfo, format::kExperimentAllocFree);
+}
+
 TEST(GentraceInfoTest, ReportsCutAndUnknownRecords) {
   GentraceInfo info;
   std::string cut;

@@ -97,6 +97,13 @@ class Reader {
   uint64_t complete_generations() const { return syncs_; }
   // The generation being read (nullptr before the first event).
   const Generation* generation() const { return have_gen_ ? &gen_ : nullptr; }
+  // The time of the event ReadEvent() returned last as the trace gave it,
+  // before the reader moved it forward to keep times strictly increasing
+  // (an event not after its predecessor gets the predecessor's time plus
+  // 1 ns, as in Go's reader). Comparisons with Go's reader need it: Go
+  // delivers events of different threads with equal times in a random
+  // order, and which of them gets moved depends on that order.
+  int64_t last_raw_time() const { return last_raw_ts_; }
   // Input bytes consumed so far (after decompression).
   uint64_t bytes_read() const { return input_ ? input_->offset() : 0; }
   // Approximate heap bytes the reader holds now.
@@ -112,6 +119,7 @@ class Reader {
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool Deliver(Event* ev) {
     const TypeInfo& ti = GetTypeInfo(ev->type_);
     if (ti.check_ids && !IdsPresent(ti, *ev) && !CheckIds(ev)) return false;
+    last_raw_ts_ = ev->time_;
     if (ev->time_ <= last_ts_) ev->time_ = WrapAdd(last_ts_, 1);
     last_ts_ = ev->time_;
     return true;
@@ -170,6 +178,7 @@ class Reader {
   size_t next_sample_ = 0;
   size_t num_samples_ = 0;
   int64_t last_ts_ = 0;
+  int64_t last_raw_ts_ = 0;
   bool emitted_sync_ = true;  // no Sync before the first generation
   uint64_t syncs_ = 0;
   absl::Status status_;

@@ -294,14 +294,21 @@ TEST(ReaderTest, SameTimeEventsBecomeStrictlyIncreasing) {
   const std::string bin = Bin(absl::StrCat(
       "Trace Go1.22\n", "EventBatch gen=1 m=1 time=0 size=0\n",
       "ProcStatus dt=0 p=0 pstatus=2\n", "ProcStatus dt=0 p=1 pstatus=2\n",
-      "ProcStatus dt=0 p=2 pstatus=2\n", Tables(1)));
+      "ProcStatus dt=0 p=2 pstatus=2\n", "ProcStatus dt=5 p=3 pstatus=2\n",
+      Tables(1)));
   absl::StatusOr<std::unique_ptr<Reader>> r = Reader::FromBuffer(Bytes(bin));
   ASSERT_TRUE(r.ok());
   Event ev;
-  std::vector<int64_t> times;
-  while ((*r)->ReadEvent(&ev)) times.push_back(ev.time());
+  std::vector<int64_t> times, raw_times;
+  while ((*r)->ReadEvent(&ev)) {
+    times.push_back(ev.time());
+    raw_times.push_back((*r)->last_raw_time());
+  }
   ASSERT_TRUE((*r)->status().ok()) << (*r)->status();
-  EXPECT_EQ(times, (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(times, (std::vector<int64_t>{1, 2, 3, 5, 6}));
+  // The times as the trace gave them; the Sync's is the last time before
+  // it (Go's, too).
+  EXPECT_EQ(raw_times, (std::vector<int64_t>{0, 0, 0, 5, 5}));
 }
 
 TEST(ReaderTest, ExperimentalEventsAndBatches) {

@@ -89,8 +89,9 @@ class ConvertConformanceTest : public ::testing::Test {
   void SetUp() override {
     files_ = TestFiles();
     if (files_.empty()) {
-      GTEST_SKIP() << "no Go testdata traces in " << TestDataDir()
-                   << " (install golang-1.23-src or set GENTRACE_GOROOT)";
+      GENTRACE_SKIP_GO_CHECK(
+          absl::StrCat("no Go testdata traces in ", TestDataDir(),
+                       " (install golang-1.23-src or set GENTRACE_GOROOT)"));
     }
   }
   std::vector<std::string> files_;

@@ -4,7 +4,9 @@
 // Each subcommand lives in its own file (convert_command.cc, ...) and
 // exposes one `const Command& XCommand()`; gentrace_main.cc lists them in its
 // table. Subcommands print results to stdout and diagnostics to stderr,
-// prefixed "gentrace NAME: ", and return one of the exit codes below.
+// prefixed "gentrace NAME: ", and return one of the exit codes below. A
+// subcommand that writes a file writes it through OutputFile
+// (output_file.h), so that it appears whole or not at all.
 #ifndef GENTRACE_TOOLS_COMMAND_H_
 #define GENTRACE_TOOLS_COMMAND_H_
 

@@ -3,7 +3,6 @@
 #include "tools/convert_command.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <memory>
@@ -12,6 +11,7 @@
 #include "format/byte_sink.h"
 #include "format/byte_source.h"
 #include "tools/convert.h"
+#include "tools/output_file.h"
 
 namespace gentrace::tools {
 namespace {
@@ -42,9 +42,10 @@ Converting to the input's own format normalizes it: binary batches are
 re-encoded with minimal varints and their sizes recomputed; text is reprinted
 in the canonical layout (sizes kept).
 
-If the conversion fails, OUT holds what was converted before the error (for
-text output, that is usually what one wants to look at; binary output is
-removed unless it is standard output).
+OUT appears only when the whole conversion succeeded: the output is written
+to a temporary file beside OUT and renamed to OUT at the end. If the
+conversion fails, OUT is not created, or, if it existed, left as it was. To
+see what converted before an error, write to standard output (OUT = -).
 
 Flags:
   --to=text|binary  the output format (required)
@@ -59,11 +60,6 @@ bool SameFile(const std::string& a, const std::string& b) {
   struct stat sa, sb;
   return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 &&
          sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-bool IsRegularFile(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 int Fail(absl::string_view message) {
@@ -102,20 +98,15 @@ int RunConvert(const std::vector<std::string>& args) {
   absl::StatusOr<std::unique_ptr<format::FdSource>> in =
       format::FdSource::Open(in_path);
   if (!in.ok()) return Fail(in.status().message());
-  absl::StatusOr<std::unique_ptr<format::FdSink>> out =
-      format::FdSink::Open(out_path);
+  absl::StatusOr<std::unique_ptr<OutputFile>> out =
+      OutputFile::Create(out_path);
   if (!out.ok()) return Fail(out.status().message());
 
-  absl::Status st = Convert(in->get(), out->get(), *to);
-  absl::Status closed = (*out)->Close();
-  if (st.ok()) st = closed;
-  if (st.ok()) return kExitOk;
-  // A partial binary trace is only a trap for whoever finds it later.
-  if (*to == TraceFormat::kBinary && out_path != "-" &&
-      IsRegularFile(out_path)) {
-    unlink(out_path.c_str());
-  }
-  return Fail(st.message());
+  absl::Status st = Convert(in->get(), (*out)->sink(), *to);
+  if (st.ok()) st = (*out)->Commit();
+  // Without Commit(), *out removes what it wrote when it goes.
+  if (!st.ok()) return Fail(st.message());
+  return kExitOk;
 }
 
 }  // namespace

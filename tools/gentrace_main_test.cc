@@ -1,8 +1,13 @@
 // Tests of the gentrace binary as a user runs it: subcommand dispatch, help,
 // usage errors (exit 2), conversion errors (exit 1), files and stdin/stdout.
+#include <dirent.h>
+#include <errno.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -130,23 +135,81 @@ TEST(GentraceMainTest, ConversionErrorsExitOne) {
   r = Gentrace({"convert", "--to=text", "-", "-"}, "\x28\xb5\x2f\xfd....");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(r.stderr_data, "zstd -d")) << r.stderr_data;
+}
 
-  // A broken binary trace: the text before the error is kept.
-  std::string bin = *format::TextToBinary(kText);
-  bin.push_back('\x63');
-  const std::string out = Tmp("partial.txt");
-  r = Gentrace({"convert", "--to=text", "-", out}, bin);
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(r.stderr_data, "invalid event type 99"))
-      << r.stderr_data;
-  EXPECT_EQ(ReadFileOrEmpty(out), kText);
+// Names in `dir` that contain `part`.
+std::vector<std::string> FilesContaining(const std::string& dir,
+                                         const std::string& part) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (absl::StrContains(e->d_name, part)) names.push_back(e->d_name);
+    }
+    closedir(d);
+  }
+  return names;
+}
 
-  // A broken text trace going to binary leaves no file behind.
-  const std::string bad_bin = Tmp("partial.trace");
-  r = Gentrace({"convert", "--to=binary", "-", bad_bin},
-               std::string(kText) + "Bogus\n");
+// A conversion that fails writes nothing: no output file appears, an output
+// file that was there stays as it was, and no temporary file is left.
+TEST(GentraceMainTest, FailedConversionLeavesNoOutput) {
+  const std::string dir = Tmp("failed-conversion");
+  ASSERT_TRUE(mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) << dir;
+  std::string broken_bin = *format::TextToBinary(kText);
+  broken_bin.push_back('\x63');  // event type 99: fails after the rest
+  const std::string broken_text = std::string(kText) + "Bogus\n";
+  const struct {
+    std::string to, input, error;
+  } cases[] = {
+      {"text", broken_bin, "invalid event type 99"},
+      {"binary", broken_text, "Bogus"},
+      {"binary", broken_bin, "invalid event type 99"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE("to " + c.to + ": " + c.error);
+    const std::string out = dir + "/out." + c.to;
+    ProcessResult r = Gentrace({"convert", "--to=" + c.to, "-", out}, c.input);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_TRUE(absl::StrContains(r.stderr_data, c.error)) << r.stderr_data;
+    EXPECT_EQ(access(out.c_str(), F_OK), -1) << "a partial " << out;
+
+    ASSERT_TRUE(WriteFile(out, "precious\n"));
+    ASSERT_EQ(chmod(out.c_str(), 0640), 0);
+    r = Gentrace({"convert", "--to=" + c.to, "-", out}, c.input);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(ReadFileOrEmpty(out), "precious\n");
+    unlink(out.c_str());
+  }
+  EXPECT_EQ(FilesContaining(dir, "out"), std::vector<std::string>{});
+  // To standard output, what converted before the error is still shown.
+  ProcessResult r = Gentrace({"convert", "--to=text", "-", "-"}, broken_bin);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(access(bad_bin.c_str(), F_OK), -1);
+  EXPECT_EQ(r.stdout_data, kText);
+}
+
+// A conversion that succeeds replaces the output whole, keeping the
+// permissions of the file it replaces; a new file gets the usual ones.
+TEST(GentraceMainTest, ConversionReplacesOutputWhole) {
+  const std::string dir = Tmp("replaced");
+  ASSERT_TRUE(mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) << dir;
+  const std::string out = dir + "/out.trace";
+  ASSERT_TRUE(WriteFile(out, "old contents, longer than the new ones......"));
+  ASSERT_EQ(chmod(out.c_str(), 0604), 0);
+  ProcessResult r = Gentrace({"convert", "--to=binary", "-", out}, kText);
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_EQ(ReadFileOrEmpty(out), *format::TextToBinary(kText));
+  struct stat st;
+  ASSERT_EQ(stat(out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0604u);
+
+  const mode_t old_umask = umask(027);  // the child inherits it
+  const std::string fresh = dir + "/fresh.trace";
+  r = Gentrace({"convert", "--to=binary", "-", fresh}, kText);
+  umask(old_umask);
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  ASSERT_EQ(stat(fresh.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(FilesContaining(dir, ".tmp-"), std::vector<std::string>{});
 }
 
 }  // namespace

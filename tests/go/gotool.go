@@ -39,6 +39,15 @@
 //	bin2text IN OUT
 //	    The wire format to Go's raw text format, without validation.
 //
+//	raw FILE
+//	    Reads FILE with Go's raw reader (internal/trace/raw, behind Go's raw
+//	    text dumps), which, unlike Go's parser, sees the trace as one flat
+//	    sequence of events. Prints one line:
+//	      RAW: OK <n> events, <bytes> bytes
+//	      RAW: ERROR after <n> events at byte <offset>: <err>
+//	    where offset is the end of the last complete event. Exits 0 only if
+//	    the reader ended exactly at the end of the file.
+//
 //	cut -from N [-to M] IN OUT
 //	    Copies the header and, byte for byte, the batches (EventBatch and
 //	    ExperimentalBatch) of generations N..M (M defaults to the last). This
@@ -140,6 +149,8 @@ func main() {
 		run = cmdText2Bin
 	case "bin2text":
 		run = cmdBin2Text
+	case "raw":
+		run = cmdRaw
 	case "cut":
 		run = cmdCut
 	case "dump":
@@ -160,6 +171,7 @@ func usage() {
   validate [-allow-broken-tail] [-q] FILE...
   text2bin [-auto-sizes] IN OUT
   bin2text IN OUT
+  raw FILE
   cut -from N [-to M] IN OUT
   dump [-allow-broken-tail] FILE
   bench [-n N] FILE
@@ -554,6 +566,42 @@ func cmdText2Bin(args []string) int {
 	return exitOK
 }
 
+// rawDump reads the trace in `in` with Go's raw reader (internal/trace/raw:
+// the reader behind Go's text dumps) and writes each event to w in Go's raw
+// text format. It returns the number of events read and the error that
+// stopped it before the end of the input, if any; a trace cut off inside an
+// event is an error too, although raw.Reader reports it as a plain EOF.
+// `end` is where the last complete event ended (the header counts).
+func rawDump(in *traceInput, w io.Writer) (events int, end int64, err error) {
+	offset := func() int64 { return in.count.n - int64(in.r.Buffered()) }
+	r, err := raw.NewReader(in.r)
+	if err != nil {
+		return 0, offset(), err
+	}
+	tw, err := raw.NewTextWriter(w, r.Version())
+	if err != nil {
+		return 0, offset(), err
+	}
+	end = offset()
+	for {
+		ev, err := r.ReadEvent()
+		if err == io.EOF && offset() > end {
+			err = fmt.Errorf("%d trailing bytes are not a complete event", offset()-end)
+		}
+		if err == io.EOF {
+			return events, end, nil
+		}
+		if err != nil {
+			return events, end, err
+		}
+		end = offset()
+		events++
+		if err := tw.WriteEvent(ev); err != nil {
+			return events, end, err
+		}
+	}
+}
+
 func cmdBin2Text(args []string) int {
 	if len(args) != 2 {
 		fmt.Fprintln(os.Stderr, "bin2text: need IN OUT")
@@ -568,47 +616,47 @@ func cmdBin2Text(args []string) int {
 		return exitUsage
 	}
 	defer in.Close()
-	r, err := raw.NewReader(in.r)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bin2text:", err)
-		return exitRejected
-	}
 	var out bytes.Buffer
-	w, err := raw.NewTextWriter(&out, r.Version())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bin2text:", err)
-		return exitRejected
-	}
 	status := exitOK
-	offset := func() int64 { return in.count.n - int64(in.r.Buffered()) }
-	end := offset() // where the last complete event ended
-	for n := 0; ; n++ {
-		ev, err := r.ReadEvent()
-		if err == io.EOF && offset() > end {
-			// raw.Reader reports an event cut off by the end of the file as
-			// a plain EOF; do not let that pass as a clean end.
-			err = fmt.Errorf("%d trailing bytes are not a complete event", offset()-end)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			// Keep what was decoded: the point is often to see where it broke.
-			fmt.Fprintf(os.Stderr, "bin2text: stopped after %d events at byte %d: %v\n", n, end, err)
-			status = exitRejected
-			break
-		}
-		end = offset()
-		if err := w.WriteEvent(ev); err != nil {
-			fmt.Fprintln(os.Stderr, "bin2text:", err)
-			return exitRejected
-		}
+	if n, end, err := rawDump(in, &out); err != nil {
+		// Keep what was decoded: the point is often to see where it broke.
+		fmt.Fprintf(os.Stderr, "bin2text: stopped after %d events at byte %d: %v\n", n, end, err)
+		status = exitRejected
 	}
 	if err := writeAll(args[1], out.Bytes()); err != nil {
 		fmt.Fprintln(os.Stderr, "bin2text:", err)
 		return exitUsage
 	}
 	return status
+}
+
+// cmdRaw checks that Go's raw reader, and so Go's raw text dump, gets through
+// a whole trace: it reads the trace as a flat sequence of events, with no
+// batch framing of its own, so one misread byte (an experiment id it takes
+// for a varint, say) derails everything after it even where Go's parser,
+// which frames batches, reads the trace fine.
+func cmdRaw(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "raw: need exactly one FILE")
+		return exitUsage
+	}
+	in, err := openTrace(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "raw:", err)
+		fmt.Printf("RAW: ERROR %s\n", oneLine(err.Error(), 0))
+		if err == errZstd {
+			return exitRejected
+		}
+		return exitUsage
+	}
+	defer in.Close()
+	n, end, err := rawDump(in, io.Discard)
+	if err != nil {
+		fmt.Printf("RAW: ERROR after %d events at byte %d: %s\n", n, end, oneLine(err.Error(), 0))
+		return exitRejected
+	}
+	fmt.Printf("RAW: OK %d events, %d bytes\n", n, end)
+	return exitOK
 }
 
 // ------------------------------------------------------------------ cut

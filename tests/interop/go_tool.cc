@@ -13,13 +13,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
@@ -302,6 +306,104 @@ absl::StatusOr<GoValidateResult> GoValidate(const std::string& trace_path,
   line = line.substr(0, line.find('\n'));
   result.result_line = std::string(line);
   return result;
+}
+
+absl::StatusOr<GoRawResult> GoRawRead(const std::string& trace_path) {
+  absl::StatusOr<GoRunResult> run = RunGoTool({"raw", trace_path});
+  if (!run.ok()) return run.status();
+  absl::string_view out = run->stdout_data;
+  if (!absl::StartsWith(out, "RAW: ") ||
+      (run->exit_code != 0 && run->exit_code != 1)) {
+    return absl::InternalError(
+        absl::StrCat("gotool raw printed no RAW line (exit code ",
+                     run->exit_code, ", signal ", run->term_signal, "):\n",
+                     run->stdout_data, run->stderr_data));
+  }
+  GoRawResult result;
+  result.result_line = std::string(out.substr(0, out.find('\n')));
+  result.reached_end =
+      run->exit_code == 0 && absl::StartsWith(result.result_line, "RAW: OK ");
+  result.cut_tail =
+      !result.reached_end && absl::EndsWith(result.result_line,
+                                            "trailing bytes are not a complete "
+                                            "event");
+  // "RAW: OK <n> events, <bytes> bytes" or "RAW: ERROR after <n> events at
+  // byte <offset>: ...".
+  absl::string_view line = result.result_line;
+  absl::string_view number;
+  if (result.reached_end) {
+    number = line.substr(line.find(", ") + 2);
+  } else if (size_t at = line.find(" at byte ");
+             at != absl::string_view::npos) {
+    number = line.substr(at + 9);
+  }
+  number = number.substr(0, number.find_first_not_of("0123456789"));
+  if (!absl::SimpleAtoi(number, &result.end_offset)) {
+    return absl::InternalError(
+        absl::StrCat("gotool raw: no offset in ", result.result_line));
+  }
+  return result;
+}
+
+namespace {
+
+// Guards what follows. Tests record skipped steps from their own thread,
+// but nothing forbids another.
+std::mutex skip_mu;
+ScopedNoGoTool* active_no_go = nullptr;
+// The test whose skipped steps `skipped_steps` lists: gtest keeps one value
+// per property and test, so the steps are collected.
+const ::testing::TestInfo* skipped_steps_test = nullptr;
+std::string* skipped_steps = new std::string;  // never destroyed
+
+}  // namespace
+
+ScopedNoGoTool::ScopedNoGoTool() {
+  const char* env = std::getenv(kGoToolEnvVar);
+  was_set_ = env != nullptr;
+  if (was_set_) saved_ = env;
+  unsetenv(kGoToolEnvVar);
+  std::lock_guard<std::mutex> lock(skip_mu);
+  active_no_go = this;
+}
+
+ScopedNoGoTool::~ScopedNoGoTool() {
+  {
+    std::lock_guard<std::mutex> lock(skip_mu);
+    active_no_go = nullptr;
+  }
+  if (was_set_) setenv(kGoToolEnvVar, saved_.c_str(), 1);
+}
+
+void RecordGoCheckSkipped(absl::string_view step) {
+  const ::testing::TestInfo* test =
+      ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string value;
+  {
+    std::lock_guard<std::mutex> lock(skip_mu);
+    if (active_no_go != nullptr) {
+      active_no_go->skipped_.emplace_back(step);
+      return;
+    }
+    if (test != skipped_steps_test) {
+      skipped_steps_test = test;
+      skipped_steps->clear();
+    }
+    absl::StrAppend(skipped_steps, skipped_steps->empty() ? "" : "; ", step);
+    value = *skipped_steps;
+  }
+  std::printf("[ GO SKIP  ] %.*s\n", static_cast<int>(step.size()),
+              step.data());
+  std::fflush(stdout);
+  ::testing::Test::RecordProperty(kGoSkippedProperty, value);
+}
+
+bool GoCheckEnabled(absl::string_view step) {
+  if (GoToolAvailable()) return true;
+  RecordGoCheckSkipped(
+      absl::StrCat(step, " (no Go reference tool: GENTRACE_GOTOOL is ",
+                   GoToolPath().empty() ? "not set)" : "not an executable)"));
+  return false;
 }
 
 }  // namespace interop

@@ -1,6 +1,8 @@
 // Tests of the bridge to Go's trace parser (go_tool.h) and, through it, of
 // tests/go/gotool itself: a valid trace is OK, a trace without a Frequency
-// batch is an ERROR, and a trace with a broken last generation is PARTIAL.
+// batch is an ERROR, and a trace with a broken last generation is PARTIAL;
+// Go's raw reader reads to the end of a trace unless an experiment id of
+// 128 or more derails it.
 
 #include "tests/interop/go_tool.h"
 
@@ -18,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
+#include "format/text.h"
 
 namespace gentrace {
 namespace interop {
@@ -197,6 +200,58 @@ TEST(GoToolTest, LargeDataThroughPipes) {
   EXPECT_TRUE(absl::StrContains(
       v->stdout_data, absl::StrCat("Log=", kBatches * kLogsPerBatch, " ")))
       << v->stdout_data;
+}
+
+// gotool raw on the same trace with an experimental batch of experiment
+// `exp` (written by gentrace's text converter, which writes the id as the
+// one byte Go's parser reads), cut by `cut` bytes at the end.
+absl::StatusOr<GoRawResult> RawReadWithExperiment(int exp, size_t cut,
+                                                  const std::string& name) {
+  absl::StatusOr<std::string> bin = format::TextToBinary(absl::StrCat(
+      kMinimalTrace, "ExperimentalBatch exp=", exp,
+      " gen=1 m=101 time=0\n\tdata=\"\\x10\\x02\\x03\"\n",
+      "EventBatch gen=1 m=101 time=2000 size=0\n",
+      "UserLog dt=10 task=0 key_string=1 value_string=2 stack=0\n"));
+  if (!bin.ok()) return bin.status();
+  bin->resize(bin->size() - cut);
+  const std::string path = TempPath(name);
+  WriteFile(path, *bin);
+  return GoRawRead(path);
+}
+
+TEST(GoToolTest, RawReaderMustReachTheEnd) {
+  GENTRACE_REQUIRE_GO_TOOL();
+  absl::StatusOr<GoRawResult> r = RawReadWithExperiment(0x47, 0, "exp71");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->reached_end) << r->result_line;
+  EXPECT_FALSE(r->cut_tail);
+  EXPECT_EQ(r->result_line, "RAW: OK 13 events, 107 bytes");
+  EXPECT_EQ(r->end_offset, 107u);
+
+  // Go's parser reads the id as a byte and accepts this trace; Go's raw
+  // reader reads a varint: 199 = 0xc7 swallows the generation number, each
+  // field after it takes the next one's value, the first payload byte
+  // becomes a length of 16, and what follows is misread.
+  r = RawReadWithExperiment(199, 0, "exp199");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->reached_end);
+  // It even looks like a cut tail; only where it ended tells.
+  EXPECT_TRUE(r->cut_tail);
+  EXPECT_EQ(r->end_offset, 86u);
+  EXPECT_TRUE(absl::StartsWith(r->result_line,
+                               "RAW: ERROR after 10 events "
+                               "at byte 86: "))
+      << r->result_line;
+  absl::StatusOr<GoValidateResult> v = GoValidate(TempPath("exp199"));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->ok) << v->output;
+
+  // A file that ends inside an event: every event before it was read.
+  r = RawReadWithExperiment(0x47, 1, "cut");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->reached_end);
+  EXPECT_TRUE(r->cut_tail) << r->result_line;
+  EXPECT_EQ(r->end_offset, 101u);  // after the last batch's header
 }
 
 TEST(GoToolTest, ReportsUsageErrorsAsExitCodes) {

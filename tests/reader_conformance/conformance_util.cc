@@ -14,10 +14,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <regex>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -52,28 +54,6 @@ bool MakeDirs(const std::string& path) {
   }
   return true;
 }
-
-// The "t=<n>" of a dump line, or -1.
-int64_t TimeOf(absl::string_view line) {
-  size_t p = line.find(" t=");
-  if (p == absl::string_view::npos) return -1;
-  p += 3;
-  size_t q = line.find(' ', p);
-  int64_t t = -1;
-  if (!absl::SimpleAtoi(line.substr(p, q - p), &t)) return -1;
-  return t;
-}
-
-std::string WithoutTime(absl::string_view line) {
-  size_t p = line.find(" t=");
-  if (p == absl::string_view::npos) return std::string(line);
-  size_t q = line.find(' ', p + 3);
-  return absl::StrCat(line.substr(0, p), line.substr(q));
-}
-
-// Compares END lines (see CompareDumps).
-std::string CompareEnds(absl::string_view end_a, absl::string_view end_b,
-                        bool any_error);
 
 }  // namespace
 
@@ -204,23 +184,55 @@ std::vector<std::string> ListDir(const std::string& dir,
   return names;
 }
 
-std::string OurDump(absl::string_view trace) {
-  absl::StatusOr<std::unique_ptr<reader::Reader>> r =
-      reader::Reader::FromBuffer(absl::MakeConstSpan(
-          reinterpret_cast<const uint8_t*>(trace.data()), trace.size()));
-  if (!r.ok()) return reader::DumpErrorLine(r.status().message()) + "\n";
-  std::string out;
-  reader::DumpAll(r->get(), &out);
+namespace {
+
+OurEvents EventsOf(absl::StatusOr<std::unique_ptr<reader::Reader>> r) {
+  OurEvents out;
+  if (!r.ok()) {
+    out.end = reader::DumpErrorLine(r.status().message());
+    return out;
+  }
+  reader::Event ev;
+  std::string line;
+  while ((*r)->ReadEvent(&ev)) {
+    line.clear();
+    reader::AppendDumpLine(ev, &line);
+    out.lines.push_back(line);
+    out.raw_times.push_back((*r)->last_raw_time());
+  }
+  out.end = (*r)->status().ok()
+                ? "END ok"
+                : reader::DumpErrorLine((*r)->status().message());
   return out;
 }
 
-std::string OurDumpFile(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<reader::Reader>> r =
-      reader::Reader::Open(path);
-  if (!r.ok()) return reader::DumpErrorLine(r.status().message()) + "\n";
+}  // namespace
+
+std::string OurEvents::Text() const {
+  size_t size = end.size() + 1;
+  for (const std::string& l : lines) size += l.size() + 1;
   std::string out;
-  reader::DumpAll(r->get(), &out);
+  out.reserve(size);
+  for (const std::string& l : lines) absl::StrAppend(&out, l, "\n");
+  absl::StrAppend(&out, end, "\n");
   return out;
+}
+
+OurEvents ReadOurEvents(absl::string_view trace) {
+  return EventsOf(reader::Reader::FromBuffer(absl::MakeConstSpan(
+      reinterpret_cast<const uint8_t*>(trace.data()), trace.size())));
+}
+
+OurEvents ReadOurEventsFile(const std::string& path) {
+  return EventsOf(reader::Reader::Open(path));
+}
+
+std::string OurDump(absl::string_view trace) {
+  return ReadOurEvents(trace).Text();
+}
+
+std::string OurDumpFile(const std::string& path) {
+  return ReadOurEventsFile(path).Text();
 }
 
 absl::StatusOr<std::string> GoDump(const std::string& path) {
@@ -241,9 +253,9 @@ std::string WithoutContext(absl::string_view message) {
 
 namespace {
 
-std::string CompareEnds(absl::string_view end_a, absl::string_view end_b,
+std::string CompareEnds(absl::string_view ours, absl::string_view go,
                         bool any_error) {
-  if (end_a == end_b) return "";
+  if (ours == go) return "";
   // Multi-line messages (Go's "failed to advance" dumps its state, in map
   // order) are compared by their first line.
   // Go checks a generation's stacks in map order when their ids are
@@ -254,121 +266,195 @@ std::string CompareEnds(absl::string_view end_a, absl::string_view end_b,
     return std::regex_replace(std::string(s.substr(0, s.find(" | "))),
                               kStackCheck, "found invalid frame string ID");
   };
-  if (absl::StartsWith(end_a, "END error") &&
-      absl::StartsWith(end_b, "END error") &&
-      (any_error || first_line(WithoutContext(end_a)) == first_line(end_b))) {
+  if (absl::StartsWith(ours, "END error") &&
+      absl::StartsWith(go, "END error") &&
+      (any_error || first_line(WithoutContext(ours)) == first_line(go))) {
     return "";
   }
-  return absl::StrCat("END lines differ:\n  ours: ", end_a,
-                      "\n  Go:   ", end_b);
+  return absl::StrCat("END lines differ:\n  ours: ", ours, "\n  Go:   ", go);
 }
+
+// One dump line taken apart: its time, its thread and the rest.
+struct DumpLine {
+  int64_t time = 0;
+  std::string thread;  // the m= value
+  std::string body;    // the line without " t=<time>"
+};
+
+bool ParseDumpLine(absl::string_view line, DumpLine* out) {
+  const size_t t = line.find(" t=");
+  if (t == absl::string_view::npos) return false;
+  const size_t t_end = line.find(' ', t + 3);
+  if (!absl::SimpleAtoi(line.substr(t + 3, t_end - (t + 3)), &out->time)) {
+    return false;
+  }
+  const size_t m = line.find(" m=");
+  if (m == absl::string_view::npos) return false;
+  const size_t m_end = line.find(' ', m + 3);
+  out->thread = std::string(line.substr(m + 3, m_end - (m + 3)));
+  out->body =
+      absl::StrCat(line.substr(0, t),
+                   t_end == absl::string_view::npos ? "" : line.substr(t_end));
+  return true;
+}
+
+// The time a reader gives an event whose time in the trace is `raw`, after
+// an event given `prev`: Go's (and our reader's) fix-up, with the same
+// wrap-around on overflow.
+int64_t FixedTime(int64_t raw, int64_t prev) {
+  return raw <= prev ? static_cast<int64_t>(static_cast<uint64_t>(prev) + 1)
+                     : raw;
+}
+
+// Suffix minimum and maximum over positions, with positions filled in any
+// order (a Fenwick tree over reversed positions).
+class SuffixMinMax {
+ public:
+  explicit SuffixMinMax(size_t n)
+      : min_(n + 1, std::numeric_limits<int64_t>::max()),
+        max_(n + 1, std::numeric_limits<int64_t>::min()) {}
+  void Set(size_t pos, int64_t v) {
+    for (size_t i = min_.size() - 1 - pos; i < min_.size(); i += i & -i) {
+      min_[i] = std::min(min_[i], v);
+      max_[i] = std::max(max_[i], v);
+    }
+  }
+  // Min and max over the positions > pos that were set.
+  std::pair<int64_t, int64_t> After(size_t pos) const {
+    int64_t lo = std::numeric_limits<int64_t>::max();
+    int64_t hi = std::numeric_limits<int64_t>::min();
+    for (size_t i = min_.size() - 2 - pos; i > 0; i -= i & -i) {
+      lo = std::min(lo, min_[i]);
+      hi = std::max(hi, max_[i]);
+    }
+    return {lo, hi};
+  }
+
+ private:
+  std::vector<int64_t> min_, max_;
+};
 
 }  // namespace
 
-std::string CompareDumps(absl::string_view ours, absl::string_view go,
-                         bool any_error) {
-  if (ours == go) return "";
-  std::vector<absl::string_view> a = absl::StrSplit(ours, '\n');
-  std::vector<absl::string_view> b = absl::StrSplit(go, '\n');
-  auto end_line = [](const std::vector<absl::string_view>& v) {
-    for (size_t i = v.size(); i-- > 0;) {
-      if (absl::StartsWith(v[i], "END ")) return i;
-    }
-    return v.size();
-  };
-  const size_t ea = end_line(a), eb = end_line(b);
-  if (ea == a.size() || eb == b.size()) return "a dump has no END line";
-  if (ea != eb) {
-    return absl::StrCat("ours has ", ea, " events, Go's ", eb, "; ours ends ",
-                        a[ea], ", Go's ", b[eb]);
+std::string CompareWithGo(const OurEvents& ours, absl::string_view go,
+                          bool any_error) {
+  const size_t n = ours.lines.size();
+  if (ours.raw_times.size() != n) return "ours: raw times do not match lines";
+  // Go's dump: event lines, then the END line.
+  std::vector<absl::string_view> go_lines =
+      absl::StrSplit(go, '\n', absl::SkipEmpty());
+  if (go_lines.empty() || !absl::StartsWith(go_lines.back(), "END ")) {
+    return "Go's dump has no END line";
   }
-  // Events, grouped into runs of times T, T+1, ... (ties bumped apart).
-  size_t i = 0;
-  while (i < ea) {
-    size_t j = i + 1;
-    while (j < ea && TimeOf(a[j]) == TimeOf(a[j - 1]) + 1 &&
-           TimeOf(b[j]) == TimeOf(b[j - 1]) + 1) {
-      ++j;
+  const absl::string_view go_end = go_lines.back();
+  go_lines.pop_back();
+
+  std::vector<DumpLine> a(n), b(go_lines.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (!ParseDumpLine(ours.lines[i], &a[i])) {
+      return absl::StrCat("ours, line ", i + 1,
+                          ": not a dump line: ", ours.lines[i]);
     }
-    std::vector<std::string> ga, gb;
-    for (size_t k = i; k < j; ++k) {
-      ga.push_back(WithoutTime(a[k]));
-      gb.push_back(WithoutTime(b[k]));
-      if (TimeOf(a[k]) != TimeOf(b[k])) {
-        return absl::StrCat("line ", k + 1, " times differ:\n  ours: ", a[k],
-                            "\n  Go:   ", b[k]);
+  }
+  for (size_t j = 0; j < b.size(); ++j) {
+    if (!ParseDumpLine(go_lines[j], &b[j])) {
+      return absl::StrCat("Go's line ", j + 1,
+                          ": not a dump line: ", go_lines[j]);
+    }
+  }
+  // Our times must be what our order and raw times give.
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t prev = i == 0 ? 0 : a[i - 1].time;
+    const int64_t want = FixedTime(ours.raw_times[i], prev);
+    if (a[i].time != want) {
+      return absl::StrCat("ours, line ", i + 1, ": t=", a[i].time,
+                          ", but the event's time is ", ours.raw_times[i],
+                          " and the one before it is at ", prev,
+                          ", so t=", want, ":\n  ", ours.lines[i]);
+    }
+  }
+  // Pair the events: the k-th event of thread m in Go's dump with the k-th
+  // of thread m in ours.
+  std::map<std::string, std::vector<size_t>> ours_by_thread;
+  for (size_t i = 0; i < n; ++i) ours_by_thread[a[i].thread].push_back(i);
+  std::map<std::string, size_t> seen;
+  std::vector<size_t> pos(b.size());  // Go's j -> our i
+  for (size_t j = 0; j < b.size(); ++j) {
+    const std::vector<size_t>& list = ours_by_thread[b[j].thread];
+    const size_t k = seen[b[j].thread]++;
+    if (k >= list.size()) {
+      return absl::StrCat("Go's line ", j + 1, " is event ", k + 1,
+                          " of thread ", b[j].thread, ", which has only ",
+                          list.size(), " in ours:\n  Go:   ", go_lines[j]);
+    }
+    pos[j] = list[k];
+    if (a[pos[j]].body != b[j].body) {
+      return absl::StrCat("event ", k + 1, " of thread ", b[j].thread,
+                          " differs (our line ", pos[j] + 1, ", Go's line ",
+                          j + 1, "):\n  ours: ", ours.lines[pos[j]],
+                          "\n  Go:   ", go_lines[j]);
+    }
+  }
+  // Go's events in an order of its own: only ties may swap, and Go's times
+  // must be what its order gives.
+  SuffixMinMax delivered(n);
+  for (size_t j = 0; j < b.size(); ++j) {
+    const size_t i = pos[j];
+    const int64_t raw = ours.raw_times[i];
+    auto [lo, hi] = delivered.After(i);
+    if (lo != std::numeric_limits<int64_t>::max() && (lo != raw || hi != raw)) {
+      // Find the event Go put first for the message.
+      for (size_t e = 0; e < j; ++e) {
+        if (pos[e] > i && ours.raw_times[pos[e]] != raw) {
+          return absl::StrCat(
+              "Go puts our line ", pos[e] + 1, " before our line ", i + 1,
+              ", but their times differ (", ours.raw_times[pos[e]], " and ",
+              raw,
+              "): only events with equal times may come in either "
+              "order\n  Go's first:  ",
+              go_lines[e], "\n  Go's second: ", go_lines[j]);
+        }
       }
+      return absl::StrCat("Go's line ", j + 1,
+                          " comes after an event that "
+                          "follows it in ours, with another time");
     }
-    std::sort(ga.begin(), ga.end());
-    std::sort(gb.begin(), gb.end());
-    if (ga != gb) {
-      return absl::StrCat("lines ", i + 1, "-", j,
-                          " differ; first:\n  ours: ", a[i],
-                          "\n  Go:   ", b[i]);
+    delivered.Set(i, raw);
+    const int64_t want = FixedTime(raw, j == 0 ? 0 : b[j - 1].time);
+    if (b[j].time != want) {
+      return absl::StrCat(
+          "times differ: Go's line ", j + 1, " has t=", b[j].time,
+          ", but in Go's order it comes at ", want, " (its time is ", raw,
+          ")\n  ours: ", ours.lines[i], "\n  Go:   ", go_lines[j]);
     }
-    i = j;
   }
-  return CompareEnds(a[ea], b[eb], any_error);
+  if (b.size() != n) {
+    // Every Go event has its counterpart, so ours has more.
+    size_t first = n;
+    for (const auto& [thread, list] : ours_by_thread) {
+      if (seen[thread] < list.size())
+        first = std::min(first, list[seen[thread]]);
+    }
+    return absl::StrCat("ours has ", n, " events, Go's ", b.size(),
+                        "; the first one Go lacks is our line ", first + 1,
+                        ":\n  ours: ", ours.lines[first], "\nours ends ",
+                        ours.end, "\nGo's ends ", go_end);
+  }
+  return CompareEnds(ours.end, go_end, any_error);
 }
 
-std::string CompareDumpsPerGeneration(absl::string_view ours,
-                                      absl::string_view go, bool any_error) {
-  if (ours == go) return "";
-  std::vector<absl::string_view> a = absl::StrSplit(ours, '\n');
-  std::vector<absl::string_view> b = absl::StrSplit(go, '\n');
-  size_t i = 0, j = 0, gen = 1;
-  for (;;) {
-    std::vector<std::string> ga, gb;
-    absl::string_view end_a, end_b;
-    for (; i < a.size(); ++i) {
-      if (absl::StartsWith(a[i], "END ")) {
-        end_a = a[i];
-        break;
-      }
-      ga.push_back(WithoutTime(a[i]));
-      if (absl::StartsWith(a[i], "Sync ")) break;
-    }
-    for (; j < b.size(); ++j) {
-      if (absl::StartsWith(b[j], "END ")) {
-        end_b = b[j];
-        break;
-      }
-      gb.push_back(WithoutTime(b[j]));
-      if (absl::StartsWith(b[j], "Sync ")) break;
-    }
-    std::sort(ga.begin(), ga.end());
-    std::sort(gb.begin(), gb.end());
-    if (ga != gb) {
-      return absl::StrCat("generation ", gen, " differs: ", ga.size(),
-                          " events in ours, ", gb.size(), " in Go's");
-    }
-    if (!end_a.empty() || !end_b.empty()) {
-      return CompareEnds(end_a, end_b, any_error);
-    }
-    ++i;
-    ++j;
-    ++gen;
-  }
-}
-
-std::string MatchGo(const std::string& path, absl::string_view ours,
-                    int tries) {
-  std::vector<std::string> outputs;
+std::string MatchGo(const std::string& path, const OurEvents& ours, int tries) {
   std::string first_diff;
   for (int i = 0; i < tries; ++i) {
     absl::StatusOr<std::string> go = GoDump(path);
     if (!go.ok()) return absl::StrCat("gotool: ", go.status().message());
     const bool panics = absl::StrContains(*go, "PANIC in an accessor");
-    std::string diff = CompareDumps(ours, *go, panics);
+    std::string diff = CompareWithGo(ours, *go, panics);
     if (diff.empty()) return "";
-    if (first_diff.empty()) first_diff = diff;
-    outputs.push_back(*std::move(go));
+    if (first_diff.empty()) first_diff = std::move(diff);
   }
-  for (const std::string& go : outputs) {
-    const bool panics = absl::StrContains(go, "PANIC in an accessor");
-    if (CompareDumpsPerGeneration(ours, go, panics).empty()) return "";
-  }
-  return first_diff;
+  return absl::StrCat("none of ", tries,
+                      " runs of Go matches; the first: ", first_diff);
 }
 
 absl::StatusOr<GoTestCase> ParseGoTest(absl::string_view archive) {

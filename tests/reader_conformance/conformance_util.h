@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -49,8 +50,25 @@ bool WriteFile(const std::string& path, absl::string_view data);
 std::vector<std::string> ListDir(const std::string& dir,
                                  absl::string_view suffix);
 
-// Our reader's dump of a trace in memory or a file: event lines and the
-// END line, as tests/go/gotool.go dump prints them.
+// Our reader's events of a trace, for comparison with Go's dump.
+struct OurEvents {
+  // One line per event, as tests/go/gotool.go dump prints it.
+  std::vector<std::string> lines;
+  // Each event's time as the trace gave it, before the reader moved it
+  // forward to keep times strictly increasing (Reader::last_raw_time).
+  std::vector<int64_t> raw_times;
+  // "END ok" or "END error: <msg>".
+  std::string end;
+
+  // The whole dump as gotool dump prints it: the lines, then `end`, each
+  // followed by a newline.
+  std::string Text() const;
+};
+
+// Our reader's events of a trace in memory or in a file.
+OurEvents ReadOurEvents(absl::string_view trace);
+OurEvents ReadOurEventsFile(const std::string& path);
+// Our reader's dump text (ReadOurEvents(...).Text()).
 std::string OurDump(absl::string_view trace);
 std::string OurDumpFile(const std::string& path);
 // Go's dump (gotool dump FILE).
@@ -60,34 +78,42 @@ absl::StatusOr<std::string> GoDump(const std::string& path);
 // (" (at EVENT on thread M, generation G)") so messages compare with Go's.
 std::string WithoutContext(absl::string_view message);
 
-// Compares two dumps. Exactly equal is a match. Otherwise events whose
-// times tied (which Go's reader orders at random: it fills its heap of
-// threads from a map) may come in another order: they then have times
-// T, T+1, T+2... in both dumps, and are compared as a set. END lines
-// match if both are "END ok", or both errors with the same message after
-// WithoutContext (unless `any_error`). Returns "" for a match, else a
-// description of the first difference.
-std::string CompareDumps(absl::string_view ours, absl::string_view go,
-                         bool any_error = false);
+// Compares our events with Go's dump of the same trace. Returns "" if they
+// match, else a description of the first difference.
+//
+// Go's reader delivers the events of different threads that have equal
+// times in a random order (it fills its heap of threads from a map), and
+// then moves each time that is not after the one before forward to that
+// one plus 1 ns, in the order it chose. That, and nothing else, is
+// forgiven. Events are paired by thread (the m= field) and their order
+// within the thread, and:
+//  * every field but t= must be equal, so each thread's events come in the
+//    same order with the same arguments;
+//  * two events may come in the other order only if their times as the
+//    trace gave them (ours.raw_times) are equal;
+//  * every t= in Go's dump must be the one its order gives: the event's raw
+//    time, or the previous event's t + 1 if that is later (and the same for
+//    ours, which rules out a time of ours that differs from its raw time by
+//    more than the move);
+//  * Go must stop after the same number of events, and END lines match if
+//    both are "END ok", or both are errors with the same message after
+//    WithoutContext (with any message if `any_error`). Only the first line
+//    of a message counts (Go prints its state after "failed to advance" in
+//    map order), and Go names the first bad stack frame it finds in map
+//    order, so which one does not count either.
+std::string CompareWithGo(const OurEvents& ours, absl::string_view go,
+                          bool any_error = false);
 
-// A weaker comparison for traces with many equal timestamps (Go's own
-// output then differs from run to run, and an early tie can change the
-// order of later events): each generation (up to its Sync) must have the
-// same events, compared as a set without their times, and the END lines
-// must match as in CompareDumps.
-std::string CompareDumpsPerGeneration(absl::string_view ours,
-                                      absl::string_view go,
-                                      bool any_error = false);
-
-// Compares our dump of the trace file at `path` with Go's. Go orders
-// threads with equal timestamps at random (its heap is filled from a map),
-// so a trace can have several correct dumps: Go is run up to `tries` times
-// until one matches ours by CompareDumps, and failing that, by
-// CompareDumpsPerGeneration (an early tie can reorder later events). If Go's
-// accessors panicked, any error of ours matches. Returns "" or the first
-// difference.
-std::string MatchGo(const std::string& path, absl::string_view ours,
-                    int tries = 30);
+// Compares our dump of the trace file at `path` with Go's. Go's order of
+// equal times differs from run to run, and in a broken trace that order
+// can even decide which thread finds a resource's state first (so a
+// transition reads from=Undetermined in one run and from=Running in
+// another): ours must be an output Go can give. Go is run up to `tries`
+// times until a run matches by CompareWithGo. If Go's accessors panicked
+// (Go then stops with "PANIC in an accessor"), any error of ours matches.
+// Returns "" or the first difference.
+std::string MatchGo(const std::string& path, const OurEvents& ours,
+                    int tries = 10);
 
 // A Go .test archive: its expectation and trace text.
 struct GoTestCase {

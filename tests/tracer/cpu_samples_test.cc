@@ -132,7 +132,6 @@ TEST(CpuSamplesTest, CountsAttributionAndHotFunction) {
   EXPECT_EQ(stats.cpu_samples_lost, 0u);
   EXPECT_THAT(stats.cpu_source, HasSubstr("thread"));
 
-  GENTRACE_REQUIRE_GO_TOOL();
   absl::StatusOr<GoView> v = ViewWithGo(path);
   ASSERT_TRUE(v.ok());
   ASSERT_TRUE(v->valid) << v->validate_output;
@@ -288,7 +287,6 @@ TEST(CpuSamplesTest, EverySampleInItsGenerationAndNoneLostSilently) {
   EXPECT_EQ(lost, stats.cpu_samples_lost);
   EXPECT_GT(in_trace, 200u / kScale);
 
-  GENTRACE_REQUIRE_GO_TOOL();
   absl::StatusOr<GoView> v = ViewWithGo(path, false, /*dump=*/false);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->valid) << v->validate_output;
@@ -412,7 +410,6 @@ TEST(CpuSamplesTest, StressSignalsInsideTheTracer) {
   ASSERT_TRUE(Stop().ok());
   EXPECT_GT(GetStats().cpu_samples, 20u);
 
-  GENTRACE_REQUIRE_GO_TOOL();
   absl::StatusOr<GoView> v = ViewWithGo(path, false, /*dump=*/false);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->valid) << v->validate_output;

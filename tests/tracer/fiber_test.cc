@@ -47,15 +47,11 @@ GoView MustView(const std::string& path) {
 // Every window of whole generations of `path` must parse on its own.
 void ExpectWindowsParse(const std::string& path, int generations) {
   for (int from = 2; from <= generations; from += 2) {
-    const std::string window = TempPath(absl::StrCat("window-", from));
-    absl::StatusOr<interop::GoRunResult> cut =
-        interop::RunGoTool({"cut", "-from", absl::StrCat(from), path, window});
-    ASSERT_TRUE(cut.ok());
-    ASSERT_EQ(cut->exit_code, 0) << cut->stderr_data;
-    absl::StatusOr<interop::GoValidateResult> w = interop::GoValidate(window);
-    ASSERT_TRUE(w.ok());
-    EXPECT_TRUE(w->ok) << "window from generation " << from << ": "
-                       << w->output;
+    absl::StatusOr<std::string> window =
+        ::gentrace::testing::CutGenerations(path, from);
+    ASSERT_TRUE(window.ok()) << window.status();
+    SCOPED_TRACE(absl::StrCat("window from generation ", from));
+    MustView(*window);
   }
 }
 
@@ -130,7 +126,6 @@ TEST(FiberTest, FibersMigrateBetweenThreadsWithTheirRegions) {
   fibers.clear();
   ASSERT_TRUE(Stop().ok());
 
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
   EXPECT_EQ(v.count("RegionBegin"), kFibers);
   EXPECT_EQ(v.count("RegionEnd"), kFibers);
@@ -175,7 +170,6 @@ TEST(FiberTest, UnfinishedFibersEndWhenDestroyed) {
   Log("after", "fibers");
   ASSERT_TRUE(Stop().ok());
 
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
   EXPECT_EQ(v.count_matching({"from=Running to=NotExist"}), 3);
   EXPECT_EQ(v.count("Log"), 2);
@@ -204,7 +198,6 @@ TEST(FiberTest, CoroutinesSwitchOnOneThread) {
   t.join();
   ASSERT_TRUE(Stop().ok());
 
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
   EXPECT_EQ(v.count_matching({"category=\"yield\""}), 50);
   EXPECT_EQ(v.count_matching({"category=\"caller\""}), 50);
@@ -267,7 +260,6 @@ TEST(FiberTest, MutexAndCondVarRecordWhoWokeWhom) {
   }
   ASSERT_TRUE(Stop().ok());
 
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
   const int cond_waits =
       v.count_matching({"to=Waiting", "reason=\"sync.(*Cond).Wait\""});
@@ -329,7 +321,6 @@ TEST(FiberTest, ManyFibersOnManyThreadsWithTinyGenerations) {
   fibers.clear();
   ASSERT_TRUE(Stop().ok());
 
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
   EXPECT_EQ(v.count_matching(
                 {"from=NotExist to=Runnable", "tstack=[\"stress-fiber-"}),

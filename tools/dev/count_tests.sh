@@ -8,8 +8,10 @@
 # BAZEL_LOG everything `bazel test` printed and BAZEL_EXIT its exit code
 # (paths absolute: the script works from the repository root).
 #
-# Prints one "  FAILED <label> <case>" line per failed case, then
-#   COUNTS <passed> <failed> <skipped>
+# Prints one "  FAILED <label> <case>" line per failed case, one
+# "  GO SKIPPED <label> <case>" line per case that skipped a check with Go's
+# tools, then
+#   COUNTS <passed> <failed> <skipped> <go_skipped>
 #
 # Rules (docs/BUILDING.md, "How ./dev test counts"):
 #  1. Every test.xml under TESTLOGS newer than STAMP was written by this pass
@@ -26,12 +28,15 @@
 #  4. A target Bazel reports failed whose XML shows no failed case (e.g. a
 #     sanitizer report at exit, after gtest wrote its XML) adds 1 failed case.
 #  5. A failed build with nothing counted failed yet adds 1 failed case.
+#  6. A case that skipped a check with Go's tools (it carries the test
+#     property gentrace_go_check_skipped: tests/interop/go_tool.h) counts in
+#     <go_skipped>, besides passing, failing or being skipped.
 set -euo pipefail
 
 testlogs=$1 stamp=$2 log=$3 bazel_exit=$4
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 go_skipped=0
 declare -A status=() cached=() labels=() target_failed=() counted=()
 
 # Bazel's per-target summary: the lines after the last "Elapsed time" line,
@@ -74,6 +79,7 @@ announced_cases() {
 }
 
 fail_line() { printf '  FAILED %s %s\n' "$1" "$2"; }
+go_skip_line() { printf '  GO SKIPPED %s %s\n' "$1" "$2"; }
 
 # The XML files of this pass: fresh ones, plus those of cached targets.
 xmls=()
@@ -94,15 +100,16 @@ for f in "${xmls[@]}"; do
   dir=$(target_dir "$f")
   label=${labels[$dir]:-//$dir}
   counted[$dir]=1
-  fails=() counts=""
+  fails=() go_skips=() counts=""
   while IFS= read -r line; do
     case $line in
       "FAIL "*) fails+=("${line#FAIL }") ;;
+      "GOSKIP "*) go_skips+=("${line#GOSKIP }") ;;
       COUNT*) counts=$line ;;
     esac
   done < <(awk -f "$ROOT/tools/dev/test_xml.awk" "$f")
   # An XML the parser could not read counts as one failed case.
-  read -r _ kind p fl s <<<"${counts:-COUNT other 0 1 0}"
+  read -r _ kind p fl s g <<<"${counts:-COUNT other 0 1 0 0}"
   if [[ $kind != gtest ]] && ((fl > 0)); then
     # Bazel's stand-in XML for a test that wrote none and failed.
     fl=$(announced_cases "${f%/test.xml}")
@@ -110,7 +117,8 @@ for f in "${xmls[@]}"; do
     fails=("(${status[$dir]:-FAILED}, no gtest result)")
   fi
   for c in "${fails[@]}"; do fail_line "$label" "$c"; done
-  ((passed += p, failed += fl, skipped += s)) || true
+  for c in "${go_skips[@]}"; do go_skip_line "$label" "$c"; done
+  ((passed += p, failed += fl, skipped += s, go_skipped += ${g:-0})) || true
   target_failed[$dir]=$((${target_failed[$dir]:-0} + fl))
 done
 
@@ -148,4 +156,4 @@ case $bazel_exit in
     ;;
 esac
 
-echo "COUNTS $passed $failed $skipped"
+echo "COUNTS $passed $failed $skipped $go_skipped"

@@ -6,8 +6,10 @@
 #   asan     bazel test --config=sanitize over tests tagged "asan" (ASan+UBSan)
 # (--fast: only the first), count the test cases of each pass from their XML
 # results (tools/dev/count_tests.sh) and end with the line
-#   N passed, N failed
-# Exits non-zero when anything failed, including a build.
+#   N passed, N failed, K Go checks skipped
+# where K counts the test cases that left out a check with Go's tools (Go
+# not available). Exits non-zero when anything failed, including a build,
+# and when K > 0: a run without Go's checks is not a green run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -32,7 +34,7 @@ warn_foreign_symlinks
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 go_skipped=0
 summary=()
 
 # Tests that check traces with Go's own parser find it through these.
@@ -77,10 +79,10 @@ run_pass() {
     esac
   done < <("$ROOT/tools/dev/count_tests.sh" "$testlogs" "$work/stamp" \
     "$work/$name.log" "$rc")
-  read -r _ p f s <<<"${counts:-COUNTS 0 1 0}"
-  ((passed += p, failed += f, skipped += s)) || true
+  read -r _ p f s g <<<"${counts:-COUNTS 0 1 0 0}"
+  ((passed += p, failed += f, skipped += s, go_skipped += g)) || true
 
-  line="pass $name: $p passed, $f failed, $s skipped"
+  line="pass $name: $p passed, $f failed, $s skipped, $g Go checks skipped"
   if ((rc == 4)); then
     line+=" (no tests${tag:+ tagged $tag})"
   fi
@@ -97,5 +99,8 @@ echo
 say "summary"
 printf '%s\n' "${summary[@]}"
 ((skipped == 0)) || echo "$skipped skipped"
-echo "$passed passed, $failed failed"
-((failed == 0))
+((go_skipped == 0)) ||
+  echo "not green: $go_skipped test cases left out their checks with Go's" \
+    "tools (is Go installed? ./dev deps installs it)"
+echo "$passed passed, $failed failed, $go_skipped Go checks skipped"
+((failed == 0 && go_skipped == 0))

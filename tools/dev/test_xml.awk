@@ -2,14 +2,20 @@
 #
 # Reads gtest's XML (what a gtest binary writes to XML_OUTPUT_FILE) or the
 # one-testcase XML Bazel's test-setup.sh writes when the test did not write
-# its own. Prints one "FAIL <classname>.<name>" line per failed case, then
-#   COUNT <kind> <passed> <failed> <skipped>
+# its own. Prints one "FAIL <classname>.<name>" line per failed case and one
+# "GOSKIP <classname>.<name>" line per case that skipped a check with Go's
+# tools, then
+#   COUNT <kind> <passed> <failed> <skipped> <go_skipped>
 # where kind is "gtest" when the root element is gtest's
 # <testsuites name="AllTests">, else "other".
 #
 # A case failed if it has a <failure> or <error> child; it was skipped if it
 # says result="skipped", has a <skipped> child, or was not run at all
-# (status="notrun": DISABLED_ tests). Text inside CDATA sections (test output,
+# (status="notrun": DISABLED_ tests). It skipped a Go check if it carries
+# the property gentrace_go_check_skipped (tests/interop/go_tool.h), as
+# <property name="gentrace_go_check_skipped" value="..."/> in <properties>
+# (gtest 1.12) or as an attribute of <testcase> (older gtest). That counts
+# on its own, whatever else the case did. Text inside CDATA sections (test output,
 # failure messages) is ignored, so a message that itself contains "<testcase"
 # cannot be mistaken for markup. Attribute values are escaped by both writers,
 # so a "<" outside CDATA always starts a tag.
@@ -17,7 +23,10 @@
 # POSIX awk only (Debian's default awk is mawk); reads line by line, so large
 # files cost linear time.
 
-BEGIN { in_cdata = 0; open_case = 0; kind = "other"; p = 0; f = 0; s = 0 }
+BEGIN {
+  in_cdata = 0; open_case = 0; kind = "other"; p = 0; f = 0; s = 0; g = 0
+  go_key = "gentrace_go_check_skipped"
+}
 
 # strip_cdata(line): line without the CDATA sections (which may span lines).
 function strip_cdata(line,    out, i) {
@@ -46,6 +55,10 @@ function attr(tag, key,    i, v) {
 }
 
 function finish_case() {
+  if (case_go_skipped) {
+    g++
+    print "GOSKIP " case_name
+  }
   if (case_failed) {
     f++
     print "FAIL " case_name
@@ -71,6 +84,7 @@ function finish_case() {
       case_failed = 0
       case_skipped = (index(tag, " result=\"skipped\"") || \
                       index(tag, " status=\"notrun\""))
+      case_go_skipped = index(tag, " " go_key "=\"") > 0
       case_name = attr(tag, "name")
       if (attr(tag, "classname") != "")
         case_name = attr(tag, "classname") "." case_name
@@ -81,6 +95,9 @@ function finish_case() {
       case_failed = 1
     } else if (open_case && tag ~ /^<skipped[ >\/]/) {
       case_skipped = 1
+    } else if (open_case && tag ~ /^<property[ >\/]/ && \
+               attr(tag, "name") == go_key) {
+      case_go_skipped = 1
     }
     line = substr(line, 2)
   }
@@ -88,5 +105,5 @@ function finish_case() {
 
 END {
   if (open_case) finish_case()
-  print "COUNT", kind, p, f, s
+  print "COUNT", kind, p, f, s, g
 }

@@ -2,8 +2,12 @@
 // without a crash, hang or unbounded allocation, and
 //  * reading from memory and from a stream fed in odd-sized pieces gives
 //    the same events and the same error;
-//  * event times strictly increase, and there is one Sync per complete
+//  * event times strictly increase, each the time the trace gave it
+//    (Reader::last_raw_time) or, if that is not after the previous one's,
+//    the previous plus 1 ns, and there is one Sync per complete
 //    generation;
+//  * gentrace's info batches of every complete generation decode or fail
+//    cleanly;
 //  * every accessor (through the canonical dump line) and the validator
 //    work on every event.
 // zstd input is decompressed first, up to a bound.
@@ -20,6 +24,7 @@
 
 #include "format/byte_source.h"
 #include "reader/dump.h"
+#include "reader/gentrace_info.h"
 #include "reader/reader.h"
 #include "reader/validator.h"
 #include "reader/zstd_source.h"
@@ -71,9 +76,20 @@ std::string ReadAll(Reader* r) {
     READER_FUZZ_CHECK(first || ev.time() > last, "time %lld after %lld",
                       static_cast<long long>(ev.time()),
                       static_cast<long long>(last));
+    const int64_t raw = r->last_raw_time();
+    const int64_t after_last =
+        static_cast<int64_t>(static_cast<uint64_t>(last) + 1);
+    READER_FUZZ_CHECK(
+        ev.time() == (raw <= last ? after_last : raw),
+        "time %lld from %lld after %lld", static_cast<long long>(ev.time()),
+        static_cast<long long>(raw), static_cast<long long>(last));
     first = false;
     last = ev.time();
-    syncs += ev.kind() == EventKind::kSync;
+    if (ev.kind() == EventKind::kSync) {
+      ++syncs;
+      gentrace::reader::GentraceInfo info;
+      (void)gentrace::reader::DecodeGentraceInfo(*r->generation(), &info);
+    }
     gentrace::reader::AppendDumpLine(ev, &out);
     out.push_back('\n');
     (void)v.Event(ev);

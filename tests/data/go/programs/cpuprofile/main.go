@@ -10,18 +10,32 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"sync"
+	"syscall"
 	"time"
 )
 
+// spin burns CPU until the process as a whole has used `cpu` more CPU
+// time than at `since` (so that the profile gets samples however loaded
+// the machine is), or for a minute at most.
+//
 //go:noinline
-func spin(d time.Duration) uint64 {
+func spin(since, cpu time.Duration) uint64 {
 	var x uint64 = 1
-	for end := time.Now().Add(d); time.Now().Before(end); {
+	for end := time.Now().Add(time.Minute); time.Now().Before(end) && processCPU()-since < cpu; {
 		for i := 0; i < 10000; i++ {
 			x = x*6364136223846793005 + 1442695040888963407
 		}
 	}
 	return x
+}
+
+// processCPU is the user and system CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func main() {
@@ -36,11 +50,12 @@ func main() {
 		panic(err)
 	}
 	var wg sync.WaitGroup
+	since := processCPU()
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			spin(300 * time.Millisecond)
+			spin(since, 1200*time.Millisecond)
 		}()
 	}
 	wg.Wait()

@@ -1,5 +1,5 @@
 // manygoroutines traces 20000 goroutines that are created, block on a
-// channel, are woken in a wave and exit.
+// channel for a while, are woken in a wave and exit.
 //
 // Usage: manygoroutines OUT.trace
 package main
@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/trace"
 	"sync"
+	"time"
 )
 
 func main() {
@@ -34,6 +35,9 @@ func main() {
 		wg.Wait()
 		close(results)
 	}()
+	// All of them blocked across generation boundaries (the tests run
+	// this with 50 ms generations).
+	time.Sleep(120 * time.Millisecond)
 	close(start)
 	sum := 0
 	for v := range results {
