@@ -29,8 +29,8 @@
 #     sanitizer report at exit, after gtest wrote its XML) adds 1 failed case.
 #  5. A failed build with nothing counted failed yet adds 1 failed case.
 #  6. A case that skipped a check with Go's tools (it carries the test
-#     property gentrace_go_check_skipped: tests/interop/go_tool.h) counts in
-#     <go_skipped>, besides passing, failing or being skipped.
+#     property gentrace_go_check_skipped: tests/interop/go_tool.h) counts as
+#     failed, and in <go_skipped> too (which says why).
 set -euo pipefail
 
 testlogs=$1 stamp=$2 log=$3 bazel_exit=$4
