@@ -25,8 +25,8 @@
 //
 // The region is used as a ring of logical byte positions that only grow;
 // position p lives at region offset p % size. A record never straddles the
-// region's end: where fewer than kRingMinRecord bytes are left before it,
-// the next record starts at the next lap (RingRecordStart). Record:
+// region's end: where fewer than kRingMinRecord (96) bytes are left before
+// it, the next record starts at the next lap (RingRecordStart). Record:
 //
 //    0  u64  commit: seq ^ kRingCommitKey once the record is complete; the
 //            writer stores 0 here first and this word last
@@ -79,8 +79,13 @@ inline constexpr uint64_t kRingRegionAlign = 4096;
 
 inline constexpr size_t kRingRecordHeaderSize = 48;
 inline constexpr size_t kRingRecordAlign = 8;
-// The smallest record the writer places before the region's end.
-inline constexpr size_t kRingMinRecord = kRingRecordHeaderSize + 8;
+inline constexpr size_t kRingGenerationEndSize = 48;
+// Where fewer bytes than this are left before the region's end, the next
+// record starts at the next lap: room for a record header and either a
+// generation-end payload or at least 48 bytes of data (data records are
+// split to fit; generation-end records cannot be).
+inline constexpr size_t kRingMinRecord =
+    kRingRecordHeaderSize + kRingGenerationEndSize;
 inline constexpr uint32_t kRingRecordMagic = 0x43525447;  // "GTRC"
 inline constexpr uint64_t kRingCommitKey = 0x9E3779B97F4A7C15ull;
 
@@ -98,7 +103,6 @@ struct RingGenerationEnd {
   uint64_t records = 0;    // data records (they are seq first_seq ...)
   uint64_t bytes = 0;      // trace bytes in them
 };
-inline constexpr size_t kRingGenerationEndSize = 48;
 
 // What the file header says.
 struct RingFileHeader {

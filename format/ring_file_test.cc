@@ -190,7 +190,8 @@ TEST(RingRecordTest, LapRule) {
             size - kRingMinRecord);
   EXPECT_EQ(RingRecordStart(size - kRingMinRecord + 8, size), size);
   EXPECT_EQ(RingRecordStart(3 * size - 8, size), 3 * size);
-  EXPECT_EQ(RingRecordRoom(size - kRingMinRecord, size), 8u);
+  EXPECT_EQ(RingRecordRoom(size - kRingMinRecord, size),
+            kRingGenerationEndSize);
   EXPECT_EQ(RingRecordSize(0), kRingRecordHeaderSize);
   EXPECT_EQ(RingRecordSize(1), kRingRecordHeaderSize + 8);
   EXPECT_EQ(RingRecordSize(16), kRingRecordHeaderSize + 16);

@@ -296,6 +296,9 @@ void GenerationRing::WriteRecord(uint64_t pos, uint64_t gen,
                                  absl::Span<const uint8_t> payload) {
   format::WriteRingRecord(region_, size_, seed_.load(std::memory_order_relaxed),
                           pos, next_seq_, gen, kind, payload);
+  if (auto* hook = before_commit_hook_.load(std::memory_order_acquire)) {
+    hook(next_seq_, before_commit_arg_.load(std::memory_order_relaxed));
+  }
   format::CommitRingRecord(region_, size_, pos, next_seq_);  // R2
   ++next_seq_;
 }

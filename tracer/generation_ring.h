@@ -194,6 +194,14 @@ class GenerationRing {
   }
   uint64_t region_size() const { return size_; }
 
+  // Called on the writer thread after each record's bytes are stored and
+  // before its commit word is (tests use it to stop a writer mid-record).
+  void SetBeforeCommitHookForTesting(void (*hook)(uint64_t seq, void* arg),
+                                     void* arg) {
+    before_commit_arg_.store(arg, std::memory_order_relaxed);
+    before_commit_hook_.store(hook, std::memory_order_release);
+  }
+
  private:
   struct Held {
     uint64_t gen;
@@ -226,6 +234,8 @@ class GenerationRing {
   uint64_t size_ = 0;
   int fd_ = -1;
   GenerationRingOptions options_;
+  std::atomic<void (*)(uint64_t, void*)> before_commit_hook_{nullptr};
+  std::atomic<void*> before_commit_arg_{nullptr};
   uint64_t min_age_ns_ = 0;
 
   // Trace header: bytes first, then the size (release).
