@@ -482,7 +482,7 @@ absl::StatusOr<RingRecovery> RecoverRingFile(absl::Span<const uint8_t> file) {
       whole.push_back(std::move(g));
       end_seqs.push_back(found[i].seq);
     } else {
-      notes.Add(absl::StrCat(GenName(found[i]), " skipped: ", why));
+      notes.Add(absl::StrCat(GenName(found[i]), ": ", why));
     }
   }
   if (whole.empty()) {
@@ -501,8 +501,8 @@ absl::StatusOr<RingRecovery> RecoverRingFile(absl::Span<const uint8_t> file) {
   if (first > 0) {
     notes.Add(absl::StrCat(first, " older whole generation(s) (",
                            whole.front().gen, " to ", whole[first - 1].gen,
-                           ") skipped: not consecutive with generation ",
-                           whole[first].gen, " (the newest run starts there)"));
+                           "): not consecutive with generation ",
+                           whole[first].gen, ", where the newest run starts"));
   }
   // Data records after the newest generation: the one being written when
   // the writer stopped.
@@ -518,8 +518,8 @@ absl::StatusOr<RingRecovery> RecoverRingFile(absl::Span<const uint8_t> file) {
     if (n > 0) {
       notes.Add(absl::StrCat(n, " data record(s) (", bytes,
                              " bytes, from offset ", offset,
-                             ") of an unfinished generation after generation ",
-                             whole.back().gen, " skipped: no end record"));
+                             ") of the unfinished generation after generation ",
+                             whole.back().gen, ": no end record"));
     }
   }
   out.generations.assign(std::make_move_iterator(whole.begin() + first),
