@@ -206,18 +206,25 @@ void DisarmWatchdog() {
 
 // ---- The dump.
 
-bool LinkDumpFile() {
-  if (!g.tmpfile) return true;
+// Gives the dump its name; 0 or the errno of the failure.
+int LinkDumpFile() {
+  if (!g.tmpfile) return 0;
+  int e = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (linkat(AT_FDCWD, g.proc_path, AT_FDCWD, g.path, AT_SYMLINK_FOLLOW) ==
-            0 ||
-        linkat(g.fd, "", AT_FDCWD, g.path, AT_EMPTY_PATH) == 0) {
-      return true;
+        0) {
+      return 0;
     }
-    if (errno != EEXIST) return false;
-    unlink(g.path);  // a stale dump of an earlier process with our pid
+    e = errno;
+    if (e == EEXIST) {
+      unlink(g.path);  // a stale dump of an earlier process with our pid
+      continue;
+    }
+    // Without /proc: linking an open file needs CAP_DAC_READ_SEARCH.
+    if (linkat(g.fd, "", AT_FDCWD, g.path, AT_EMPTY_PATH) == 0) return 0;
+    return e;
   }
-  return false;
+  return e;
 }
 
 void Dump(int sig, const siginfo_t* info, int tid) {
@@ -270,7 +277,8 @@ void Dump(int sig, const siginfo_t* info, int tid) {
   struct stat st;
   const uint64_t size =
       fstat(g.fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-  const bool linked = size > 0 && LinkDumpFile();
+  const int link_error = size > 0 ? LinkDumpFile() : 0;
+  const bool linked = size > 0 && link_error == 0;
   if (g.report) {
     Line l;
     l << "gentrace: caught " << SignalName(sig);
@@ -291,7 +299,7 @@ void Dump(int sig, const siginfo_t* info, int tid) {
       l << "; nothing was dumped";
     } else {
       l << "; dump not saved (link failed, errno ";
-      l.Num(static_cast<uint64_t>(errno));
+      l.Num(static_cast<uint64_t>(link_error));
       l << ")";
     }
     if (abandoned > 0) {

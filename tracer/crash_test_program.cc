@@ -1,7 +1,7 @@
 // A traced program that crashes on purpose, for crash_handler_test and
-// recover_command_test. It traces itself into a GenerationRing (through a
-// small shim that ends a generation when the next one's first batch
-// arrives), waits until the ring holds a few whole generations, prints
+// recover_command_test. It traces itself into a GenerationRing (through
+// CallbackToRingSink: the callback destination has no end-of-generation
+// call), waits until the ring holds a few whole generations, prints
 // "ready", and then does what its mode says:
 //
 //   crash_test_program MODE DIR [--core]
@@ -47,6 +47,7 @@
 #include "tracer/generation_ring.h"
 #include "tracer/gentrace.h"
 #include "tracer/ring_sink.h"
+#include "tracer/ring_test_util.h"
 
 namespace {
 
@@ -58,35 +59,6 @@ using gentrace::internal::RingSink;
 GenerationRing* g_ring = nullptr;
 std::mutex g_state_mu;  // "needed" by the lock-held callback
 std::atomic<bool> g_stop_work{false};
-
-// Ends a generation in the ring when the first batch of the next arrives
-// (the tracer's callback destination has no end-of-generation call).
-class Shim {
- public:
-  explicit Shim(RingSink* sink) : sink_(sink) {}
-  absl::Status Write(absl::Span<const uint8_t> bytes) {
-    if (!header_) {
-      header_ = true;
-      return sink_->Write(bytes);
-    }
-    size_t i = bytes[0] == 0x31 ? 2 : 1;  // ExperimentalBatch: + exp byte
-    uint64_t gen = 0;
-    for (int shift = 0; i < bytes.size(); ++i, shift += 7) {
-      gen |= static_cast<uint64_t>(bytes[i] & 0x7f) << shift;
-      if (bytes[i] < 0x80) break;
-    }
-    if (gen_ != 0 && gen != gen_) {
-      if (absl::Status s = sink_->EndGeneration(); !s.ok()) return s;
-    }
-    gen_ = gen;
-    return sink_->Write(bytes);
-  }
-
- private:
-  RingSink* sink_;
-  bool header_ = false;
-  uint64_t gen_ = 0;
-};
 
 uint64_t NowNs() {
   timespec ts;
@@ -252,7 +224,7 @@ int main(int argc, char** argv) {
   }
   g_ring = ring->get();
   RingSink ring_sink(g_ring);
-  Shim shim(&ring_sink);
+  gentrace::testing::CallbackToRingSink shim(&ring_sink);
 
   gentrace::Options opts;
   opts.callback = [&shim](absl::Span<const uint8_t> b) {

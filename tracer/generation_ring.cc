@@ -563,6 +563,7 @@ absl::StatusOr<SnapshotInfo> GenerationRing::WriteTo(Sink* sink) {
   }
   pin_cv_.notify_all();
   SnapshotInfo info;
+  info.generations_skipped = run.skipped;
   absl::Status st = sink->Write(absl::MakeConstSpan(header, header_size));
   if (!st.ok()) return st;
   info.bytes = header_size;

@@ -112,6 +112,9 @@ struct SnapshotInfo {
   uint64_t generations = 0;
   uint64_t first_gen = 0;
   uint64_t last_gen = 0;
+  // Held generations left out: a record failed its checks (memory damage),
+  // or they were cut off from the newest run by such a generation.
+  uint64_t generations_skipped = 0;
 };
 
 struct CrashSnapshotOptions {
@@ -169,9 +172,11 @@ class GenerationRing {
 
   // Writes the trace header and the held generations to sink (Write per
   // record, EndGeneration after each generation; sink is not closed): a
-  // valid trace. Fails with kAborted if another WriteTo is in progress,
-  // kFailedPrecondition if no whole generation is held, kDataLoss if a
-  // record fails its checks (the generations before it were written).
+  // valid trace. Every record is checked first; if some fail (memory
+  // damage), the snapshot is the newest run of consecutive generations
+  // that pass. Fails with kAborted if another WriteTo is in progress,
+  // kFailedPrecondition if no whole generation is held, kDataLoss if none
+  // passes its checks.
   absl::StatusOr<SnapshotInfo> WriteTo(Sink* sink);
 
   GenerationRingStats stats() const;

@@ -490,7 +490,7 @@ TEST(GenerationRingTest, CrashSnapshotWritesHeldGenerations) {
   EXPECT_EQ(res.active_bytes, want.size() - snap.size());
 }
 
-TEST(GenerationRingTest, CrashSnapshotSkipsDamagedGenerations) {
+TEST(GenerationRingTest, SnapshotsSkipDamagedGenerations) {
   const SplitTrace t = Synthetic(6, 40);
   GenerationRingOptions o;
   o.max_bytes = 1 << 20;
@@ -508,6 +508,10 @@ TEST(GenerationRingTest, CrashSnapshotSkipsDamagedGenerations) {
   const size_t at = image.find(needle);
   ASSERT_NE(at, std::string::npos);
   region[at + 7] ^= 0x55;
+  SnapshotInfo info;
+  EXPECT_EQ(Snapshot(ring.get(), &info), Window(t, 4, 6));
+  EXPECT_EQ(info.first_gen, 4u);
+  EXPECT_EQ(info.generations_skipped, 3u);
   CrashSnapshotResult res;
   const std::string snap = CrashSnapshot(ring.get(), {}, &res);
   EXPECT_EQ(res.generations, 3u);

@@ -48,6 +48,22 @@ absl::StatusOr<SplitTrace> SplitGenerations(absl::string_view trace) {
   return out;
 }
 
+absl::Status CallbackToRingSink::Write(absl::Span<const uint8_t> bytes) {
+  if (!header_) {
+    header_ = true;
+    return sink_->Write(bytes);
+  }
+  format::BatchReader r(bytes);
+  format::Batch b;
+  absl::StatusOr<bool> ok = r.Next(&b);
+  if (!ok.ok()) return ok.status();
+  if (gen_ != 0 && b.gen != gen_) {
+    if (absl::Status s = sink_->EndGeneration(); !s.ok()) return s;
+  }
+  gen_ = b.gen;
+  return sink_->Write(bytes);
+}
+
 std::string TempPath(absl::string_view name) {
   static std::atomic<int> counter{0};
   const char* dir = std::getenv("TEST_TMPDIR");

@@ -48,6 +48,20 @@ absl::StatusOr<TraceCheck> CheckTrace(absl::string_view trace,
 std::string TempPath(absl::string_view name);
 std::string ReadFile(const std::string& path);
 
+// Feeds a RingSink from the tracer's callback destination (Options::
+// callback), which has no end-of-generation call: a generation ends when
+// the first batch of the next one arrives; the last one stays open.
+class CallbackToRingSink {
+ public:
+  explicit CallbackToRingSink(internal::Sink* ring_sink) : sink_(ring_sink) {}
+  absl::Status Write(absl::Span<const uint8_t> bytes);
+
+ private:
+  internal::Sink* sink_;
+  bool header_ = false;
+  uint64_t gen_ = 0;
+};
+
 // A Sink collecting bytes into a string (thread-compatible).
 class StringTraceSink : public internal::Sink {
  public:
