@@ -624,6 +624,11 @@ void GenerationRing::Freeze() {
 
 CrashSnapshotResult GenerationRing::WriteCrashSnapshot(
     int fd, const CrashSnapshotOptions& options) {
+  const int saved_errno = errno;  // a signal handler must leave it alone
+  struct RestoreErrno {
+    int e;
+    ~RestoreErrno() { errno = e; }
+  } restore{saved_errno};
   CrashSnapshotResult res;
   Freeze();
   // Give a write in progress on another thread the chance to finish, so
