@@ -10,6 +10,7 @@
 #include "tools/command.h"
 #include "tools/convert_command.h"
 #include "tools/dump_command.h"
+#include "tools/recover_command.h"
 #include "tools/stats_command.h"
 #include "tools/validate_command.h"
 
@@ -20,6 +21,7 @@ namespace {
 const Command* const kCommands[] = {
     &ConvertCommand(),
     &DumpCommand(),
+    &RecoverCommand(),
     &StatsCommand(),
     &ValidateCommand(),
 };
