@@ -35,6 +35,12 @@ std::atomic<bool> g_enabled{false};
 __attribute__((
     tls_model("initial-exec"))) thread_local ThreadState* tls_thread = nullptr;
 
+// True on gentrace's own threads (the advancer, and the writer, which runs
+// Options::callback): Start, Stop and AdvanceNow there would wait for the
+// calling thread itself. External linkage for the reason above.
+__attribute__((
+    tls_model("initial-exec"))) thread_local bool tls_gentrace_thread = false;
+
 namespace {
 
 // Marks a thread that has exited (or is exiting): it records nothing more.
@@ -810,7 +816,11 @@ absl::Status Runtime::Start(const Options& options) {
   gen_.store(first_gen_, std::memory_order_seq_cst);
   g_enabled.store(true, std::memory_order_release);
   running_ = true;
-  advancer_stop_ = false;
+  {
+    std::lock_guard<std::mutex> l(advancer_mu_);
+    advancer_stop_ = false;
+    advancer_exited_ = false;
+  }
   writer_ = std::thread([this] { WriterLoop(); });
   advancer_ = std::thread([this] { AdvancerLoop(); });
   return absl::OkStatus();
@@ -866,6 +876,7 @@ Stats Runtime::GetStats() {
 }
 
 void Runtime::AdvancerLoop() {
+  tls_gentrace_thread = true;
   BlockSignalsInInternalThread();
   // Symbolizing the first generation's stacks would otherwise load debug
   // information then, making that generation long.
@@ -874,20 +885,68 @@ void Runtime::AdvancerLoop() {
   DebugLog("warm-up %.1f ms", (MonotonicNanos() - t0) / 1e6);
   std::unique_lock<std::mutex> l(advancer_mu_);
   for (;;) {
-    const bool stop = advancer_cv_.wait_for(
-        l, absl::ToChronoNanoseconds(options_.generation_period),
-        [this] { return advancer_stop_ || sink_failed_.load(); });
+    advancer_cv_.wait_for(
+        l, absl::ToChronoNanoseconds(options_.generation_period), [this] {
+          return advancer_stop_ || sink_failed_.load() ||
+                 advance_requested_ > advance_served_;
+        });
+    const bool stop = advancer_stop_ || sink_failed_.load();
+    // Every AdvanceNow request made so far is served by this advance: the
+    // generation current when it was made ends here (or ended earlier).
+    const uint64_t serving = advance_requested_;
     l.unlock();
     {
       std::lock_guard<std::mutex> cl(control_mu_);
       Advance(stop);
     }
     l.lock();
+    advance_served_ = serving;
+    if (stop) advancer_exited_ = true;
+    advance_done_cv_.notify_all();
     if (stop) return;
   }
 }
 
+absl::Status Runtime::AdvanceNow() {
+  if (tls_gentrace_thread) {
+    return absl::FailedPreconditionError(
+        "AdvanceNow called on a gentrace thread (from Options::callback?): "
+        "the advance would wait for this thread; call it from another "
+        "thread");
+  }
+  std::unique_lock<std::mutex> l(advancer_mu_);
+  if (advancer_exited_ || advancer_stop_ || gen() == 0) {
+    return absl::FailedPreconditionError("tracing is not on");
+  }
+  const uint64_t ticket = ++advance_requested_;
+  advancer_cv_.notify_all();
+  advance_done_cv_.wait(
+      l, [&] { return advance_served_ >= ticket || advancer_exited_; });
+  if (sink_failed_.load()) {
+    // The advancer stops tracing next (it saw the failure, or sees it now);
+    // return once it has, so the caller finds tracing off.
+    advancer_cv_.notify_all();
+    advance_done_cv_.wait(l, [this] { return advancer_exited_; });
+    l.unlock();  // the writer takes queue_mu_, then advancer_mu_
+    std::lock_guard<std::mutex> ql(queue_mu_);
+    return absl::Status(
+        sink_error_.code(),
+        absl::StrCat("tracing stopped: the destination failed: ",
+                     sink_error_.message()));
+  }
+  if (advance_served_ < ticket) {
+    return absl::FailedPreconditionError(
+        "tracing stopped before the generation ended");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AdvanceGenerationForTesting() {
+  return Runtime::Get().AdvanceNow();
+}
+
 void Runtime::WriterLoop() {
+  tls_gentrace_thread = true;
   BlockSignalsInInternalThread();
   std::unique_lock<std::mutex> l(queue_mu_);
   for (;;) {

@@ -230,6 +230,17 @@ class Runtime {
   absl::Status Stop();
   Stats GetStats();
 
+  // Ends the current generation now, as the advancer does every
+  // generation_period: asks the advancer to advance and returns once the
+  // generation that was current at the call is complete on the
+  // destination (later generations may be complete too: requests that
+  // meet are served by one advance). May be called from any thread except
+  // gentrace's own (the writer, which runs Options::callback, and the
+  // advancer). Fails if tracing is off, if it stops before the advance
+  // (the final advance of Stop also completes the generation: that is
+  // success), or if the destination has failed.
+  absl::Status AdvanceNow();
+
   // The calling thread's state, registering it in the current session if
   // needed. Null if tracing is off or the thread is exiting.
   ThreadState* CurrentThread();
@@ -388,8 +399,19 @@ class Runtime {
   std::thread writer_;
   std::mutex advancer_mu_;
   std::condition_variable advancer_cv_;
+  // Under advancer_mu_: Stop asks the advancer to finish; AdvanceNow's
+  // requests (tickets) and the last one an advance has served; whether the
+  // advancer has returned (or not been started).
   bool advancer_stop_ = false;
+  uint64_t advance_requested_ = 0;
+  uint64_t advance_served_ = 0;
+  bool advancer_exited_ = true;
+  std::condition_variable advance_done_cv_;
 };
+
+// Runtime::AdvanceNow for tests: makes a generation boundary fall exactly
+// where a test needs it, instead of sleeping for one.
+absl::Status AdvanceGenerationForTesting();
 
 }  // namespace gentrace::internal
 

@@ -19,6 +19,7 @@
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
 #include "tracer/gentrace.h"
+#include "tracer/runtime.h"
 
 namespace gentrace {
 namespace {
@@ -27,11 +28,22 @@ using ::gentrace::testing::GoView;
 using ::gentrace::testing::TempPath;
 using ::gentrace::testing::ViewWithGo;
 
-Options FileOptions(const std::string& path, absl::Duration period) {
+// Tests end generations where they need a boundary (EndGeneration), so
+// by default no generation ends by the clock.
+constexpr absl::Duration kNoTimedGenerations = absl::Hours(1);
+
+Options FileOptions(const std::string& path,
+                    absl::Duration period = kNoTimedGenerations) {
   Options o;
   o.path = path;
   o.generation_period = period;
   return o;
+}
+
+// Ends the current generation now; it is complete when this returns.
+void EndGeneration() {
+  absl::Status s = internal::AdvanceGenerationForTesting();
+  ASSERT_TRUE(s.ok()) << s;
 }
 
 GoView MustView(const std::string& path) {
@@ -84,7 +96,7 @@ class Mailbox {
 
 TEST(FiberTest, FibersMigrateBetweenThreadsWithTheirRegions) {
   const std::string path = TempPath("fibers.trace");
-  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(3))).ok());
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
   constexpr int kFibers = 40;
   Mailbox<Fiber*> to_a, to_b, to_main;
   std::vector<Fiber> fibers;
@@ -120,7 +132,9 @@ TEST(FiberTest, FibersMigrateBetweenThreadsWithTheirRegions) {
   for (int i = 0; i < kFibers; ++i) {
     to_a.Put(&fibers[i]);
     Fiber* f = to_main.Take();
-    if (i % 8 == 0) usleep(4000);  // let generations pass while blocked
+    // A generation ends while this fiber is blocked (and all later ones
+    // live): five boundaries.
+    if (i % 8 == 0) EndGeneration();
     EXPECT_TRUE(f->Wake());
     EXPECT_FALSE(f->Wake());  // already runnable
     to_b.Put(f);
@@ -143,9 +157,11 @@ TEST(FiberTest, FibersMigrateBetweenThreadsWithTheirRegions) {
   EXPECT_EQ(v.count_matching({"from=Running to=NotExist"}), kFibers + 2);
   EXPECT_EQ(v.count_matching({"category=\"fiber\""}), 2 * kFibers);
   EXPECT_EQ(v.count_matching({"category=\"thread\""}), kFibers);
+  EXPECT_EQ(v.count("Sync"), 5 + 1);  // and the last one, at Stop
   ExpectWindowsParse(path, v.count("Sync"));
 
-  // The fibers' names are in gentrace's info batches while they live.
+  // The fibers' names are in gentrace's info batches while they live: the
+  // first generation ended with all of them alive.
   absl::StatusOr<std::unique_ptr<reader::Reader>> r =
       reader::Reader::Open(path);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -157,12 +173,14 @@ TEST(FiberTest, FibersMigrateBetweenThreadsWithTheirRegions) {
     ASSERT_TRUE(reader::DecodeGentraceInfo(*(*r)->generation(), &info).ok());
     for (const reader::FiberInfo& f : info.fibers) names.insert(f.name);
   }
-  EXPECT_EQ(names.count(absl::StrCat("request-", kFibers - 1)), 1u);
+  for (int i = 0; i < kFibers; ++i) {
+    EXPECT_EQ(names.count(absl::StrCat("request-", i)), 1u) << i;
+  }
 }
 
 TEST(FiberTest, UnfinishedFibersEndWhenDestroyed) {
   const std::string path = TempPath("unfinished.trace");
-  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(20))).ok());
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
   {
     Fiber runnable = Fiber::Create("never-run");
     Fiber blocked = Fiber::Create("blocked");
@@ -183,7 +201,7 @@ TEST(FiberTest, UnfinishedFibersEndWhenDestroyed) {
 
 TEST(FiberTest, CoroutinesSwitchOnOneThread) {
   const std::string path = TempPath("coroutines.trace");
-  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(2))).ok());
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
   std::thread t([] {
     // A generator: the caller resumes it, it yields a value, and so on.
     Coroutine gen = Coroutine::Create("generator");
@@ -192,10 +210,13 @@ TEST(FiberTest, CoroutinesSwitchOnOneThread) {
       {
         GENTRACE_REGION("produce");  // on the coroutine's goroutine
         Log("yield", absl::StrCat(i));
+        // A boundary while the coroutine runs inside its region...
+        if (i % 10 == 5) EndGeneration();
       }
       EXPECT_TRUE(gen.Yield());
       Log("caller", absl::StrCat(i));
-      if (i % 10 == 0) usleep(3000);
+      // ...and one while it waits to be resumed.
+      if (i % 10 == 0) EndGeneration();
     }
     EXPECT_TRUE(gen.Resume());
     EXPECT_TRUE(gen.Return());
@@ -214,51 +235,66 @@ TEST(FiberTest, CoroutinesSwitchOnOneThread) {
       v.count_matching({"from=NotExist to=Waiting", "tstack=[\"generator\""}),
       1);
   EXPECT_EQ(v.count_matching({"from=Running to=NotExist"}), 2);
+  EXPECT_EQ(v.count("Sync"), 10 + 1);
   ExpectWindowsParse(path, v.count("Sync"));
 }
 
 TEST(FiberTest, MutexAndCondVarRecordWhoWokeWhom) {
   const std::string path = TempPath("sync.trace");
-  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(5))).ok());
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  constexpr int kConsumers = 3;
+  constexpr int kItems = 200;
   Mutex mu;
   CondVar cv;
   std::deque<int> queue;
   bool done = false;
+  // Consumers waiting on cv and not yet notified (under mu). The producer
+  // hands out an item only when all of them wait, so every item is taken
+  // by a consumer it woke from cv.wait, and the wait counts are exact.
+  int idle = 0;
   std::atomic<int> consumed{0};
   std::vector<std::thread> consumers;
-  for (int c = 0; c < 3; ++c) {
+  for (int c = 0; c < kConsumers; ++c) {
     consumers.emplace_back([&] {
       std::unique_lock<Mutex> l(mu);
       for (;;) {
-        cv.wait(l, [&] { return !queue.empty() || done; });
+        while (queue.empty() && !done) {
+          ++idle;
+          cv.wait(l);  // enqueued before mu is released
+        }
         if (queue.empty()) return;
         queue.pop_front();
         consumed.fetch_add(1);
-        l.unlock();
-        usleep(200);
-        l.lock();
       }
     });
   }
+  auto when_all_idle = [&](auto fn) {
+    for (;;) {
+      std::unique_lock<Mutex> l(mu);
+      if (idle == kConsumers) return fn();
+      l.unlock();
+      std::this_thread::yield();
+    }
+  };
   std::thread producer([&] {
-    for (int i = 0; i < 200; ++i) {
-      {
-        std::lock_guard<Mutex> l(mu);
+    for (int i = 0; i < kItems; ++i) {
+      when_all_idle([&] {
         queue.push_back(i);
-        usleep(50);  // hold the lock: contention
-      }
+        --idle;  // the one notify_one wakes
+      });
       cv.notify_one();
-      usleep(1000);  // consumers are idle again: they wait on the CondVar
+      // A boundary while consumers wait on cv or on the mutex.
+      if (i % 50 == 0) EndGeneration();
     }
-    {
-      std::lock_guard<Mutex> l(mu);
+    when_all_idle([&] {
       done = true;
-    }
+      idle = 0;
+    });
     cv.notify_all();
   });
   producer.join();
   for (auto& t : consumers) t.join();
-  EXPECT_EQ(consumed.load(), 200);
+  EXPECT_EQ(consumed.load(), kItems);
   // Timed waits that time out record their own wake-up.
   {
     std::unique_lock<Mutex> l(mu);
@@ -269,12 +305,15 @@ TEST(FiberTest, MutexAndCondVarRecordWhoWokeWhom) {
 
   GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
+  // Each consumer waits once at first and once after each item it took,
+  // and the timed wait above once.
   const int cond_waits =
       v.count_matching({"to=Waiting", "reason=\"sync.(*Cond).Wait\""});
-  EXPECT_GT(cond_waits, 20);
+  EXPECT_EQ(cond_waits, kConsumers + kItems + 1);
   // A consumer woken by the producer: the unblock is on another thread
   // than the woken goroutine's. Count unblocks written by some thread for a
-  // goroutine that is not the one running there (g=...).
+  // goroutine that is not the one running there (g=...): every notified
+  // wait, and any wait for the mutex that an unlock ended.
   int cross = 0;
   for (const std::string& e : v.events) {
     if (e.find("from=Waiting to=Runnable") == std::string::npos) continue;
@@ -285,7 +324,9 @@ TEST(FiberTest, MutexAndCondVarRecordWhoWokeWhom) {
     const std::string woken = e.substr(r + 19, e.find(' ', r + 19) - r - 19);
     cross += running != woken;
   }
-  EXPECT_GT(cross, 20);
+  EXPECT_GE(cross, kConsumers + kItems);
+  EXPECT_EQ(v.count("Sync"), 4 + 1);
+  ExpectWindowsParse(path, v.count("Sync"));
 }
 
 TEST(FiberTest, ManyFibersOnManyThreadsWithTinyGenerations) {
@@ -323,7 +364,9 @@ TEST(FiberTest, ManyFibersOnManyThreadsWithTinyGenerations) {
     });
   }
   for (Fiber& f : fibers) runnable.Put(&f);
-  while (finished.load() < kFibers) usleep(1000);
+  // Generations end by the clock (every 2 ms) and on demand while the
+  // fibers run and migrate, at least three times.
+  for (int i = 0; i < 3 || finished.load() < kFibers; ++i) EndGeneration();
   for (int w = 0; w < kWorkers; ++w) runnable.Put(nullptr);
   for (auto& t : workers) t.join();
   fibers.clear();

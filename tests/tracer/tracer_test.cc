@@ -23,6 +23,7 @@
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
 #include "tracer/gentrace.h"
+#include "tracer/runtime.h"
 
 namespace gentrace {
 namespace {
@@ -39,8 +40,12 @@ constexpr int kScale = 10;  // ThreadSanitizer is ~10x slower
 constexpr int kScale = 1;
 #endif
 
+// Tests end generations where they need a boundary (EndGeneration), so
+// by default no generation ends by the clock.
+constexpr absl::Duration kNoTimedGenerations = absl::Hours(1);
+
 Options FileOptions(const std::string& path,
-                    absl::Duration period = absl::Milliseconds(50)) {
+                    absl::Duration period = kNoTimedGenerations) {
   Options o;
   o.path = path;
   o.generation_period = period;
@@ -57,14 +62,10 @@ GoView MustView(const std::string& path, bool allow_broken_tail = false,
   return *v;
 }
 
-// Waits until `more` further generations are complete (the first ones can
-// take longer than the period while debug information loads).
-void WaitForMoreGenerations(uint64_t more) {
-  const uint64_t target = GetStats().generations + more;
-  for (int i = 0; i < 10000 && GetStats().generations < target; ++i) {
-    usleep(1000);
-  }
-  ASSERT_GE(GetStats().generations, target);
+// Ends the current generation now; it is complete when this returns.
+void EndGeneration() {
+  absl::Status s = internal::AdvanceGenerationForTesting();
+  ASSERT_TRUE(s.ok()) << s;
 }
 
 // Reads the batch framing of a trace: generations seen, in order.
@@ -250,7 +251,7 @@ TEST(TracerTest, MisuseNeverBreaksTheTrace) {
 
 TEST(TracerTest, BlockingAndSyscallsAcrossGenerations) {
   const std::string path = TempPath("block.trace");
-  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(5))).ok());
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([i] {
@@ -259,10 +260,10 @@ TEST(TracerTest, BlockingAndSyscallsAcrossGenerations) {
         // Each block and syscall spans a generation boundary.
         if (i % 2 == 0) {
           ScopedBlock b(BlockReason::kNetwork);
-          WaitForMoreGenerations(1);
+          EndGeneration();
         } else {
           ScopedSyscall s;
-          WaitForMoreGenerations(1);
+          EndGeneration();
         }
       }
     });
@@ -270,14 +271,18 @@ TEST(TracerTest, BlockingAndSyscallsAcrossGenerations) {
   // A thread that stays silent through many generations, then logs.
   std::thread silent([] {
     Log("silent", "first");
-    WaitForMoreGenerations(9);
+    for (int i = 0; i < 9; ++i) EndGeneration();
     Log("silent", "second");
   });
   for (auto& t : threads) t.join();
   silent.join();
   ASSERT_TRUE(Stop().ok());
   const std::vector<uint64_t> gens = Generations(ReadFile(path));
-  EXPECT_GE(gens.size(), 8u);
+  // Requests that meet may share an advance: at least the silent
+  // thread's nine boundaries, at most all 29, and the last at Stop.
+  EXPECT_GE(gens.size(), 9u + 1);
+  EXPECT_LE(gens.size(), 29u + 1);
+  EXPECT_EQ(GetStats().generations, gens.size());
   for (size_t i = 1; i < gens.size(); ++i) EXPECT_EQ(gens[i], gens[i - 1] + 1);
 
   GENTRACE_REQUIRE_GO_TOOL();
@@ -337,11 +342,13 @@ TEST(TracerTest, ManyThreadsStartingAndExitingWithTinyGenerations) {
       }
     });
   }
+  // Generations end by the clock, and at least three times on demand.
+  for (int i = 0; i < 3; ++i) EndGeneration();
   for (auto& t : threads) t.join();
   ASSERT_TRUE(Stop().ok());
   const Stats stats = GetStats();
   EXPECT_EQ(stats.threads_seen, static_cast<uint64_t>(kThreads + kThreads / 2));
-  EXPECT_GE(stats.generations, 2u);
+  EXPECT_GE(stats.generations, 3u + 1);
 
   GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path, false, /*dump=*/false);  // millions of events
@@ -375,7 +382,9 @@ TEST(TracerTest, HundredStartStopCycles) {
     });
     Log("main", "x");
     t.join();
-    if (i % 10 == 0) usleep(5000);  // several generations now and then
+    if (i % 10 == 0) {  // several generations now and then
+      for (int k = 0; k < 3; ++k) EndGeneration();
+    }
     ASSERT_TRUE(Stop().ok()) << i;
   }
   done.store(true);
@@ -396,12 +405,12 @@ TEST(TracerTest, HundredStartStopCycles) {
 
 TEST(TracerTest, ZstdOneFramePerGeneration) {
   const std::string path = TempPath("z.trace.zst");
-  Options o = FileOptions(path, absl::Milliseconds(5));
+  Options o = FileOptions(path);
   o.compression = Compression::kZstd;
   ASSERT_TRUE(Start(o).ok());
   for (int i = 0; i < 30; ++i) {
     Log("z", absl::StrCat("message ", i));
-    if (i % 6 == 0) WaitForMoreGenerations(1);
+    if (i % 6 == 0) EndGeneration();
   }
   ASSERT_TRUE(Stop().ok());
   const std::string compressed = ReadFile(path);
@@ -429,7 +438,7 @@ TEST(TracerTest, ZstdOneFramePerGeneration) {
   }
   const std::vector<uint64_t> gens = Generations(plain);
   EXPECT_EQ(frames, gens.size());
-  ASSERT_GE(gens.size(), 4u);
+  ASSERT_EQ(gens.size(), 5u + 1);
 
   GENTRACE_REQUIRE_GO_TOOL();
   const std::string plain_path = TempPath("z.trace");
@@ -451,10 +460,51 @@ TEST(TracerTest, ZstdOneFramePerGeneration) {
   EXPECT_EQ(cut.count("Sync"), 3);
 }
 
+TEST(TracerTest, AdvanceNowEndsTheCurrentGeneration) {
+  EXPECT_THAT(std::string(internal::AdvanceGenerationForTesting().message()),
+              HasSubstr("tracing is not on"));
+  const std::string path = TempPath("advance.trace");
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  Log("gen", "1");
+  EndGeneration();
+  // Complete on the destination when AdvanceNow returns.
+  EXPECT_EQ(GetStats().generations, 1u);
+  EXPECT_EQ(Generations(ReadFile(path)).size(), 1u);
+  Log("gen", "2");
+  EndGeneration();
+  EXPECT_EQ(GetStats().generations, 2u);
+  // From several threads at once: every call returns after a boundary
+  // that followed it; calls that meet may share one.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([] {
+      for (int i = 0; i < 10; ++i) {
+        const uint64_t before = GetStats().generations;
+        Log("gen", "many");
+        EndGeneration();
+        EXPECT_GT(GetStats().generations, before);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const uint64_t forced = GetStats().generations;
+  EXPECT_GE(forced, 2u + 10);
+  EXPECT_LE(forced, 2u + 40);
+  ASSERT_TRUE(Stop().ok());
+  EXPECT_EQ(GetStats().generations, forced + 1);
+  EXPECT_THAT(std::string(internal::AdvanceGenerationForTesting().message()),
+              HasSubstr("tracing is not on"));
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path);
+  EXPECT_EQ(v.count("Sync"), static_cast<int>(forced + 1));
+  EXPECT_EQ(v.count("Log"), 2 + 40);
+}
+
 TEST(TracerTest, FailingSinkStopsTracingAndStopReportsIt) {
   std::atomic<size_t> seen{0};
   Options o;
-  o.generation_period = absl::Milliseconds(2);
+  o.generation_period = kNoTimedGenerations;
   o.callback = [&](absl::Span<const uint8_t> bytes) {
     if (seen.fetch_add(bytes.size()) > 2000) {
       return absl::ResourceExhaustedError("disk full (simulated)");
@@ -462,12 +512,13 @@ TEST(TracerTest, FailingSinkStopsTracingAndStopReportsIt) {
     return absl::OkStatus();
   };
   ASSERT_TRUE(Start(o).ok());
-  for (int i = 0; i < 2000 && IsTracing(); ++i) {
-    Log("fill", std::string(100, 'y'));
-    usleep(50);
-  }
-  // Tracing stops by itself soon after the failure.
-  for (int i = 0; i < 200 && IsTracing(); ++i) usleep(5000);
+  for (int i = 0; i < 40; ++i) Log("fill", std::string(100, 'y'));
+  // Writing the generation fails; tracing stops by itself, and the advance
+  // that wrote it says why.
+  absl::Status advance = internal::AdvanceGenerationForTesting();
+  EXPECT_EQ(advance.code(), absl::StatusCode::kResourceExhausted) << advance;
+  EXPECT_THAT(std::string(advance.message()),
+              HasSubstr("disk full (simulated)"));
   EXPECT_FALSE(IsTracing());
   Log("after", "failure");  // harmless
   absl::Status s = Stop();
@@ -493,15 +544,15 @@ TEST(TracerTest, ClosedPipeIsAnErrorNotASignal) {
   // A reader that goes away while tracing: Stop reports it.
   ASSERT_EQ(pipe(fds), 0);
   o.fd = fds[1];
-  o.generation_period = absl::Milliseconds(2);
+  o.generation_period = kNoTimedGenerations;
   ASSERT_TRUE(Start(o).ok());
   char header[16];
   ASSERT_EQ(read(fds[0], header, sizeof(header)), 16);
   close(fds[0]);
-  for (int i = 0; i < 100 && IsTracing(); ++i) {
-    Log("x", "y");
-    usleep(2000);
-  }
+  Log("x", "y");
+  s = internal::AdvanceGenerationForTesting();
+  EXPECT_THAT(std::string(s.message()), HasSubstr("Broken pipe"));
+  EXPECT_FALSE(IsTracing());
   s = Stop();
   EXPECT_THAT(std::string(s.message()), HasSubstr("Broken pipe"));
   close(fds[1]);
@@ -509,7 +560,7 @@ TEST(TracerTest, ClosedPipeIsAnErrorNotASignal) {
 
 TEST(TracerTest, ForkLeavesParentTraceIntactAndChildOff) {
   const std::string path = TempPath("fork.trace");
-  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(5))).ok());
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
   Log("before", "fork");
   pid_t pid = fork();
   if (pid == 0) {
@@ -524,8 +575,8 @@ TEST(TracerTest, ForkLeavesParentTraceIntactAndChildOff) {
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EndGeneration();
   Log("after", "fork");
-  usleep(20000);
   ASSERT_TRUE(Stop().ok());
 
   GENTRACE_REQUIRE_GO_TOOL();
@@ -536,11 +587,12 @@ TEST(TracerTest, ForkLeavesParentTraceIntactAndChildOff) {
 
 TEST(TracerTest, ThreadNamesAreRecordedEveryGeneration) {
   const std::string path = TempPath("names.trace");
-  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(5))).ok());
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
   std::thread t([] {
     Log("x", "y");
+    EndGeneration();  // named after the thread
     pthread_setname_np(pthread_self(), "renamed-by-os");
-    WaitForMoreGenerations(4);
+    for (int i = 0; i < 3; ++i) EndGeneration();
   });
   t.join();
   ASSERT_TRUE(Stop().ok());
@@ -557,7 +609,7 @@ TEST(TracerTest, ThreadNamesAreRecordedEveryGeneration) {
       ++info_batches;
     }
   }
-  EXPECT_GE(info_batches, 3) << Generations(bytes).size() << " generations";
+  EXPECT_EQ(info_batches, 4 + 1);
 
   // gentrace's reader decodes them: per generation, its time span and the
   // threads with their names.
@@ -578,8 +630,10 @@ TEST(TracerTest, ThreadNamesAreRecordedEveryGeneration) {
     }
   }
   EXPECT_TRUE((*rd)->status().ok()) << (*rd)->status();
-  EXPECT_GE(generations, 4);
-  EXPECT_GE(renamed, 2);
+  EXPECT_EQ(generations, 4 + 1);
+  // Read at the end of each of the three generations after the rename
+  // (the thread still lives); the last one has only the recorded name.
+  EXPECT_EQ(renamed, 4);
 }
 
 }  // namespace
