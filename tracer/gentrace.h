@@ -244,7 +244,10 @@ void LogStatic(const StaticName& category, absl::string_view message,
 // Regions: a named interval of a thread's (or fiber's) time, nested
 // properly (Go's trace.StartRegion). Ending a region that is not the
 // innermost open one also ends the regions opened inside it; ending a
-// region that is not open does nothing.
+// region that is not open does nothing. A ScopedRegion ends the region it
+// began on the goroutine that began it: if that goroutine does not run on
+// the thread when the scope ends (its fiber moved away or ended), nothing
+// is recorded.
 inline void RegionBegin(absl::string_view name, TaskId task = 0) {
   if (internal::Enabled()) (void)internal::RegionBegin(name, task);
 }
@@ -408,8 +411,17 @@ class GoroutineHandle {
 // Calls that do not fit the fiber's state (resuming a running fiber,
 // yielding one that runs on another thread) record nothing and return
 // false. A fiber belongs to the trace it was created in; with tracing off,
-// Create returns an empty fiber whose calls do nothing. Destroying a fiber
-// that has not finished ends it (running it briefly here if needed).
+// Create returns an empty fiber whose calls do nothing.
+//
+// Destroying a fiber (or a Coroutine) that has not finished ends it: at
+// once if it runs on this thread or on no thread (running it briefly here
+// if needed); if it is on another thread (running, in a ScopedSyscall, or
+// blocked in a ScopedBlock or a traced wait there), that thread ends it at
+// its next gentrace call, block end, or exit, and until then it stays that
+// thread's. Its memory lives until no thread runs it, no fiber links back
+// to it as its resumer, and the handle is gone, so scopes that outlive
+// their fiber are safe (docs/TRACER.md). A handle object itself is not
+// thread-safe: do not destroy it while another thread calls its methods.
 class Fiber : public internal::GoroutineHandle {
  public:
   // A runnable fiber; `name` is its goroutine's name in `go tool trace`.

@@ -3,10 +3,12 @@
 // thread, and threads that wake each other, each checked by Go's parser
 // and validator (when the Go reference tool is available).
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <deque>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -69,6 +71,52 @@ void ExpectWindowsParse(const std::string& path, int generations) {
     EXPECT_TRUE(w->ok) << "window from generation " << from << ": "
                        << w->output;
   }
+}
+
+#if defined(GENTRACE_TSAN)
+constexpr int kScale = 5;  // ThreadSanitizer is ~10x slower
+#else
+constexpr int kScale = 1;
+#endif
+
+uint64_t Tid() { return static_cast<uint64_t>(syscall(SYS_gettid)); }
+
+// The value of `key=` in a dump line ("" if absent).
+std::string Field(const std::string& line, absl::string_view key) {
+  const std::string k = absl::StrCat(" ", key, "=");
+  const size_t p = line.find(k);
+  if (p == std::string::npos) return "";
+  const size_t b = p + k.size();
+  return line.substr(b, line.find(' ', b) - b);
+}
+
+// Dump lines about goroutine `g`'s state that contain `what`.
+std::vector<std::string> Transitions(const GoView& v, uint64_t g,
+                                     absl::string_view what) {
+  std::vector<std::string> out;
+  const std::string resource = absl::StrCat(" resource=Goroutine:", g, " ");
+  for (const std::string& e : v.events) {
+    if (e.find(resource) != std::string::npos &&
+        e.find(std::string(what)) != std::string::npos) {
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+// The goroutine (g=) of the one Log event with this message.
+std::string LogGoroutine(const GoView& v, absl::string_view message) {
+  const std::string m = absl::StrCat("message=\"", message, "\"");
+  std::string g;
+  int n = 0;
+  for (const std::string& e : v.events) {
+    if (e.rfind("Log ", 0) == 0 && e.find(m) != std::string::npos) {
+      g = Field(e, "g");
+      ++n;
+    }
+  }
+  EXPECT_EQ(n, 1) << message;
+  return g;
 }
 
 // A one-slot mailbox for handing work between test threads.
@@ -379,6 +427,266 @@ TEST(FiberTest, ManyFibersOnManyThreadsWithTinyGenerations) {
             kFibers);
   EXPECT_EQ(v.count_matching({"from=Running to=NotExist", "g="}) >= kFibers,
             true);
+}
+
+// The handle of a fiber that runs on another thread is destroyed: the
+// fiber ends on that thread, at its next traced event, and its memory
+// lives until then (it used to be freed two generations later while that
+// thread still ran it: heap-use-after-free under ASan).
+TEST(FiberTest, FiberDestroyedWhileRunningOnAnotherThreadEndsThere) {
+  const std::string path = TempPath("destroyed-running.trace");
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  auto fiber = std::make_unique<Fiber>(Fiber::Create("doomed"));
+  const uint64_t id = fiber->goroutine_id();
+  Fiber* f = fiber.get();
+  Mailbox<int> to_b, to_main;
+  uint64_t b_tid = 0;
+  std::thread b([&] {
+    b_tid = Tid();
+    EXPECT_TRUE(f->Resume());
+    {
+      GENTRACE_REGION("outlives");  // the fiber's
+      Log("on", "fiber");
+      to_main.Put(1);
+      to_b.Take();          // the handle is gone, and generations have ended
+      Log("on", "thread");  // the fiber ends first; this is the thread's
+    }  // the region's goroutine has ended: nothing is recorded
+    Log("on", "thread again");
+  });
+  to_main.Take();
+  fiber.reset();  // while the fiber runs on b
+  EndGeneration();
+  EndGeneration();
+  EndGeneration();
+  to_b.Put(1);
+  b.join();
+  ASSERT_TRUE(Stop().ok());
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path);
+  const std::vector<std::string> ends =
+      Transitions(v, id, "from=Running to=NotExist");
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(Field(ends[0], "m"), absl::StrCat(b_tid));  // on b
+  // Running on b until then: a status every generation, no other change.
+  EXPECT_EQ(Transitions(v, id, "from=Running to=Running").size(), 3u);
+  EXPECT_EQ(Transitions(v, id, "to=").size(), 2u + 3 + 1);
+  EXPECT_EQ(LogGoroutine(v, "fiber"), absl::StrCat(id));
+  const std::string b_g = LogGoroutine(v, "thread");
+  EXPECT_NE(b_g, absl::StrCat(id));
+  EXPECT_EQ(LogGoroutine(v, "thread again"), b_g);
+  EXPECT_EQ(v.count_matching({"RegionBegin", "type=\"outlives\""}), 1);
+  EXPECT_EQ(v.count_matching({"RegionEnd"}), 0);
+}
+
+// The same for a fiber blocked inside a ScopedBlock (or a traced Mutex or
+// CondVar wait) on another thread: it stays that thread's, and ends there
+// when the block ends; its handle's destruction does not run it elsewhere.
+TEST(FiberTest, FiberDestroyedWhileBlockedInAScopeOnAnotherThreadEndsThere) {
+  const std::string path = TempPath("destroyed-blocked.trace");
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  auto fiber = std::make_unique<Fiber>(Fiber::Create("doomed"));
+  const uint64_t id = fiber->goroutine_id();
+  Fiber* f = fiber.get();
+  Mailbox<int> to_b, to_main;
+  uint64_t b_tid = 0;
+  std::thread b([&] {
+    b_tid = Tid();
+    EXPECT_TRUE(f->Resume());
+    GENTRACE_REGION("outlives");
+    {
+      ScopedBlock blocked(BlockReason::kNetwork);
+      to_main.Put(1);
+      to_b.Take();
+    }  // the fiber runs again, and ends at once
+    Log("on", "thread");
+  });
+  to_main.Take();
+  fiber.reset();
+  EndGeneration();
+  EndGeneration();
+  EndGeneration();
+  to_b.Put(1);
+  b.join();
+  ASSERT_TRUE(Stop().ok());
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path);
+  const std::vector<std::string> ends =
+      Transitions(v, id, "from=Running to=NotExist");
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(Field(ends[0], "m"), absl::StrCat(b_tid));
+  EXPECT_EQ(Transitions(v, id, "reason=\"network\"").size(), 1u);
+  EXPECT_EQ(Transitions(v, id, "from=Waiting to=Waiting").size(), 3u);
+  EXPECT_NE(LogGoroutine(v, "thread"), absl::StrCat(id));
+  EXPECT_EQ(v.count_matching({"RegionEnd"}), 0);
+}
+
+// A thread that exits while running a fiber whose handle is gone ends it;
+// a coroutine destroyed while it runs elsewhere gives its thread back to
+// the goroutine that resumed it.
+TEST(FiberTest, DestroyedFibersEndAtThreadExitAndCoroutinesReturn) {
+  const std::string path = TempPath("destroyed-exit.trace");
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  auto fiber = std::make_unique<Fiber>(Fiber::Create("doomed-fiber"));
+  auto co = std::make_unique<Coroutine>(Coroutine::Create("doomed-co"));
+  const uint64_t fiber_id = fiber->goroutine_id();
+  const uint64_t co_id = co->goroutine_id();
+  Fiber* f = fiber.get();
+  Coroutine* c = co.get();
+  Mailbox<int> to_b, to_main;
+  std::thread b([&] {
+    EXPECT_TRUE(f->Resume());
+    to_main.Put(1);
+    to_b.Take();
+  });  // exits running the fiber
+  std::thread d([&] {
+    Log("d", "before");
+    EXPECT_TRUE(c->Resume());
+    Log("on", "coroutine");
+    to_main.Put(1);
+    to_b.Take();
+    Log("on", "resumer");  // the coroutine ends first
+  });
+  to_main.Take();
+  to_main.Take();
+  fiber.reset();
+  co.reset();
+  EndGeneration();
+  EndGeneration();
+  to_b.Put(1);
+  to_b.Put(1);
+  b.join();
+  d.join();
+  ASSERT_TRUE(Stop().ok());
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path);
+  EXPECT_EQ(Transitions(v, fiber_id, "from=Running to=NotExist").size(), 1u);
+  EXPECT_EQ(Transitions(v, co_id, "from=Running to=NotExist").size(), 1u);
+  EXPECT_EQ(LogGoroutine(v, "coroutine"), absl::StrCat(co_id));
+  EXPECT_EQ(LogGoroutine(v, "resumer"), LogGoroutine(v, "before"));
+}
+
+// A busy program where fibers end in every way while regions opened on
+// them are still open, and handles are destroyed on other threads while
+// the fibers run, block, switch to coroutines and resume other fibers,
+// with generations ending all along. A region token that no longer
+// matches a live goroutine records nothing; nothing is freed early (this
+// used to corrupt the heap: SIGSEGV in free in ~GState, from the
+// advancer's reclaim of ended fibers).
+TEST(FiberTest, FibersEndingUnderOpenRegionsInABusyProgram) {
+  const std::string path = TempPath("busy.trace");
+  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(2))).ok());
+  constexpr int kWorkers = 4;
+  const int kRounds = 150 / kScale;
+  // The owner creates shared fibers and destroys their handles while
+  // workers run them; a worker touches a handle only to resume it.
+  struct Handoff {
+    std::unique_ptr<Fiber> fiber;
+    std::atomic<bool> resumed{false};
+    std::atomic<bool> destroyed{false};
+  };
+  std::vector<std::unique_ptr<Handoff>> handoffs;
+  for (int i = 0; i < kWorkers * kRounds; ++i) {
+    handoffs.push_back(std::make_unique<Handoff>());
+    handoffs.back()->fiber =
+        std::make_unique<Fiber>(Fiber::Create(absl::StrCat("shared-", i)));
+  }
+  auto wait_for = [](const std::atomic<bool>& flag) {
+    while (!flag.load()) std::this_thread::yield();
+  };
+  Mutex mu;
+  std::atomic<int> workers_done{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      for (int r = 0; r < kRounds; ++r) {
+        // A fiber of its own, finished and destroyed inside its region.
+        {
+          Fiber own = Fiber::Create("own");
+          EXPECT_TRUE(own.Resume());
+          GENTRACE_REGION("outlives");
+          Log("own", "running");
+          EXPECT_TRUE(own.Finish());
+          own = Fiber();
+          Log("own", "after");  // the thread's own goroutine
+        }
+        // A shared one, destroyed by the owner while it runs here.
+        Handoff& h = *handoffs[w * kRounds + r];
+        EXPECT_TRUE(h.fiber->Resume());
+        h.resumed.store(true);
+        {
+          GENTRACE_REGION("outlives");
+          switch (r % 3) {
+            case 0: {  // destroyed while blocked in a scope here
+              ScopedBlock b(BlockReason::kSelect);
+              wait_for(h.destroyed);
+              break;
+            }
+            case 1:  // destroyed while running here, silent
+              wait_for(h.destroyed);
+              break;
+            default:  // destroyed at any point of a busy stretch
+              for (int k = 0; k < 4; ++k) {
+                Log("busy", "x");
+                GENTRACE_REGION("inner");
+                Coroutine co = Coroutine::Create("co");
+                co.Resume();
+                Log("co", "in");
+                co.Yield();
+                {
+                  std::lock_guard<Mutex> l(mu);
+                  Fiber nested = Fiber::Create("nested");
+                  nested.Resume();
+                  Log("nested", "in");
+                }  // nested ends here
+                co.Resume();
+                co.Return();
+              }
+              wait_for(h.destroyed);
+          }
+          Log("busy", "end");  // ends the fiber if it still runs here
+        }
+      }
+      workers_done.fetch_add(1);
+    });
+  }
+  std::thread owner([&] {
+    for (int r = 0; r < kRounds; ++r) {
+      for (int w = 0; w < kWorkers; ++w) {
+        Handoff& h = *handoffs[w * kRounds + r];
+        wait_for(h.resumed);
+        h.fiber.reset();
+        h.destroyed.store(true);
+      }
+    }
+  });
+  while (workers_done.load() < kWorkers) EndGeneration();
+  for (auto& t : threads) t.join();
+  owner.join();
+  ASSERT_TRUE(Stop().ok());
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path);
+  const int shared = kWorkers * kRounds;
+  EXPECT_EQ(v.count_matching({"from=NotExist", "tstack=[\"shared-"}), shared);
+  // Every goroutine ends exactly once: fibers, coroutines, and the
+  // threads, which all exit before Stop, except the main thread (it
+  // created the shared fibers).
+  const int created =
+      v.count_matching({"resource=Goroutine:", "from=NotExist"});
+  EXPECT_EQ(v.count_matching({"resource=Goroutine:", "to=NotExist"}),
+            created - 1);
+  std::set<std::string> ended;
+  for (const std::string& e : v.events) {
+    if (e.find(" to=NotExist") != std::string::npos) {
+      EXPECT_TRUE(ended.insert(Field(e, "resource")).second) << e;
+    }
+  }
+  // Regions begun on a fiber that then ended record no end.
+  EXPECT_EQ(v.count_matching({"RegionBegin", "type=\"outlives\""}), 2 * shared);
+  EXPECT_EQ(v.count_matching({"RegionEnd", "type=\"outlives\""}), 0);
 }
 
 }  // namespace

@@ -68,6 +68,29 @@ void EndGeneration() {
   ASSERT_TRUE(s.ok()) << s;
 }
 
+// Our reader reads the whole trace without an error; returns its event
+// count.
+int ExpectOurReaderAccepts(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<reader::Reader>> r =
+      reader::Reader::Open(path);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return 0;
+  reader::Event ev;
+  int n = 0;
+  while ((*r)->ReadEvent(&ev)) ++n;
+  EXPECT_TRUE((*r)->status().ok()) << path << ": " << (*r)->status();
+  return n;
+}
+
+// The value of `key=` in a dump line ("" if absent).
+std::string Field(const std::string& line, absl::string_view key) {
+  const std::string k = absl::StrCat(" ", key, "=");
+  const size_t p = line.find(k);
+  if (p == std::string::npos) return "";
+  const size_t b = p + k.size();
+  return line.substr(b, line.find(' ', b) - b);
+}
+
 // Reads the batch framing of a trace: generations seen, in order.
 std::vector<uint64_t> Generations(const std::string& bytes) {
   std::vector<uint64_t> gens;
@@ -401,6 +424,70 @@ TEST(TracerTest, HundredStartStopCycles) {
       last.count_matching({"category=\"cycle\"",
                            absl::StrCat("message=\"", kCycles - 1, "\"")}),
       1);
+}
+
+// The thread the locker hook pauses, and how it hands over (below).
+thread_local bool t_pause_in_locker = false;
+absl::Notification* g_locker_paused = nullptr;
+absl::Notification* g_locker_resume = nullptr;
+void PauseInLocker() {
+  if (!t_pause_in_locker) return;
+  t_pause_in_locker = false;
+  g_locker_paused->Notify();
+  g_locker_resume->WaitForNotification();
+}
+
+// A thread registered in one trace is paused between CurrentThread (which
+// finds it registered) and its seqlock while tracing stops and starts
+// again: it must register again, not write into the new trace with the
+// old trace's P and goroutine (Go's parser: "found goroutine status for
+// new goroutine after the first generation").
+TEST(TracerTest, StopAndStartBeforeTheSeqlockRegistersTheThreadAgain) {
+  const std::string path1 = TempPath("stale-1.trace");
+  const std::string path2 = TempPath("stale-2.trace");
+  ASSERT_TRUE(Start(FileOptions(path1)).ok());
+  absl::Notification paused, resume;
+  g_locker_paused = &paused;
+  g_locker_resume = &resume;
+  internal::SetTraceLockerHookForTesting(&PauseInLocker);
+  std::thread t([] {
+    SetThreadName("stale-thread");
+    Log("t", "trace 1");  // P 1 of trace 1
+    t_pause_in_locker = true;
+    Log("t", "trace 2");
+  });
+  paused.WaitForNotification();
+  ASSERT_TRUE(Stop().ok());
+  ASSERT_TRUE(Start(FileOptions(path2)).ok());
+  Log("main", "trace 2");  // P 1 of trace 2
+  EndGeneration();         // t writes in the second generation
+  resume.Notify();
+  t.join();
+  internal::SetTraceLockerHookForTesting(nullptr);
+  ASSERT_TRUE(Stop().ok());
+  EXPECT_EQ(GetStats().threads_seen, 2u);  // main, and t again
+
+  EXPECT_GT(ExpectOurReaderAccepts(path1), 0);
+  ExpectOurReaderAccepts(path2);
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v1 = MustView(path1);
+  EXPECT_EQ(v1.end_line, "END ok");
+  EXPECT_EQ(v1.count("Log"), 1);
+  GoView v2 = MustView(path2);
+  EXPECT_EQ(v2.end_line, "END ok");
+  // t comes into trace 2 as a new goroutine, created with its name, on a
+  // P of its own.
+  EXPECT_EQ(v2.count_matching(
+                {"from=NotExist to=Runnable", "tstack=[\"stale-thread\""}),
+            1);
+  std::string t_p, main_p;
+  for (const std::string& e : v2.events) {
+    if (e.rfind("Log ", 0) != 0) continue;
+    (e.find("category=\"t\"") != std::string::npos ? t_p : main_p) =
+        Field(e, "p");
+  }
+  EXPECT_EQ(main_p, "1");
+  EXPECT_EQ(t_p, "2");
 }
 
 TEST(TracerTest, ZstdOneFramePerGeneration) {
