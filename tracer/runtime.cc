@@ -40,6 +40,9 @@ __attribute__((
 // calling thread itself. External linkage for the reason above.
 __attribute__((
     tls_model("initial-exec"))) thread_local bool tls_gentrace_thread = false;
+// True while the thread is inside Start, Stop or AdvanceNow.
+__attribute__((tls_model("initial-exec"))) thread_local bool tls_in_control =
+    false;
 
 namespace {
 
@@ -55,11 +58,81 @@ void OnThreadExit(void* arg) {
   Runtime::Get().ThreadExit(ts);
 }
 
+// Set when gentrace's exit handler runs: no trace starts after it (its
+// threads would run while the process tears itself down).
+std::atomic<bool> g_exiting{false};
+
 void AtExitStop() {
+  g_exiting.store(true);
   if (Runtime::Get().gen() != 0) (void)Runtime::Get().Stop();
 }
 
+// The calls that start, stop and advance tracing, and why one may have to
+// be refused (CheckControlCaller).
+enum ControlOp { kOpStart, kOpStop, kOpAdvanceNow, kNumOps };
+enum Refusal { kOnWriterThread, kInsideControlCall, kInSignalHandler, kNum };
+
+absl::Status MakeRefusal(ControlOp op, Refusal why) {
+  static constexpr const char* kNames[kNumOps] = {"Start", "Stop",
+                                                  "AdvanceNow"};
+  static constexpr const char* kWhy[kNum] = {
+      " called on gentrace's writer thread (from Options::callback), which "
+      "it would wait for: to stop tracing from the callback, return a "
+      "non-OK status from the callback (Stop then returns it); call Start, "
+      "Stop and AdvanceNow from another thread",
+      " called while this thread is inside Start, Stop or AdvanceNow (from "
+      "Options::callback as Start writes the header or Stop flushes the "
+      "destination, or from a signal handler), which it would wait for: "
+      "call it after that call returns",
+      " called from a signal handler that interrupted this thread inside "
+      "gentrace, which it would wait for forever: call it outside the "
+      "handler (for example, set a flag that the thread checks)",
+  };
+  return absl::FailedPreconditionError(absl::StrCat(kNames[op], kWhy[why]));
+}
+
+// Made once, by the first Start, so that refusing allocates nothing: a
+// copy only counts a reference, which is async-signal-safe.
+const absl::Status* g_refusals[kNumOps][kNum];
+
+void MakeRefusals() {
+  for (int op = 0; op < kNumOps; ++op) {
+    for (int why = 0; why < kNum; ++why) {
+      g_refusals[op][why] = new absl::Status(
+          MakeRefusal(static_cast<ControlOp>(op), static_cast<Refusal>(why)));
+    }
+  }
+}
+
+absl::Status Refuse(ControlOp op, Refusal why) {
+  const absl::Status* s = g_refusals[op][why];
+  return s != nullptr ? *s : MakeRefusal(op, why);
+}
+
+// Why `op` must not run on the calling thread now, because it would wait
+// for the calling thread itself; or OK. Async-signal-safe once Start has
+// run (as it has, wherever a refusal is due).
+absl::Status CheckControlCaller(ControlOp op) {
+  if (tls_gentrace_thread) return Refuse(op, kOnWriterThread);
+  if (tls_in_control) return Refuse(op, kInsideControlCall);
+  if (ThreadState* ts = tls_thread;
+      IsThreadState(ts) && (ts->seqlock.load(std::memory_order_relaxed) & 1)) {
+    return Refuse(op, kInSignalHandler);
+  }
+  return absl::OkStatus();
+}
+
+// Marks the calling thread as inside Start, Stop or AdvanceNow.
+class ControlCall {
+ public:
+  ControlCall() { tls_in_control = true; }
+  ~ControlCall() { tls_in_control = false; }
+  ControlCall(const ControlCall&) = delete;
+  ControlCall& operator=(const ControlCall&) = delete;
+};
+
 void InitOnce() {
+  MakeRefusals();
   pthread_key_create(&g_exit_key, OnThreadExit);
   pthread_atfork(nullptr, nullptr, &Runtime::AtForkChild);
   std::atexit(AtExitStop);
@@ -829,6 +902,15 @@ void Runtime::ThreadExit(ThreadState* ts) {
 
 absl::Status Runtime::Start(const Options& options) {
   pthread_once(&g_once, InitOnce);
+  if (absl::Status s = CheckControlCaller(kOpStart); !s.ok()) return s;
+  if (g_exiting.load()) {
+    return absl::FailedPreconditionError(
+        "Start called while the process is exiting (from an atexit handler "
+        "or a static destructor that runs after gentrace's exit handler, "
+        "which stopped tracing): no threads may start now; start tracing "
+        "before exit begins");
+  }
+  ControlCall in_control;
   std::lock_guard<std::mutex> cl(control_mu_);
   if (running_) return absl::FailedPreconditionError("tracing is already on");
   const int destinations = !options.path.empty() + (options.fd >= 0) +
@@ -947,6 +1029,8 @@ absl::Status Runtime::Start(const Options& options) {
 }
 
 absl::Status Runtime::Stop() {
+  if (absl::Status s = CheckControlCaller(kOpStop); !s.ok()) return s;
+  ControlCall in_control;
   std::unique_lock<std::mutex> cl(control_mu_);
   if (!running_) return absl::FailedPreconditionError("tracing is not on");
   // No sample after this; the final Advance writes what was taken.
@@ -1028,12 +1112,8 @@ void Runtime::AdvancerLoop() {
 }
 
 absl::Status Runtime::AdvanceNow() {
-  if (tls_gentrace_thread) {
-    return absl::FailedPreconditionError(
-        "AdvanceNow called on a gentrace thread (from Options::callback?): "
-        "the advance would wait for this thread; call it from another "
-        "thread");
-  }
+  if (absl::Status s = CheckControlCaller(kOpAdvanceNow); !s.ok()) return s;
+  ControlCall in_control;
   std::unique_lock<std::mutex> l(advancer_mu_);
   if (advancer_exited_ || advancer_stop_ || gen() == 0) {
     return absl::FailedPreconditionError("tracing is not on");

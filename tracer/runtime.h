@@ -274,9 +274,11 @@ class Runtime {
   // destination (later generations may be complete too: requests that
   // meet are served by one advance). May be called from any thread except
   // gentrace's own (the writer, which runs Options::callback, and the
-  // advancer). Fails if tracing is off, if it stops before the advance
-  // (the final advance of Stop also completes the generation: that is
-  // success), or if the destination has failed.
+  // advancer), and not where Stop may not (gentrace.h): it then fails
+  // with FailedPrecondition, as it does if tracing is off, or stops before
+  // the advance (the final advance of Stop also completes the generation:
+  // that is success). If the destination failed, returns its error once
+  // tracing has stopped.
   absl::Status AdvanceNow();
 
   // The calling thread's state, registering it in the current session if

@@ -4,17 +4,21 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "format/batch.h"
 #include "format/gentrace_batch.h"
 #include "format/header.h"
@@ -488,6 +492,243 @@ TEST(TracerTest, StopAndStartBeforeTheSeqlockRegistersTheThreadAgain) {
   }
   EXPECT_EQ(main_p, "1");
   EXPECT_EQ(t_p, "2");
+}
+
+// ---- Start, Stop and AdvanceNow where they would wait for themselves.
+// Each case runs in a child process (this binary again, with one test
+// selected and kChildEnv naming the case), killed after a timeout: a hang
+// fails the test instead of hanging the suite.
+
+constexpr char kChildEnv[] = "GENTRACE_TEST_CHILD";
+constexpr char kChildTraceEnv[] = "GENTRACE_TEST_CHILD_TRACE";
+
+bool IsChild(const char* mode) {
+  const char* v = std::getenv(kChildEnv);
+  return v != nullptr && std::string(v) == mode;
+}
+std::string ChildTracePath() {
+  const char* v = std::getenv(kChildTraceEnv);
+  return v != nullptr ? v : "";
+}
+
+struct ChildResult {
+  bool timed_out = false;
+  int exit_code = -1;  // -1: it did not exit normally
+  std::string output;  // stdout and stderr
+};
+
+// Runs TracerTest.`test` in a child process in `mode`, writing its trace
+// to `trace`; kills it after `timeout`.
+ChildResult RunChild(const std::string& test, const std::string& mode,
+                     const std::string& trace, absl::Duration timeout) {
+  ChildResult result;
+  const std::string out_path = TempPath(absl::StrCat("child-", mode, ".out"));
+  const int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  EXPECT_GE(fd, 0);
+  // Everything the child needs is made before fork: after it, the child
+  // only redirects its output and execs.
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  env.push_back(absl::StrCat(kChildEnv, "=", mode));
+  env.push_back(absl::StrCat(kChildTraceEnv, "=", trace));
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string exe = "/proc/self/exe";
+  std::string filter = absl::StrCat("--gtest_filter=TracerTest.", test);
+  char* argv[] = {exe.data(), filter.data(), nullptr};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execve(exe.c_str(), argv, envp.data());
+    _exit(127);
+  }
+  close(fd);
+  EXPECT_GT(pid, 0);
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (absl::Now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      result.timed_out = true;
+      break;
+    }
+    usleep(10000);
+  }
+  if (!result.timed_out && WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  }
+  result.output = ReadFile(out_path);
+  return result;
+}
+
+constexpr absl::Duration kChildTimeout = absl::Seconds(60);
+
+// What a refused call must say: why, and what to do instead.
+void ExpectRefused(const absl::Status& s, absl::string_view why,
+                   absl::string_view instead) {
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr(std::string(why)));
+  EXPECT_THAT(std::string(s.message()), HasSubstr(std::string(instead)));
+}
+
+// Stop, Start and AdvanceNow from Options::callback: on gentrace's writer
+// thread (which the advance Stop needs waits for), and inside Start as it
+// writes the header (holding the lock Stop takes). Refused with an error
+// that says what to do instead; tracing goes on, and Stop from the
+// program's thread completes the trace.
+TEST(TracerTest, ControlCallsFromTheSinkCallbackAreRefused) {
+  if (IsChild("callback")) {
+    static std::string* bytes = new std::string;
+    static absl::Status in_start[3], on_writer[3];
+    static std::atomic<int> writer_calls{0};
+    static std::thread::id main_id = std::this_thread::get_id();
+    Options o;
+    o.generation_period = kNoTimedGenerations;
+    o.callback = [](absl::Span<const uint8_t> chunk) {
+      const bool header = bytes->empty();
+      bytes->append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+      absl::Status* out = nullptr;
+      if (header && std::this_thread::get_id() == main_id) {
+        out = in_start;
+      } else if (std::this_thread::get_id() != main_id &&
+                 writer_calls.fetch_add(1) == 0) {
+        out = on_writer;
+      }
+      if (out != nullptr) {
+        out[0] = Stop();
+        out[1] = Start(FileOptions(TempPath("never.trace")));
+        out[2] = internal::AdvanceGenerationForTesting();
+      }
+      return absl::OkStatus();
+    };
+    ASSERT_TRUE(Start(o).ok());
+    Log("before", "callback");
+    EndGeneration();
+    EXPECT_TRUE(IsTracing());
+    Log("after", "callback");
+    ASSERT_TRUE(Stop().ok());
+    for (int i = 0; i < 3; ++i) {
+      ExpectRefused(in_start[i], "inside Start", "after that call returns");
+      ExpectRefused(on_writer[i], "writer thread",
+                    "return a non-OK status from the callback");
+    }
+    FILE* f = fopen(ChildTracePath().c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    fwrite(bytes->data(), 1, bytes->size(), f);
+    fclose(f);
+    return;
+  }
+  const std::string trace = TempPath("callback-child.trace");
+  const ChildResult r = RunChild("ControlCallsFromTheSinkCallbackAreRefused",
+                                 "callback", trace, kChildTimeout);
+  ASSERT_FALSE(r.timed_out) << "hung:\n" << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("[  PASSED  ] 1 test"));
+  EXPECT_GT(ExpectOurReaderAccepts(trace), 0);
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(trace);
+  EXPECT_EQ(v.end_line, "END ok");
+  EXPECT_EQ(v.count("Log"), 2);
+  EXPECT_EQ(v.count("Sync"), 2);
+}
+
+absl::Status g_signal_results[3];
+const Options* g_signal_start_options = nullptr;
+void ControlCallsInHandler(int) {
+  // Nothing here allocates (ThreadSanitizer checks), refusals included.
+  g_signal_results[0] = Stop();
+  g_signal_results[1] = Start(*g_signal_start_options);
+  g_signal_results[2] = internal::AdvanceGenerationForTesting();
+}
+
+// A signal handler that interrupted its thread inside the tracer (the
+// thread's seqlock is odd: the advance that Stop needs waits for it
+// forever) calls Stop, Start and AdvanceNow: refused.
+TEST(TracerTest, ControlCallsFromASignalHandlerInsideTheTracerAreRefused) {
+  if (IsChild("signal")) {
+    ASSERT_TRUE(Start(FileOptions(ChildTracePath())).ok());
+    Log("before", "signal");
+    const Options never = FileOptions(TempPath("never.trace"));
+    g_signal_start_options = &never;
+    struct sigaction sa = {};
+    sa.sa_handler = ControlCallsInHandler;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(sigaction(SIGUSR1, &sa, nullptr), 0);
+    {
+      // Inside the tracer, as any gentrace call is while it writes.
+      internal::TraceLocker tl(internal::Runtime::Get().CurrentThread());
+      ASSERT_TRUE(tl.ok());
+      raise(SIGUSR1);
+    }
+    for (const absl::Status& s : g_signal_results) {
+      ExpectRefused(s, "signal handler that interrupted",
+                    "outside the handler");
+    }
+    EXPECT_TRUE(IsTracing());
+    Log("after", "signal");
+    ASSERT_TRUE(Stop().ok());
+    return;
+  }
+  const std::string trace = TempPath("signal-child.trace");
+  const ChildResult r =
+      RunChild("ControlCallsFromASignalHandlerInsideTheTracerAreRefused",
+               "signal", trace, kChildTimeout);
+  ASSERT_FALSE(r.timed_out) << "hung:\n" << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("[  PASSED  ] 1 test"));
+  EXPECT_GT(ExpectOurReaderAccepts(trace), 0);
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(trace);
+  EXPECT_EQ(v.end_line, "END ok");
+  EXPECT_EQ(v.count("Log"), 2);
+}
+
+void ControlCallsAtExit() {
+  // Runs after gentrace's own exit handler has stopped tracing.
+  const absl::Status start = Start(FileOptions(TempPath("at-exit.trace")));
+  const absl::Status stop = Stop();
+  const absl::Status advance = internal::AdvanceGenerationForTesting();
+  std::printf("at exit: start: %s\nat exit: stop: %s\nat exit: advance: %s\n",
+              start.ToString().c_str(), stop.ToString().c_str(),
+              advance.ToString().c_str());
+  if (start.ok()) (void)Stop();
+  std::fflush(stdout);
+}
+
+// Start and Stop from an atexit handler registered before gentrace's own
+// (so it runs after gentrace's exit handler stopped tracing, while the
+// process exits): Start is refused (no threads start during exit), Stop
+// returns at once. The trace the exit handler finished is complete.
+TEST(TracerTest, ControlCallsFromAnEarlierAtexitHandler) {
+  if (IsChild("atexit")) {
+    std::atexit(ControlCallsAtExit);  // before gentrace's (a fresh process)
+    ASSERT_TRUE(Start(FileOptions(ChildTracePath())).ok());
+    Log("before", "exit");
+    return;  // exit() with tracing on
+  }
+  const std::string trace = TempPath("atexit-child.trace");
+  const ChildResult r = RunChild("ControlCallsFromAnEarlierAtexitHandler",
+                                 "atexit", trace, kChildTimeout);
+  ASSERT_FALSE(r.timed_out) << "hung:\n" << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("at exit: start: FAILED_PRECONDITION: Start called "
+                        "while the process is exiting"));
+  EXPECT_THAT(
+      r.output,
+      HasSubstr("at exit: stop: FAILED_PRECONDITION: tracing is not on"));
+  EXPECT_THAT(r.output, HasSubstr("at exit: advance: FAILED_PRECONDITION: "
+                                  "tracing is not on"));
+  EXPECT_GT(ExpectOurReaderAccepts(trace), 0);
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(trace);
+  EXPECT_EQ(v.end_line, "END ok");
+  EXPECT_EQ(v.count("Log"), 1);
 }
 
 TEST(TracerTest, ZstdOneFramePerGeneration) {
