@@ -1,9 +1,8 @@
 // The tracer runtime: per-thread state, the seqlock protocol, event
 // writing, generations and their advance. A port of Go's runtime tracer
 // (runtime/trace.go, traceruntime.go, tracebuf.go, traceevent.go,
-// tracestatus.go) to C++ threads, with the G/P/M mapping of
-// ../shared/design/MAPPING.md: every registered thread is an M with its own
-// P and its own G.
+// tracestatus.go) to C++ threads, with the G/P/M mapping docs/TRACER.md
+// describes: every registered thread is an M with its own P and its own G.
 //
 // Invariants (numbered as referred to in the code):
 //  I1. A thread writes trace events only between TraceAcquire and
