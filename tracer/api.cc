@@ -315,15 +315,8 @@ __attribute__((noinline)) bool FiberFinish(GState* g) {
 }
 
 void FiberRelease(GState* g) {
-  // End an unfinished fiber properly if we can: here if it runs here, or
-  // by running it here briefly if it is not running anywhere.
-  WithThread([&](Runtime& rt, TraceLocker& tl) {
-    if (tl.thread()->cur_g != g) rt.FiberResume(tl, g, nullptr);
-    if (tl.thread()->cur_g == g) {
-      rt.FiberLeave(tl, g, format::kEvGoDestroy, "", nullptr);
-    }
-    return true;
-  });
+  // Ends an unfinished fiber: here if it runs here or on no thread, else
+  // on the thread where it is, at that thread's next event.
   Runtime::Get().FiberRelease(g);
 }
 

@@ -23,7 +23,8 @@
 //
 // Threads: a thread is registered on its first event; nothing needs to be
 // called when threads start or exit. Every function here is thread-safe.
-// None may be called from a signal handler.
+// None may be called from a signal handler (Start and Stop detect the
+// case where that would hang, and refuse; see Stop).
 #ifndef GENTRACE_TRACER_GENTRACE_H_
 #define GENTRACE_TRACER_GENTRACE_H_
 
@@ -115,7 +116,9 @@ struct Options {
   std::string path;  // a file, created or truncated
   int fd = -1;       // an open file descriptor, left open
   // Called on gentrace's writer thread with consecutive chunks of the
-  // trace; a non-OK return stops tracing and Stop() returns it.
+  // trace (the header on the thread calling Start); a non-OK return stops
+  // tracing and Stop() returns it. That is how the callback stops tracing:
+  // Start and Stop called from inside it fail (see Stop).
   std::function<absl::Status(absl::Span<const uint8_t>)> callback;
 
   Compression compression = Compression::kNone;
@@ -135,13 +138,23 @@ struct Options {
 };
 
 // Starts tracing. Fails if tracing is already on, the options are invalid,
-// or the destination cannot be opened.
+// or the destination cannot be opened; and, with FailedPrecondition, when
+// called where it cannot run (see Stop), or while the process exits
+// (after gentrace's own atexit handler has run: no thread may start then).
 absl::Status Start(const Options& options);
 
 // Stops tracing, writes the last generation, and closes the destination
 // (a file given by path; never a caller's fd). Returns the first error the
 // destination reported while tracing, if any. If the program exits while
-// tracing, Stop runs from an atexit handler.
+// tracing, Stop runs from an atexit handler; a Stop after that (from an
+// atexit handler registered before the first Start) returns at once
+// ("tracing is not on").
+//
+// Start and Stop return FailedPrecondition, doing nothing, where they
+// would wait for the calling thread itself: from Options::callback (on
+// gentrace's writer thread, or as Start writes the header; to stop from
+// the callback, return a non-OK status from it), and from a signal handler
+// that interrupted its thread inside gentrace, or inside Start or Stop.
 absl::Status Stop();
 
 // True between a successful Start and Stop.
@@ -244,7 +257,10 @@ void LogStatic(const StaticName& category, absl::string_view message,
 // Regions: a named interval of a thread's (or fiber's) time, nested
 // properly (Go's trace.StartRegion). Ending a region that is not the
 // innermost open one also ends the regions opened inside it; ending a
-// region that is not open does nothing.
+// region that is not open does nothing. A ScopedRegion ends the region it
+// began on the goroutine that began it: if that goroutine does not run on
+// the thread when the scope ends (its fiber moved away or ended), nothing
+// is recorded.
 inline void RegionBegin(absl::string_view name, TaskId task = 0) {
   if (internal::Enabled()) (void)internal::RegionBegin(name, task);
 }
@@ -408,8 +424,17 @@ class GoroutineHandle {
 // Calls that do not fit the fiber's state (resuming a running fiber,
 // yielding one that runs on another thread) record nothing and return
 // false. A fiber belongs to the trace it was created in; with tracing off,
-// Create returns an empty fiber whose calls do nothing. Destroying a fiber
-// that has not finished ends it (running it briefly here if needed).
+// Create returns an empty fiber whose calls do nothing.
+//
+// Destroying a fiber (or a Coroutine) that has not finished ends it: at
+// once if it runs on this thread or on no thread (running it briefly here
+// if needed); if it is on another thread (running, in a ScopedSyscall, or
+// blocked in a ScopedBlock or a traced wait there), that thread ends it at
+// its next gentrace call, block end, or exit, and until then it stays that
+// thread's. Its memory lives until no thread runs it, no fiber links back
+// to it as its resumer, and the handle is gone, so scopes that outlive
+// their fiber are safe (docs/TRACER.md). A handle object itself is not
+// thread-safe: do not destroy it while another thread calls its methods.
 class Fiber : public internal::GoroutineHandle {
  public:
   // A runnable fiber; `name` is its goroutine's name in `go tool trace`.

@@ -35,6 +35,15 @@ std::atomic<bool> g_enabled{false};
 __attribute__((
     tls_model("initial-exec"))) thread_local ThreadState* tls_thread = nullptr;
 
+// True on gentrace's own threads (the advancer, and the writer, which runs
+// Options::callback): Start, Stop and AdvanceNow there would wait for the
+// calling thread itself. External linkage for the reason above.
+__attribute__((
+    tls_model("initial-exec"))) thread_local bool tls_gentrace_thread = false;
+// True while the thread is inside Start, Stop or AdvanceNow.
+__attribute__((tls_model("initial-exec"))) thread_local bool tls_in_control =
+    false;
+
 namespace {
 
 // Marks a thread that has exited (or is exiting): it records nothing more.
@@ -49,11 +58,81 @@ void OnThreadExit(void* arg) {
   Runtime::Get().ThreadExit(ts);
 }
 
+// Set when gentrace's exit handler runs: no trace starts after it (its
+// threads would run while the process tears itself down).
+std::atomic<bool> g_exiting{false};
+
 void AtExitStop() {
+  g_exiting.store(true);
   if (Runtime::Get().gen() != 0) (void)Runtime::Get().Stop();
 }
 
+// The calls that start, stop and advance tracing, and why one may have to
+// be refused (CheckControlCaller).
+enum ControlOp { kOpStart, kOpStop, kOpAdvanceNow, kNumOps };
+enum Refusal { kOnWriterThread, kInsideControlCall, kInSignalHandler, kNum };
+
+absl::Status MakeRefusal(ControlOp op, Refusal why) {
+  static constexpr const char* kNames[kNumOps] = {"Start", "Stop",
+                                                  "AdvanceNow"};
+  static constexpr const char* kWhy[kNum] = {
+      " called on gentrace's writer thread (from Options::callback), which "
+      "it would wait for: to stop tracing from the callback, return a "
+      "non-OK status from the callback (Stop then returns it); call Start, "
+      "Stop and AdvanceNow from another thread",
+      " called while this thread is inside Start, Stop or AdvanceNow (from "
+      "Options::callback as Start writes the header or Stop flushes the "
+      "destination, or from a signal handler), which it would wait for: "
+      "call it after that call returns",
+      " called from a signal handler that interrupted this thread inside "
+      "gentrace, which it would wait for forever: call it outside the "
+      "handler (for example, set a flag that the thread checks)",
+  };
+  return absl::FailedPreconditionError(absl::StrCat(kNames[op], kWhy[why]));
+}
+
+// Made once, by the first Start, so that refusing allocates nothing: a
+// copy only counts a reference, which is async-signal-safe.
+const absl::Status* g_refusals[kNumOps][kNum];
+
+void MakeRefusals() {
+  for (int op = 0; op < kNumOps; ++op) {
+    for (int why = 0; why < kNum; ++why) {
+      g_refusals[op][why] = new absl::Status(
+          MakeRefusal(static_cast<ControlOp>(op), static_cast<Refusal>(why)));
+    }
+  }
+}
+
+absl::Status Refuse(ControlOp op, Refusal why) {
+  const absl::Status* s = g_refusals[op][why];
+  return s != nullptr ? *s : MakeRefusal(op, why);
+}
+
+// Why `op` must not run on the calling thread now, because it would wait
+// for the calling thread itself; or OK. Async-signal-safe once Start has
+// run (as it has, wherever a refusal is due).
+absl::Status CheckControlCaller(ControlOp op) {
+  if (tls_gentrace_thread) return Refuse(op, kOnWriterThread);
+  if (tls_in_control) return Refuse(op, kInsideControlCall);
+  if (ThreadState* ts = tls_thread;
+      IsThreadState(ts) && (ts->seqlock.load(std::memory_order_relaxed) & 1)) {
+    return Refuse(op, kInSignalHandler);
+  }
+  return absl::OkStatus();
+}
+
+// Marks the calling thread as inside Start, Stop or AdvanceNow.
+class ControlCall {
+ public:
+  ControlCall() { tls_in_control = true; }
+  ~ControlCall() { tls_in_control = false; }
+  ControlCall(const ControlCall&) = delete;
+  ControlCall& operator=(const ControlCall&) = delete;
+};
+
 void InitOnce() {
+  MakeRefusals();
   pthread_key_create(&g_exit_key, OnThreadExit);
   pthread_atfork(nullptr, nullptr, &Runtime::AtForkChild);
   std::atexit(AtExitStop);
@@ -135,13 +214,46 @@ constexpr uint64_t kIdLimit = uint64_t{1} << 24;
 
 Runtime* Runtime::instance_ = new Runtime();
 
-TraceLocker::TraceLocker(ThreadState* ts) {
-  // I1: make the seqlock odd, then read the generation. The RMW is a full
-  // barrier, so the advancer that stores a new generation and then reads
-  // our seqlock cannot miss us.
-  ts->seqlock.fetch_add(1, std::memory_order_seq_cst);
-  gen_ = Runtime::Get().gen_seq_cst();
+namespace {
+std::atomic<void (*)()> g_locker_hook{nullptr};
+}  // namespace
+
+void SetTraceLockerHookForTesting(void (*hook)()) {
+  g_locker_hook.store(hook, std::memory_order_relaxed);
+}
+
+TraceLocker::TraceLocker(ThreadState* ts, Mode mode) {
+  Runtime& rt = Runtime::Get();
+  if (void (*hook)() = g_locker_hook.load(std::memory_order_relaxed)) hook();
+  for (;;) {
+    // I1: make the seqlock odd, then read the generation. The RMW is a
+    // full barrier, so the advancer that stores a new generation and then
+    // reads our seqlock cannot miss us.
+    ts->seqlock.fetch_add(1, std::memory_order_seq_cst);
+    gen_ = rt.gen_seq_cst();
+    // I9: Start publishes the session before the generation, so a thread
+    // that reads the new generation sees the new session. A thread
+    // registered in an earlier session (a Stop and a Start since
+    // CurrentThread) must not write with that session's P and G.
+    if (__builtin_expect(gen_ == 0 || ts->session == rt.session(), 1)) break;
+    if (mode == kKeepSession) {
+      gen_ = 0;
+      break;
+    }
+    ts->seqlock.store(ts->seqlock.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_release);
+    if (rt.Register(ts) == nullptr) {  // tracing is off again
+      gen_ = 0;
+      return;
+    }
+    rt.AttachSampler();
+  }
   ts_ = ts;
+  // I10: a fiber running here whose handle is gone ends before this event.
+  if (GState* g = ts->cur_g; gen_ != 0 && g != nullptr &&
+                             g->released.load(std::memory_order_relaxed)) {
+    rt.EndReleasedFibers(*this);
+  }
 }
 
 void Runtime::AtForkChild() {
@@ -195,13 +307,15 @@ ThreadState* Runtime::Register(ThreadState* ts) {
     ts->next = threads_;
     threads_ = ts;
   }
-  std::lock_guard<std::mutex> l(threads_mu_);
+  std::unique_lock<std::mutex> l(threads_mu_);
   const uint64_t session = session_atomic_.load(std::memory_order_relaxed);
   if (gen() == 0 || session == 0) return nullptr;
   if (ts->session == session) return ts;
   // (Re)initialize for this trace session. No event of this thread is in
-  // flight: it is not holding its seqlock.
-  ts->session = session;
+  // flight: it is not holding its seqlock. The Gs it ran or blocked in an
+  // earlier session stay as that trace left them.
+  GState* old_cur = ts->cur_g;
+  GState* old_blocked = ts->blocked_g;
   const uint64_t before = next_proc_;
   ts->proc = AllocProc();
   ts->proc_reused = ts->proc < before;
@@ -220,13 +334,21 @@ ThreadState* Runtime::Register(ThreadState* ts) {
     ts->own_g.m = static_cast<uint64_t>(ts->tid);
     ts->own_g.regions.clear();
     ts->own_g.session = session;
-    ts->own_g.resumer = nullptr;
+    ts->own_g.scope_blocked = false;
   }
+  Ref(&ts->own_g);
   SetCurrentG(ts, &ts->own_g);
   ts->blocked_g = nullptr;
   ts->string_cache = StringCache();
   ts->stack_cache = StackCache();
   ++threads_seen_;
+  // Last: the SIGPROF handler takes the thread for traced once the
+  // session matches (it runs on this thread, between any two statements).
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  ts->session = session;
+  l.unlock();
+  Unref(old_cur);
+  Unref(old_blocked);
   return ts;
 }
 
@@ -343,6 +465,7 @@ void Runtime::StartHere(TraceLocker& tl, TraceBuf* b, GState* g,
   Emit(b, format::kEvGoStart, g->id, ++g->seq[gen & 1]);
   g->state = format::kGoRunning;
   g->m = static_cast<uint64_t>(tl.thread()->tid);
+  Ref(g);
   SetCurrentG(tl.thread(), g);
 }
 
@@ -398,19 +521,20 @@ bool Runtime::Block(TraceLocker& tl, absl::string_view reason, void* fp) {
   const uint64_t reason_id = StringId(tl, reason);
   const uint64_t stack = StackId(tl, options_.stacks.blocking, fp);
   TraceBuf* b = Reserve(tl, 2 * kMaxEventBytes);
-  if (!BlockRunning(tl, b, g, reason_id, stack)) return false;
-  ts->blocked_g = g;
+  if (!BlockRunning(tl, b, g, reason_id, stack, /*scope=*/true)) return false;
+  ts->blocked_g = g;  // cur_g's reference moves here
   return true;
 }
 
 bool Runtime::BlockRunning(TraceLocker& tl, TraceBuf* b, GState* g,
-                           uint64_t reason_id, uint64_t stack) {
+                           uint64_t reason_id, uint64_t stack, bool scope) {
   std::lock_guard<SpinLock> gl(g->mu);
   if (g->state != format::kGoRunning) return false;
   EnsureGStatus(tl, b, g);
   Emit(b, format::kEvGoBlock, reason_id, stack);
   g->state = format::kGoWaiting;
   g->m = format::kNoThread;
+  g->scope_blocked = scope;
   SetCurrentG(tl.thread(), nullptr);
   return true;
 }
@@ -422,9 +546,17 @@ void Runtime::Unblock(TraceLocker& tl, void* fp) {
   ts->blocked_g = nullptr;
   const uint64_t stack = StackId(tl, options_.stacks.blocking, fp);
   TraceBuf* b = Reserve(tl, 3 * kMaxEventBytes);
-  std::lock_guard<SpinLock> gl(g->mu);
-  if (g->state == format::kGoWaiting || g->state == format::kGoRunnable) {
-    StartHere(tl, b, g, stack);
+  {
+    std::lock_guard<SpinLock> gl(g->mu);
+    g->scope_blocked = false;
+    if (g->state == format::kGoWaiting || g->state == format::kGoRunnable) {
+      StartHere(tl, b, g, stack);
+    }
+  }
+  Unref(g);  // blocked_g's
+  // A fiber whose handle went away while it was blocked ends now (I10).
+  if (ts->cur_g != nullptr && ts->cur_g->released.load()) {
+    EndReleasedFibers(tl);
   }
 }
 
@@ -448,12 +580,16 @@ void Runtime::ExitSyscall(TraceLocker& tl) {
   GState* g = ts->cur_g;
   if (g == nullptr) return;
   TraceBuf* b = Reserve(tl, 2 * kMaxEventBytes);
-  std::lock_guard<SpinLock> gl(g->mu);
-  if (g->state != format::kGoSyscall) return;
-  EnsureGStatus(tl, b, g);
-  Emit(b, format::kEvGoSyscallEnd);
-  g->state = format::kGoRunning;
-  ts->proc_state.store(format::kProcRunning, std::memory_order_relaxed);
+  {
+    std::lock_guard<SpinLock> gl(g->mu);
+    if (g->state != format::kGoSyscall) return;
+    EnsureGStatus(tl, b, g);
+    Emit(b, format::kEvGoSyscallEnd);
+    g->state = format::kGoRunning;
+    ts->proc_state.store(format::kProcRunning, std::memory_order_relaxed);
+  }
+  // A fiber whose handle went away during the syscall ends now (I10).
+  if (g->released.load()) EndReleasedFibers(tl);
 }
 
 namespace {
@@ -475,6 +611,7 @@ GState* Runtime::FiberCreate(TraceLocker& tl, absl::string_view name,
   g->name = std::string(StringTable::Truncate(name));
   g->session = ts->session;
   g->state = blocked ? format::kGoWaiting : format::kGoRunnable;
+  g->refs.store(1, std::memory_order_relaxed);  // the user's handle
   const uint64_t gen = tl.gen();
   const uintptr_t synthetic = SyntheticFramePc(name);
   const uint64_t new_stack = stacks_[gen & 1].Put(&synthetic, 1, true);
@@ -494,6 +631,14 @@ GState* Runtime::FiberCreate(TraceLocker& tl, absl::string_view name,
   return g;
 }
 
+namespace {
+// Whether `g` may start running on a thread that asks for it. Under g->mu.
+bool Resumable(const GState* g) {
+  return (g->state == format::kGoRunnable || g->state == format::kGoWaiting) &&
+         !g->scope_blocked && !g->dead.load(std::memory_order_relaxed);
+}
+}  // namespace
+
 bool Runtime::FiberResume(TraceLocker& tl, GState* fiber, void* fp) {
   ThreadState* ts = tl.thread();
   GState* cur = ts->cur_g;
@@ -502,27 +647,32 @@ bool Runtime::FiberResume(TraceLocker& tl, GState* fiber, void* fp) {
   }
   {
     std::lock_guard<SpinLock> fl(fiber->mu);
-    if (fiber->dead.load(std::memory_order_relaxed) ||
-        (fiber->state != format::kGoRunnable &&
-         fiber->state != format::kGoWaiting)) {
-      return false;
-    }
+    if (!Resumable(fiber)) return false;
   }
   const uint64_t reason = StringId(tl, kRunningFiber);
   const uint64_t stack = StackId(tl, options_.stacks.fibers, fp);
   TraceBuf* b = Reserve(tl, 4 * kMaxEventBytes);
-  if (!BlockRunning(tl, b, cur, reason, stack)) return false;
-  std::lock_guard<SpinLock> fl(fiber->mu);
-  if (fiber->state != format::kGoRunnable &&
-      fiber->state != format::kGoWaiting) {
+  if (!BlockRunning(tl, b, cur, reason, stack, /*scope=*/false)) return false;
+  // cur_g's reference to cur is ours now; the fiber's resumer link takes
+  // one of its own.
+  bool resumed = false;
+  GState* old_link = nullptr;
+  {
+    std::lock_guard<SpinLock> fl(fiber->mu);
+    if (Resumable(fiber)) {
+      StartHere(tl, b, fiber, stack);
+      old_link = SetResumer(fiber, cur);
+      resumed = true;
+    }
+  }
+  if (!resumed) {
     // Resumed elsewhere meanwhile (a misuse): take our own G back.
     std::lock_guard<SpinLock> cl(cur->mu);
     StartHere(tl, b, cur, 0);
-    return false;
   }
-  StartHere(tl, b, fiber, stack);
-  SetResumer(fiber, cur);
-  return true;
+  Unref(old_link);
+  Unref(cur);
+  return resumed;
 }
 
 bool Runtime::FiberLeave(TraceLocker& tl, GState* fiber, format::EventType how,
@@ -534,7 +684,7 @@ bool Runtime::FiberLeave(TraceLocker& tl, GState* fiber, format::EventType how,
   const uint64_t stack =
       how == format::kEvGoDestroy ? 0 : StackId(tl, options_.stacks.fibers, fp);
   TraceBuf* b = Reserve(tl, 4 * kMaxEventBytes);
-  GState* back = nullptr;
+  GState* back = nullptr;  // with the fiber's resumer link's reference
   {
     std::lock_guard<SpinLock> fl(fiber->mu);
     if (fiber->state != format::kGoRunning) return false;
@@ -542,7 +692,6 @@ bool Runtime::FiberLeave(TraceLocker& tl, GState* fiber, format::EventType how,
     if (how == format::kEvGoDestroy) {
       Emit(b, format::kEvGoDestroy);
       fiber->state = format::kGoBad;
-      fiber->dead_gen = tl.gen();
       fiber->dead.store(true, std::memory_order_release);
     } else {
       Emit(b, how, reason_id, stack);
@@ -550,20 +699,34 @@ bool Runtime::FiberLeave(TraceLocker& tl, GState* fiber, format::EventType how,
           how == format::kEvGoStop ? format::kGoRunnable : format::kGoWaiting;
     }
     fiber->m = format::kNoThread;
-    back = fiber->resumer;
+    back = SetResumer(fiber, nullptr);
     SetCurrentG(ts, nullptr);
   }
-  // Run the G that resumed the fiber again; if it is gone (it was a fiber
-  // that ended), the thread's own G.
-  if (back == nullptr || back->dead.load(std::memory_order_acquire)) {
-    back = &ts->own_g;
+  // Run the G that resumed the fiber again; if it has ended (or cannot
+  // run here), the thread's own G.
+  GState* run[2] = {back, &ts->own_g};
+  for (GState* g : run) {
+    if (g == nullptr || g->dead.load(std::memory_order_acquire)) continue;
+    std::lock_guard<SpinLock> gl(g->mu);
+    if ((g->state == format::kGoWaiting || g->state == format::kGoRunnable) &&
+        !g->scope_blocked) {
+      StartHere(tl, b, g, 0);
+      break;
+    }
   }
-  SetResumer(fiber, nullptr);
-  std::lock_guard<SpinLock> bl(back->mu);
-  if (back->state == format::kGoWaiting || back->state == format::kGoRunnable) {
-    StartHere(tl, b, back, 0);
-  }
+  Unref(back);
+  Unref(fiber);  // cur_g's
   return true;
+}
+
+void Runtime::EndReleasedFibers(TraceLocker& tl) {
+  ThreadState* ts = tl.thread();
+  for (GState* g = ts->cur_g;
+       g != nullptr && g->fiber && g->released.load(std::memory_order_acquire);
+       g = ts->cur_g) {
+    // Not while in a syscall: ExitSyscall comes back here.
+    if (!FiberLeave(tl, g, format::kEvGoDestroy, "", nullptr)) return;
+  }
 }
 
 bool Runtime::FiberWake(TraceLocker& tl, GState* fiber, void* fp) {
@@ -592,56 +755,79 @@ bool Runtime::CoroutineSwitch(TraceLocker& tl, GState* target,
       (destroy_current && !cur->fiber)) {
     return false;
   }
+  // Switching back to the G that switched into cur (Yield, Return) ends
+  // cur's resumer link; switching into another G makes cur its resumer.
+  const bool back = target == cur->resumer;
   const uint64_t gen = tl.gen();
   TraceBuf* b = Reserve(tl, 3 * kMaxEventBytes);
-  // Two G locks: the running one, then the waiting target. No one holds a
-  // waiting G's lock while taking a running one's, so no cycle.
-  std::lock_guard<SpinLock> cl(cur->mu);
-  std::lock_guard<SpinLock> tlk(target->mu);
-  if (cur->state != format::kGoRunning || target->state != format::kGoWaiting ||
-      target->dead.load(std::memory_order_relaxed)) {
-    return false;
+  GState* dropped[2] = {nullptr, nullptr};
+  {
+    // Two G locks: the running one, then the waiting target. No one holds
+    // a waiting G's lock while taking a running one's, so no cycle.
+    std::lock_guard<SpinLock> cl(cur->mu);
+    std::lock_guard<SpinLock> tlk(target->mu);
+    if (cur->state != format::kGoRunning ||
+        target->state != format::kGoWaiting || target->scope_blocked ||
+        target->dead.load(std::memory_order_relaxed)) {
+      return false;
+    }
+    EnsureGStatus(tl, b, cur);
+    EnsureGStatus(tl, b, target);
+    Emit(b, destroy_current ? format::kEvGoSwitchDestroy : format::kEvGoSwitch,
+         target->id, ++target->seq[gen & 1]);
+    if (destroy_current) {
+      cur->state = format::kGoBad;
+      cur->dead.store(true, std::memory_order_release);
+    } else {
+      cur->state = format::kGoWaiting;
+    }
+    if (back || destroy_current) dropped[0] = SetResumer(cur, nullptr);
+    if (!back && !destroy_current) dropped[1] = SetResumer(target, cur);
+    cur->m = format::kNoThread;
+    target->state = format::kGoRunning;
+    target->m = static_cast<uint64_t>(ts->tid);
+    Ref(target);
+    SetCurrentG(ts, target);
   }
-  EnsureGStatus(tl, b, cur);
-  EnsureGStatus(tl, b, target);
-  Emit(b, destroy_current ? format::kEvGoSwitchDestroy : format::kEvGoSwitch,
-       target->id, ++target->seq[gen & 1]);
-  if (destroy_current) {
-    cur->state = format::kGoBad;
-    cur->dead_gen = gen;
-    cur->dead.store(true, std::memory_order_release);
-  } else {
-    cur->state = format::kGoWaiting;
-    SetResumer(target, cur);
-  }
-  cur->m = format::kNoThread;
-  target->state = format::kGoRunning;
-  target->m = static_cast<uint64_t>(ts->tid);
-  SetCurrentG(ts, target);
+  Unref(dropped[0]);
+  Unref(dropped[1]);
+  Unref(cur);  // cur_g's
   return true;
 }
 
-void Runtime::SetResumer(GState* fiber, GState* resumer) {
-  // Only the thread running `fiber` changes its resumer. A resumer that is
-  // a fiber stays allocated while pinned.
-  if (fiber->resumer != nullptr) {
-    fiber->resumer->pinned.fetch_sub(1, std::memory_order_release);
-  }
+GState* Runtime::SetResumer(GState* fiber, GState* resumer) {
+  GState* old = fiber->resumer;
   fiber->resumer = resumer;
-  if (resumer != nullptr)
-    resumer->pinned.fetch_add(1, std::memory_order_relaxed);
+  if (resumer != nullptr) Ref(resumer);
+  return old;
 }
 
 void Runtime::FiberRelease(GState* fiber) {
-  // The runtime owns the GState; the advancer frees it once it is dead,
-  // released and pinned by no other fiber. A fiber released without ending
-  // stays in the trace as it was last seen.
-  std::lock_guard<SpinLock> fl(fiber->mu);
-  if (!fiber->dead.load(std::memory_order_relaxed)) {
-    fiber->dead_gen = gen();
-    fiber->dead.store(true, std::memory_order_release);
+  // I10. From now on, a thread that runs the fiber ends it: one that runs
+  // it now (or switches into it, through a resumer link, at any moment)
+  // does so at its next traced event.
+  {
+    std::lock_guard<SpinLock> fl(fiber->mu);
+    fiber->released.store(true, std::memory_order_release);
   }
-  fiber->released.store(true, std::memory_order_release);
+  // End it here: if it runs here, TraceLocker ends it; if it is on no
+  // thread, run it here briefly and end it.
+  if (ThreadState* ts = CurrentThread(); ts != nullptr) {
+    TraceLocker tl(ts);
+    if (tl.ok() && ts->cur_g != fiber && FiberResume(tl, fiber, nullptr)) {
+      EndReleasedFibers(tl);
+    }
+  }
+  {
+    std::lock_guard<SpinLock> fl(fiber->mu);
+    // Still on no thread (tracing is off, this thread cannot run it, ...):
+    // it never runs again, and stays in the trace as it was last seen.
+    const bool on_thread = fiber->state == format::kGoRunning ||
+                           fiber->state == format::kGoSyscall ||
+                           fiber->scope_blocked;
+    if (!on_thread) fiber->dead.store(true, std::memory_order_release);
+  }
+  Unref(fiber);  // the handle's
 }
 
 void Runtime::SetThreadName(absl::string_view name) {
@@ -661,12 +847,19 @@ void Runtime::SetThreadName(absl::string_view name) {
 void Runtime::ThreadExit(ThreadState* ts) {
   cpusample::Sampler::DetachCurrentThread();
   {
-    TraceLocker tl(ts);
-    if (tl.ok() && ts->session == session_atomic_.load() && ts->created) {
-      // A fiber left running here yields first (it stays runnable, to be
-      // resumed elsewhere); a block or syscall scope left open ends.
-      if (GState* cur = ts->cur_g; cur != nullptr && cur != &ts->own_g) {
-        FiberLeave(tl, cur, format::kEvGoStop, kFiberYield, nullptr);
+    TraceLocker tl(ts, TraceLocker::kKeepSession);
+    if (tl.ok() && ts->created) {
+      // Fibers left running here leave first, down to the thread's own G:
+      // one whose handle is gone ends, the others yield (they stay
+      // runnable, to be resumed elsewhere). A block or syscall scope left
+      // open ends.
+      for (GState* cur = ts->cur_g; cur != nullptr && cur != &ts->own_g;
+           cur = ts->cur_g) {
+        const bool end = cur->released.load(std::memory_order_acquire);
+        if (!FiberLeave(tl, cur, end ? format::kEvGoDestroy : format::kEvGoStop,
+                        kFiberYield, nullptr)) {
+          break;
+        }
       }
       if (ts->cur_g == nullptr) Unblock(tl, nullptr);
       TraceBuf* b = Reserve(tl, 4 * kMaxEventBytes);
@@ -685,7 +878,6 @@ void Runtime::ThreadExit(ThreadState* ts) {
         Emit(b, format::kEvProcStop);
       }
       g.state = format::kGoBad;
-      SetCurrentG(ts, nullptr);
       ts->exit_gen = tl.gen();
     }
     // Go's traceThreadDestroy: flush both generations' buffers now; the
@@ -696,6 +888,13 @@ void Runtime::ThreadExit(ThreadState* ts) {
       if (ts->sbuf[i] != nullptr) FlushBuf(ts->sbuf[i]);
       ts->buf[i] = ts->sbuf[i] = nullptr;
     }
+    // The thread's references, whether or not it is traced now (I8).
+    GState* cur = ts->cur_g;
+    GState* blocked = ts->blocked_g;
+    SetCurrentG(ts, nullptr);
+    ts->blocked_g = nullptr;
+    Unref(cur);
+    Unref(blocked);
   }
   // Last touch: after this the advancer may free ts (I7).
   ts->exited.store(true, std::memory_order_release);
@@ -703,6 +902,15 @@ void Runtime::ThreadExit(ThreadState* ts) {
 
 absl::Status Runtime::Start(const Options& options) {
   pthread_once(&g_once, InitOnce);
+  if (absl::Status s = CheckControlCaller(kOpStart); !s.ok()) return s;
+  if (g_exiting.load()) {
+    return absl::FailedPreconditionError(
+        "Start called while the process is exiting (from an atexit handler "
+        "or a static destructor that runs after gentrace's exit handler, "
+        "which stopped tracing): no threads may start now; start tracing "
+        "before exit begins");
+  }
+  ControlCall in_control;
   std::lock_guard<std::mutex> cl(control_mu_);
   if (running_) return absl::FailedPreconditionError("tracing is already on");
   const int destinations = !options.path.empty() + (options.fd >= 0) +
@@ -810,13 +1018,19 @@ absl::Status Runtime::Start(const Options& options) {
   gen_.store(first_gen_, std::memory_order_seq_cst);
   g_enabled.store(true, std::memory_order_release);
   running_ = true;
-  advancer_stop_ = false;
+  {
+    std::lock_guard<std::mutex> l(advancer_mu_);
+    advancer_stop_ = false;
+    advancer_exited_ = false;
+  }
   writer_ = std::thread([this] { WriterLoop(); });
   advancer_ = std::thread([this] { AdvancerLoop(); });
   return absl::OkStatus();
 }
 
 absl::Status Runtime::Stop() {
+  if (absl::Status s = CheckControlCaller(kOpStop); !s.ok()) return s;
+  ControlCall in_control;
   std::unique_lock<std::mutex> cl(control_mu_);
   if (!running_) return absl::FailedPreconditionError("tracing is not on");
   // No sample after this; the final Advance writes what was taken.
@@ -866,6 +1080,7 @@ Stats Runtime::GetStats() {
 }
 
 void Runtime::AdvancerLoop() {
+  tls_gentrace_thread = true;
   BlockSignalsInInternalThread();
   // Symbolizing the first generation's stacks would otherwise load debug
   // information then, making that generation long.
@@ -874,20 +1089,64 @@ void Runtime::AdvancerLoop() {
   DebugLog("warm-up %.1f ms", (MonotonicNanos() - t0) / 1e6);
   std::unique_lock<std::mutex> l(advancer_mu_);
   for (;;) {
-    const bool stop = advancer_cv_.wait_for(
-        l, absl::ToChronoNanoseconds(options_.generation_period),
-        [this] { return advancer_stop_ || sink_failed_.load(); });
+    advancer_cv_.wait_for(
+        l, absl::ToChronoNanoseconds(options_.generation_period), [this] {
+          return advancer_stop_ || sink_failed_.load() ||
+                 advance_requested_ > advance_served_;
+        });
+    const bool stop = advancer_stop_ || sink_failed_.load();
+    // Every AdvanceNow request made so far is served by this advance: the
+    // generation current when it was made ends here (or ended earlier).
+    const uint64_t serving = advance_requested_;
     l.unlock();
     {
       std::lock_guard<std::mutex> cl(control_mu_);
       Advance(stop);
     }
     l.lock();
+    advance_served_ = serving;
+    if (stop) advancer_exited_ = true;
+    advance_done_cv_.notify_all();
     if (stop) return;
   }
 }
 
+absl::Status Runtime::AdvanceNow() {
+  if (absl::Status s = CheckControlCaller(kOpAdvanceNow); !s.ok()) return s;
+  ControlCall in_control;
+  std::unique_lock<std::mutex> l(advancer_mu_);
+  if (advancer_exited_ || advancer_stop_ || gen() == 0) {
+    return absl::FailedPreconditionError("tracing is not on");
+  }
+  const uint64_t ticket = ++advance_requested_;
+  advancer_cv_.notify_all();
+  advance_done_cv_.wait(
+      l, [&] { return advance_served_ >= ticket || advancer_exited_; });
+  if (sink_failed_.load()) {
+    // The advancer stops tracing next (it saw the failure, or sees it now);
+    // return once it has, so the caller finds tracing off.
+    advancer_cv_.notify_all();
+    advance_done_cv_.wait(l, [this] { return advancer_exited_; });
+    l.unlock();  // the writer takes queue_mu_, then advancer_mu_
+    std::lock_guard<std::mutex> ql(queue_mu_);
+    return absl::Status(
+        sink_error_.code(),
+        absl::StrCat("tracing stopped: the destination failed: ",
+                     sink_error_.message()));
+  }
+  if (advance_served_ < ticket) {
+    return absl::FailedPreconditionError(
+        "tracing stopped before the generation ended");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AdvanceGenerationForTesting() {
+  return Runtime::Get().AdvanceNow();
+}
+
 void Runtime::WriterLoop() {
+  tls_gentrace_thread = true;
   BlockSignalsInInternalThread();
   std::unique_lock<std::mutex> l(queue_mu_);
   for (;;) {
@@ -1044,11 +1303,19 @@ void Runtime::Advance(bool stop) {
       }
       return b;
     };
+    // The sweep's events go to many batches within a few ticks; distinct
+    // times keep their order the same for every reader (Go's moves one of
+    // two equal times by a tick, whichever batch it reads first).
+    uint64_t sweep_time = 0;
+    auto at = [&sweep_time] {
+      sweep_time = std::max(Now(), sweep_time + 1);
+      return sweep_time;
+    };
     for (const UntracedProc& p : untraced_procs) {
       ThreadState* ts = p.ts;
       if (ts->proc_traced_gen[gen & 1].load(std::memory_order_relaxed) != gen) {
-        Emit(buf(static_cast<uint64_t>(ts->tid)), format::kEvProcStatus,
-             ts->proc, p.state);
+        TraceBuf* b = buf(static_cast<uint64_t>(ts->tid));
+        EmitAt(b, at(), format::kEvProcStatus, ts->proc, p.state);
       }
     }
     for (const UntracedG& u : untraced_gs) {
@@ -1056,8 +1323,9 @@ void Runtime::Advance(bool stop) {
       if (u.g->traced_gen[gen & 1] == gen) continue;
       const bool bound =
           u.state == format::kGoRunning || u.state == format::kGoSyscall;
-      Emit(buf(bound ? u.m : format::kNoThread), format::kEvGoStatus, u.g->id,
-           bound ? u.m : format::kNoThread, u.state);
+      TraceBuf* b = buf(bound ? u.m : format::kNoThread);
+      EmitAt(b, at(), format::kEvGoStatus, u.g->id,
+             bound ? u.m : format::kNoThread, u.state);
       u.g->traced_gen[gen & 1] = gen;
     }
     for (auto& [m, b] : batches) FlushBuf(b);
@@ -1079,26 +1347,25 @@ void Runtime::Advance(bool stop) {
            static_cast<unsigned long long>(gen), (t_flushed - t_begin) / 1e6,
            (MonotonicNanos() - t_flushed) / 1e6);
 
-  {
-    std::lock_guard<std::mutex> l(threads_mu_);
-    ReclaimExitedThreads(gen, stop);
-  }
-
+  // I8: free the fibers nothing points to any more (dropping their links
+  // to their resumers, which may then be freed next time), then the
+  // threads (I7).
   {
     std::lock_guard<std::mutex> l(fibers_mu_);
     GState** link = &fibers_;
     while (GState* g = *link) {
-      if (g->dead.load(std::memory_order_acquire) &&
-          g->released.load(std::memory_order_acquire) &&
-          g->pinned.load(std::memory_order_acquire) == 0 &&
-          (stop || g->dead_gen + 1 <= gen)) {
+      if (g->refs.load(std::memory_order_acquire) == 0) {
         *link = g->next;
-        if (g->resumer != nullptr) g->resumer->pinned.fetch_sub(1);
+        Unref(g->resumer);
         delete g;
       } else {
         link = &g->next;
       }
     }
+  }
+  {
+    std::lock_guard<std::mutex> l(threads_mu_);
+    ReclaimExitedThreads(gen, stop);
   }
 
   if (stop) {
@@ -1112,9 +1379,12 @@ void Runtime::ReclaimExitedThreads(uint64_t gen, bool all) {
   // Under threads_mu_. A thread that exited in generation g has no buffer
   // left once g is complete, and no advance refers to it after the one
   // finishing g+1 (I7); its P may then be reused (AllocProc).
+  // A thread whose own G some fiber still links to as its resumer stays
+  // (I8).
   ThreadState** link = &threads_;
   while (ThreadState* ts = *link) {
     if (ts->exited.load(std::memory_order_acquire) &&
+        ts->own_g.refs.load(std::memory_order_acquire) == 0 &&
         (all || ts->session != session_ || ts->exit_gen + 1 <= gen)) {
       *link = ts->next;
       if (ts->session == session_ && ts->created) {

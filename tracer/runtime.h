@@ -1,9 +1,8 @@
 // The tracer runtime: per-thread state, the seqlock protocol, event
 // writing, generations and their advance. A port of Go's runtime tracer
 // (runtime/trace.go, traceruntime.go, tracebuf.go, traceevent.go,
-// tracestatus.go) to C++ threads, with the G/P/M mapping of
-// ../shared/design/MAPPING.md: every registered thread is an M with its own
-// P and its own G.
+// tracestatus.go) to C++ threads, with the G/P/M mapping docs/TRACER.md
+// describes: every registered thread is an M with its own P and its own G.
 //
 // Invariants (numbered as referred to in the code):
 //  I1. A thread writes trace events only between TraceAcquire and
@@ -31,7 +30,26 @@
 //  I6. A thread's P is touched only by that thread (and by the advancer
 //      for a generation the thread has left).
 //  I7. ThreadState objects on the registry are freed only by the advancer
-//      (or by Stop), never while an Advance is using them.
+//      (or by Start and Stop), never while an Advance is using them, and
+//      only once the thread has exited and its own G is referenced no more
+//      (I8).
+//  I8. A fiber's GState is freed only by the advancer (or by Stop), and
+//      only once nothing outside the runtime's fiber list points to it:
+//      `refs` counts the user's handle, the thread whose cur_g or
+//      blocked_g it is, and the G whose `resumer` it is. The advancer's
+//      own pointers (the snapshot of step 1, the info batch) live within
+//      one Advance, which is also where it frees. Whoever drops a
+//      reference touches the G no more afterwards. A thread's own G is
+//      counted the same way, for I7.
+//  I9. A thread writes only into the trace session it is registered in:
+//      TraceLocker checks the thread's session after making its seqlock
+//      odd (so Stop cannot end that session meanwhile, I2) and registers
+//      the thread again if a Stop and Start came in between.
+//  I10. A fiber whose handle is destroyed while it is on a thread (running
+//      or in a syscall there, or blocked in a scope there) stays that
+//      thread's: the thread ends it (GoDestroy) at its next traced event
+//      (TraceLocker, or when the scope ends). A fiber that is on no
+//      thread is ended by the thread destroying the handle.
 #ifndef GENTRACE_TRACER_RUNTIME_H_
 #define GENTRACE_TRACER_RUNTIME_H_
 
@@ -100,21 +118,31 @@ struct GState {
   uint64_t traced_gen[2] = {0, 0};  // generation whose status is written
   uint64_t seq[2] = {0, 0};         // last sequence number per parity
   uint64_t m = format::kNoThread;   // thread it runs on (Running/Syscall)
+  // Blocked in a ScopedBlock (or a traced wait) on a thread, as that
+  // thread's blocked_g: only that thread runs it again (I10).
+  bool scope_blocked = false;
   // Only the thread running the G touches these.
   std::vector<OpenRegion> regions;
   uint64_t region_count = 0;  // regions begun, for their tokens
-  GState* resumer = nullptr;  // fiber: the G to run again when it leaves
+  // The G to run again when this fiber leaves its thread (a reference,
+  // I8). Changed by the thread running the fiber, or switching into it.
+  GState* resumer = nullptr;
 
   // Fibers only (thread Gs live in their ThreadState).
   bool fiber = false;
   std::string name;
   uint64_t session = 0;               // trace the fiber belongs to
-  std::atomic<bool> dead{false};      // ended (or abandoned)
+  std::atomic<bool> dead{false};      // ended (or abandoned): never runs
   std::atomic<bool> released{false};  // the user's handle is gone
-  std::atomic<int> pinned{0};         // fibers whose `resumer` this is
-  uint64_t dead_gen = 0;
-  GState* next = nullptr;  // Runtime::fibers_ list
+  std::atomic<int> refs{0};           // I8
+  GState* next = nullptr;             // Runtime::fibers_ list
 };
+
+// References to a G (I8). The last access to a G must come before Unref.
+inline void Ref(GState* g) { g->refs.fetch_add(1, std::memory_order_relaxed); }
+inline void Unref(GState* g) {
+  if (g != nullptr) g->refs.fetch_sub(1, std::memory_order_release);
+}
 
 // Per-thread tracer state: Go's m.trace plus the thread's P and G.
 struct ThreadState {
@@ -130,11 +158,13 @@ struct ThreadState {
   bool proc_reused = false;
   bool created = false;  // creation events written (owner only)
   GState own_g;
-  GState* cur_g = nullptr;  // G running on this thread, or null
+  // The G running on this thread, or null, and the G that blocked in a
+  // ScopedBlock here: references (I8), touched by this thread only.
+  GState* cur_g = nullptr;
   // cur_g's id (0 if none), for the SIGPROF handler, which may interrupt
   // a change of cur_g. Change both with SetCurrentG.
   std::atomic<uint64_t> running_goid{0};
-  GState* blocked_g = nullptr;  // G that blocked in a ScopedBlock here
+  GState* blocked_g = nullptr;
 
   // The thread's P (I6). Atomic only because the advancer's snapshot may
   // read them while the thread runs; the thread alone writes them.
@@ -177,32 +207,39 @@ inline bool IsThreadState(const ThreadState* ts) {
   return reinterpret_cast<uintptr_t>(ts) > 1;
 }
 
+// Sets cur_g; the caller moves the references (I8).
 inline void SetCurrentG(ThreadState* ts, GState* g) {
   ts->cur_g = g;
   ts->running_goid.store(g != nullptr ? g->id : 0, std::memory_order_relaxed);
 }
 
-// Encodes an event (type, time delta, args) into a buffer that has room
-// for it (see Runtime::Reserve). Async-signal-safe.
-inline void Emit(TraceBuf* b, uint8_t type) {
-  const uint64_t now = Now();
+// Encodes an event (type, time delta, args) at time `now` into a buffer
+// that has room for it (see Runtime::Reserve). Async-signal-safe.
+template <typename... Args>
+inline void EmitAt(TraceBuf* b, uint64_t now, uint8_t type, Args... args) {
   const uint64_t dt = now > b->last_time ? now - b->last_time : 0;
   if (now > b->last_time) b->last_time = now;
   b->Byte(type);
   b->Varint(dt);
+  (b->Varint(static_cast<uint64_t>(args)), ...);
 }
+// The same, now.
 template <typename... Args>
 inline void Emit(TraceBuf* b, uint8_t type, Args... args) {
-  Emit(b, type);
-  (b->Varint(static_cast<uint64_t>(args)), ...);
+  EmitAt(b, Now(), type, args...);
 }
 
 // Holds a thread's seqlock for the scope of writing events (Go's
 // traceLocker). ok() is false when tracing is off; then nothing may be
-// written.
+// written. On the way in, a thread registered in an earlier trace session
+// registers again (I9), and a fiber running here whose handle is gone
+// ends (I10).
 class TraceLocker {
  public:
-  explicit TraceLocker(ThreadState* ts);
+  // kKeepSession: a thread of an earlier session is not registered again
+  // (ok() is false); for the thread's exit.
+  enum Mode { kRegister, kKeepSession };
+  explicit TraceLocker(ThreadState* ts, Mode mode = kRegister);
   ~TraceLocker() {
     if (ts_ != nullptr) {
       ts_->seqlock.store(ts_->seqlock.load(std::memory_order_relaxed) + 1,
@@ -229,6 +266,19 @@ class Runtime {
   absl::Status Start(const Options& options);
   absl::Status Stop();
   Stats GetStats();
+
+  // Ends the current generation now, as the advancer does every
+  // generation_period: asks the advancer to advance and returns once the
+  // generation that was current at the call is complete on the
+  // destination (later generations may be complete too: requests that
+  // meet are served by one advance). May be called from any thread except
+  // gentrace's own (the writer, which runs Options::callback, and the
+  // advancer), and not where Stop may not (gentrace.h): it then fails
+  // with FailedPrecondition, as it does if tracing is off, or stops before
+  // the advance (the final advance of Stop also completes the generation:
+  // that is success). If the destination failed, returns its error once
+  // tracing has stopped.
+  absl::Status AdvanceNow();
 
   // The calling thread's state, registering it in the current session if
   // needed. Null if tracing is off or the thread is exiting.
@@ -279,11 +329,12 @@ class Runtime {
                   absl::string_view reason, void* fp);
   bool FiberWake(TraceLocker& tl, GState* fiber, void* fp);
   bool CoroutineSwitch(TraceLocker& tl, GState* target, bool destroy_current);
-  // Drops the user's handle: the fiber is freed once no generation can
-  // refer to it.
+  // Drops the user's handle (I8). A fiber on no thread is dead from now
+  // on; one on a thread is ended by that thread (I10).
   void FiberRelease(GState* fiber);
-  // Sets the G that runs again when `fiber` leaves its thread.
-  void SetResumer(GState* fiber, GState* resumer);
+  // Ends the fibers running on this thread whose handles are gone, and
+  // then those that run again after them (I10).
+  void EndReleasedFibers(TraceLocker& tl);
   uint64_t session() const {
     return session_atomic_.load(std::memory_order_relaxed);
   }
@@ -308,16 +359,23 @@ class Runtime {
   Runtime() = default;
   friend class RuntimeInit;
 
+  friend class TraceLocker;
+
   ThreadState* Register(ThreadState* ts);
+  // Sets fiber's resumer link (Ref), returning the previous one, whose
+  // reference the caller drops when done with it. Under fiber->mu.
+  static GState* SetResumer(GState* fiber, GState* resumer);
   void AttachSampler();
   // With g->mu held: g's status for this generation, if not written yet
   // (I4). The caller's buffer must have room for kMaxEventBytes.
   void EnsureGStatus(TraceLocker& tl, TraceBuf* b, GState* g);
-  // Takes g->mu: the running g blocks (GoBlock); false if it was not
-  // running. The caller's buffer must have room for 2 events.
+  // Takes g->mu: the running g blocks (GoBlock), in a scope if `scope`;
+  // false if it was not running. The caller's buffer must have room for 2
+  // events. cur_g's reference to g becomes the caller's.
   bool BlockRunning(TraceLocker& tl, TraceBuf* b, GState* g, uint64_t reason_id,
-                    uint64_t stack);
-  // With g->mu held: g (Waiting or Runnable) runs on this thread now.
+                    uint64_t stack, bool scope);
+  // With g->mu held: g (Waiting or Runnable) runs on this thread now, as
+  // cur_g (which was null), with a reference of its own.
   void StartHere(TraceLocker& tl, TraceBuf* b, GState* g, uint64_t stack);
   uint64_t CaptureStackId(TraceLocker& tl, void* fp);
   TraceBuf* ReserveSlow(TraceLocker& tl, size_t bytes);
@@ -357,7 +415,7 @@ class Runtime {
   std::atomic<uint64_t> gen_active_[2] = {{0}, {0}};
   std::vector<std::pair<uint64_t, uint64_t>> free_procs_;  // (proc, gen)
   std::atomic<uint64_t> next_goid_{1};
-  // Fibers of the current trace, under fibers_mu_ (freed like threads, I7).
+  // Fibers, under fibers_mu_ (freed by the advancer, I8).
   std::mutex fibers_mu_;
   GState* fibers_ = nullptr;
 
@@ -388,8 +446,24 @@ class Runtime {
   std::thread writer_;
   std::mutex advancer_mu_;
   std::condition_variable advancer_cv_;
+  // Under advancer_mu_: Stop asks the advancer to finish; AdvanceNow's
+  // requests (tickets) and the last one an advance has served; whether the
+  // advancer has returned (or not been started).
   bool advancer_stop_ = false;
+  uint64_t advance_requested_ = 0;
+  uint64_t advance_served_ = 0;
+  bool advancer_exited_ = true;
+  std::condition_variable advance_done_cv_;
 };
+
+// Runtime::AdvanceNow for tests: makes a generation boundary fall exactly
+// where a test needs it, instead of sleeping for one.
+absl::Status AdvanceGenerationForTesting();
+
+// Tests only: `hook` runs at the start of every TraceLocker, before the
+// seqlock is taken: in every API call, right after CurrentThread. Null
+// removes it.
+void SetTraceLockerHookForTesting(void (*hook)());
 
 }  // namespace gentrace::internal
 

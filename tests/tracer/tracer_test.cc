@@ -4,17 +4,21 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "format/batch.h"
 #include "format/gentrace_batch.h"
 #include "format/header.h"
@@ -23,6 +27,7 @@
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
 #include "tracer/gentrace.h"
+#include "tracer/runtime.h"
 
 namespace gentrace {
 namespace {
@@ -40,8 +45,12 @@ constexpr int kScale = 10;  // ThreadSanitizer is ~10x slower
 constexpr int kScale = 1;
 #endif
 
+// Tests end generations where they need a boundary (EndGeneration), so
+// by default no generation ends by the clock.
+constexpr absl::Duration kNoTimedGenerations = absl::Hours(1);
+
 Options FileOptions(const std::string& path,
-                    absl::Duration period = absl::Milliseconds(50)) {
+                    absl::Duration period = kNoTimedGenerations) {
   Options o;
   o.path = path;
   o.generation_period = period;
@@ -58,14 +67,33 @@ GoView MustView(const std::string& path, bool allow_broken_tail = false,
   return *v;
 }
 
-// Waits until `more` further generations are complete (the first ones can
-// take longer than the period while debug information loads).
-void WaitForMoreGenerations(uint64_t more) {
-  const uint64_t target = GetStats().generations + more;
-  for (int i = 0; i < 10000 && GetStats().generations < target; ++i) {
-    usleep(1000);
-  }
-  ASSERT_GE(GetStats().generations, target);
+// Ends the current generation now; it is complete when this returns.
+void EndGeneration() {
+  absl::Status s = internal::AdvanceGenerationForTesting();
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+// Our reader reads the whole trace without an error; returns its event
+// count.
+int ExpectOurReaderAccepts(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<reader::Reader>> r =
+      reader::Reader::Open(path);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return 0;
+  reader::Event ev;
+  int n = 0;
+  while ((*r)->ReadEvent(&ev)) ++n;
+  EXPECT_TRUE((*r)->status().ok()) << path << ": " << (*r)->status();
+  return n;
+}
+
+// The value of `key=` in a dump line ("" if absent).
+std::string Field(const std::string& line, absl::string_view key) {
+  const std::string k = absl::StrCat(" ", key, "=");
+  const size_t p = line.find(k);
+  if (p == std::string::npos) return "";
+  const size_t b = p + k.size();
+  return line.substr(b, line.find(' ', b) - b);
 }
 
 // Reads the batch framing of a trace: generations seen, in order.
@@ -249,7 +277,7 @@ TEST(TracerTest, MisuseNeverBreaksTheTrace) {
 
 TEST(TracerTest, BlockingAndSyscallsAcrossGenerations) {
   const std::string path = TempPath("block.trace");
-  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(5))).ok());
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([i] {
@@ -258,10 +286,10 @@ TEST(TracerTest, BlockingAndSyscallsAcrossGenerations) {
         // Each block and syscall spans a generation boundary.
         if (i % 2 == 0) {
           ScopedBlock b(BlockReason::kNetwork);
-          WaitForMoreGenerations(1);
+          EndGeneration();
         } else {
           ScopedSyscall s;
-          WaitForMoreGenerations(1);
+          EndGeneration();
         }
       }
     });
@@ -269,14 +297,18 @@ TEST(TracerTest, BlockingAndSyscallsAcrossGenerations) {
   // A thread that stays silent through many generations, then logs.
   std::thread silent([] {
     Log("silent", "first");
-    WaitForMoreGenerations(9);
+    for (int i = 0; i < 9; ++i) EndGeneration();
     Log("silent", "second");
   });
   for (auto& t : threads) t.join();
   silent.join();
   ASSERT_TRUE(Stop().ok());
   const std::vector<uint64_t> gens = Generations(ReadFile(path));
-  EXPECT_GE(gens.size(), 8u);
+  // Requests that meet may share an advance: at least the silent
+  // thread's nine boundaries, at most all 29, and the last at Stop.
+  EXPECT_GE(gens.size(), 9u + 1);
+  EXPECT_LE(gens.size(), 29u + 1);
+  EXPECT_EQ(GetStats().generations, gens.size());
   for (size_t i = 1; i < gens.size(); ++i) EXPECT_EQ(gens[i], gens[i - 1] + 1);
 
   GoView v = MustView(path);
@@ -331,11 +363,13 @@ TEST(TracerTest, ManyThreadsStartingAndExitingWithTinyGenerations) {
       }
     });
   }
+  // Generations end by the clock, and at least three times on demand.
+  for (int i = 0; i < 3; ++i) EndGeneration();
   for (auto& t : threads) t.join();
   ASSERT_TRUE(Stop().ok());
   const Stats stats = GetStats();
   EXPECT_EQ(stats.threads_seen, static_cast<uint64_t>(kThreads + kThreads / 2));
-  EXPECT_GE(stats.generations, 2u);
+  EXPECT_GE(stats.generations, 3u + 1);
 
   GoView v = MustView(path, false, /*dump=*/false);  // millions of events
   EXPECT_EQ(v.count("TaskBegin"), tasks.load());
@@ -368,7 +402,9 @@ TEST(TracerTest, HundredStartStopCycles) {
     });
     Log("main", "x");
     t.join();
-    if (i % 10 == 0) usleep(5000);  // several generations now and then
+    if (i % 10 == 0) {  // several generations now and then
+      for (int k = 0; k < 3; ++k) EndGeneration();
+    }
     ASSERT_TRUE(Stop().ok()) << i;
   }
   done.store(true);
@@ -385,14 +421,315 @@ TEST(TracerTest, HundredStartStopCycles) {
       1);
 }
 
+// The thread the locker hook pauses, and how it hands over (below).
+thread_local bool t_pause_in_locker = false;
+absl::Notification* g_locker_paused = nullptr;
+absl::Notification* g_locker_resume = nullptr;
+void PauseInLocker() {
+  if (!t_pause_in_locker) return;
+  t_pause_in_locker = false;
+  g_locker_paused->Notify();
+  g_locker_resume->WaitForNotification();
+}
+
+// A thread registered in one trace is paused between CurrentThread (which
+// finds it registered) and its seqlock while tracing stops and starts
+// again: it must register again, not write into the new trace with the
+// old trace's P and goroutine (Go's parser: "found goroutine status for
+// new goroutine after the first generation").
+TEST(TracerTest, StopAndStartBeforeTheSeqlockRegistersTheThreadAgain) {
+  const std::string path1 = TempPath("stale-1.trace");
+  const std::string path2 = TempPath("stale-2.trace");
+  ASSERT_TRUE(Start(FileOptions(path1)).ok());
+  absl::Notification paused, resume;
+  g_locker_paused = &paused;
+  g_locker_resume = &resume;
+  internal::SetTraceLockerHookForTesting(&PauseInLocker);
+  std::thread t([] {
+    SetThreadName("stale-thread");
+    Log("t", "trace 1");  // P 1 of trace 1
+    t_pause_in_locker = true;
+    Log("t", "trace 2");
+  });
+  paused.WaitForNotification();
+  ASSERT_TRUE(Stop().ok());
+  ASSERT_TRUE(Start(FileOptions(path2)).ok());
+  Log("main", "trace 2");  // P 1 of trace 2
+  EndGeneration();         // t writes in the second generation
+  resume.Notify();
+  t.join();
+  internal::SetTraceLockerHookForTesting(nullptr);
+  ASSERT_TRUE(Stop().ok());
+  EXPECT_EQ(GetStats().threads_seen, 2u);  // main, and t again
+
+  EXPECT_GT(ExpectOurReaderAccepts(path1), 0);
+  ExpectOurReaderAccepts(path2);
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v1 = MustView(path1);
+  EXPECT_EQ(v1.end_line, "END ok");
+  EXPECT_EQ(v1.count("Log"), 1);
+  GoView v2 = MustView(path2);
+  EXPECT_EQ(v2.end_line, "END ok");
+  // t comes into trace 2 as a new goroutine, created with its name, on a
+  // P of its own.
+  EXPECT_EQ(v2.count_matching(
+                {"from=NotExist to=Runnable", "tstack=[\"stale-thread\""}),
+            1);
+  std::string t_p, main_p;
+  for (const std::string& e : v2.events) {
+    if (e.rfind("Log ", 0) != 0) continue;
+    (e.find("category=\"t\"") != std::string::npos ? t_p : main_p) =
+        Field(e, "p");
+  }
+  EXPECT_EQ(main_p, "1");
+  EXPECT_EQ(t_p, "2");
+}
+
+// ---- Start, Stop and AdvanceNow where they would wait for themselves.
+// Each case runs in a child process (this binary again, with one test
+// selected and kChildEnv naming the case), killed after a timeout: a hang
+// fails the test instead of hanging the suite.
+
+constexpr char kChildEnv[] = "GENTRACE_TEST_CHILD";
+constexpr char kChildTraceEnv[] = "GENTRACE_TEST_CHILD_TRACE";
+
+bool IsChild(const char* mode) {
+  const char* v = std::getenv(kChildEnv);
+  return v != nullptr && std::string(v) == mode;
+}
+std::string ChildTracePath() {
+  const char* v = std::getenv(kChildTraceEnv);
+  return v != nullptr ? v : "";
+}
+
+struct ChildResult {
+  bool timed_out = false;
+  int exit_code = -1;  // -1: it did not exit normally
+  std::string output;  // stdout and stderr
+};
+
+// Runs TracerTest.`test` in a child process in `mode`, writing its trace
+// to `trace`; kills it after `timeout`.
+ChildResult RunChild(const std::string& test, const std::string& mode,
+                     const std::string& trace, absl::Duration timeout) {
+  ChildResult result;
+  const std::string out_path = TempPath(absl::StrCat("child-", mode, ".out"));
+  const int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  EXPECT_GE(fd, 0);
+  // Everything the child needs is made before fork: after it, the child
+  // only redirects its output and execs.
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  env.push_back(absl::StrCat(kChildEnv, "=", mode));
+  env.push_back(absl::StrCat(kChildTraceEnv, "=", trace));
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string exe = "/proc/self/exe";
+  std::string filter = absl::StrCat("--gtest_filter=TracerTest.", test);
+  char* argv[] = {exe.data(), filter.data(), nullptr};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execve(exe.c_str(), argv, envp.data());
+    _exit(127);
+  }
+  close(fd);
+  EXPECT_GT(pid, 0);
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (absl::Now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      result.timed_out = true;
+      break;
+    }
+    usleep(10000);
+  }
+  if (!result.timed_out && WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  }
+  result.output = ReadFile(out_path);
+  return result;
+}
+
+constexpr absl::Duration kChildTimeout = absl::Seconds(60);
+
+// What a refused call must say: why, and what to do instead.
+void ExpectRefused(const absl::Status& s, absl::string_view why,
+                   absl::string_view instead) {
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr(std::string(why)));
+  EXPECT_THAT(std::string(s.message()), HasSubstr(std::string(instead)));
+}
+
+// Stop, Start and AdvanceNow from Options::callback: on gentrace's writer
+// thread (which the advance Stop needs waits for), and inside Start as it
+// writes the header (holding the lock Stop takes). Refused with an error
+// that says what to do instead; tracing goes on, and Stop from the
+// program's thread completes the trace.
+TEST(TracerTest, ControlCallsFromTheSinkCallbackAreRefused) {
+  if (IsChild("callback")) {
+    static std::string* bytes = new std::string;
+    static absl::Status in_start[3], on_writer[3];
+    static std::atomic<int> writer_calls{0};
+    static std::thread::id main_id = std::this_thread::get_id();
+    Options o;
+    o.generation_period = kNoTimedGenerations;
+    o.callback = [](absl::Span<const uint8_t> chunk) {
+      const bool header = bytes->empty();
+      bytes->append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+      absl::Status* out = nullptr;
+      if (header && std::this_thread::get_id() == main_id) {
+        out = in_start;
+      } else if (std::this_thread::get_id() != main_id &&
+                 writer_calls.fetch_add(1) == 0) {
+        out = on_writer;
+      }
+      if (out != nullptr) {
+        out[0] = Stop();
+        out[1] = Start(FileOptions(TempPath("never.trace")));
+        out[2] = internal::AdvanceGenerationForTesting();
+      }
+      return absl::OkStatus();
+    };
+    ASSERT_TRUE(Start(o).ok());
+    Log("before", "callback");
+    EndGeneration();
+    EXPECT_TRUE(IsTracing());
+    Log("after", "callback");
+    ASSERT_TRUE(Stop().ok());
+    for (int i = 0; i < 3; ++i) {
+      ExpectRefused(in_start[i], "inside Start", "after that call returns");
+      ExpectRefused(on_writer[i], "writer thread",
+                    "return a non-OK status from the callback");
+    }
+    FILE* f = fopen(ChildTracePath().c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    fwrite(bytes->data(), 1, bytes->size(), f);
+    fclose(f);
+    return;
+  }
+  const std::string trace = TempPath("callback-child.trace");
+  const ChildResult r = RunChild("ControlCallsFromTheSinkCallbackAreRefused",
+                                 "callback", trace, kChildTimeout);
+  ASSERT_FALSE(r.timed_out) << "hung:\n" << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("[  PASSED  ] 1 test"));
+  EXPECT_GT(ExpectOurReaderAccepts(trace), 0);
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(trace);
+  EXPECT_EQ(v.end_line, "END ok");
+  EXPECT_EQ(v.count("Log"), 2);
+  EXPECT_EQ(v.count("Sync"), 2);
+}
+
+absl::Status g_signal_results[3];
+const Options* g_signal_start_options = nullptr;
+void ControlCallsInHandler(int) {
+  // Nothing here allocates (ThreadSanitizer checks), refusals included.
+  g_signal_results[0] = Stop();
+  g_signal_results[1] = Start(*g_signal_start_options);
+  g_signal_results[2] = internal::AdvanceGenerationForTesting();
+}
+
+// A signal handler that interrupted its thread inside the tracer (the
+// thread's seqlock is odd: the advance that Stop needs waits for it
+// forever) calls Stop, Start and AdvanceNow: refused.
+TEST(TracerTest, ControlCallsFromASignalHandlerInsideTheTracerAreRefused) {
+  if (IsChild("signal")) {
+    ASSERT_TRUE(Start(FileOptions(ChildTracePath())).ok());
+    Log("before", "signal");
+    const Options never = FileOptions(TempPath("never.trace"));
+    g_signal_start_options = &never;
+    struct sigaction sa = {};
+    sa.sa_handler = ControlCallsInHandler;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(sigaction(SIGUSR1, &sa, nullptr), 0);
+    {
+      // Inside the tracer, as any gentrace call is while it writes.
+      internal::TraceLocker tl(internal::Runtime::Get().CurrentThread());
+      ASSERT_TRUE(tl.ok());
+      raise(SIGUSR1);
+    }
+    for (const absl::Status& s : g_signal_results) {
+      ExpectRefused(s, "signal handler that interrupted",
+                    "outside the handler");
+    }
+    EXPECT_TRUE(IsTracing());
+    Log("after", "signal");
+    ASSERT_TRUE(Stop().ok());
+    return;
+  }
+  const std::string trace = TempPath("signal-child.trace");
+  const ChildResult r =
+      RunChild("ControlCallsFromASignalHandlerInsideTheTracerAreRefused",
+               "signal", trace, kChildTimeout);
+  ASSERT_FALSE(r.timed_out) << "hung:\n" << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("[  PASSED  ] 1 test"));
+  EXPECT_GT(ExpectOurReaderAccepts(trace), 0);
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(trace);
+  EXPECT_EQ(v.end_line, "END ok");
+  EXPECT_EQ(v.count("Log"), 2);
+}
+
+void ControlCallsAtExit() {
+  // Runs after gentrace's own exit handler has stopped tracing.
+  const absl::Status start = Start(FileOptions(TempPath("at-exit.trace")));
+  const absl::Status stop = Stop();
+  const absl::Status advance = internal::AdvanceGenerationForTesting();
+  std::printf("at exit: start: %s\nat exit: stop: %s\nat exit: advance: %s\n",
+              start.ToString().c_str(), stop.ToString().c_str(),
+              advance.ToString().c_str());
+  if (start.ok()) (void)Stop();
+  std::fflush(stdout);
+}
+
+// Start and Stop from an atexit handler registered before gentrace's own
+// (so it runs after gentrace's exit handler stopped tracing, while the
+// process exits): Start is refused (no threads start during exit), Stop
+// returns at once. The trace the exit handler finished is complete.
+TEST(TracerTest, ControlCallsFromAnEarlierAtexitHandler) {
+  if (IsChild("atexit")) {
+    std::atexit(ControlCallsAtExit);  // before gentrace's (a fresh process)
+    ASSERT_TRUE(Start(FileOptions(ChildTracePath())).ok());
+    Log("before", "exit");
+    return;  // exit() with tracing on
+  }
+  const std::string trace = TempPath("atexit-child.trace");
+  const ChildResult r = RunChild("ControlCallsFromAnEarlierAtexitHandler",
+                                 "atexit", trace, kChildTimeout);
+  ASSERT_FALSE(r.timed_out) << "hung:\n" << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("at exit: start: FAILED_PRECONDITION: Start called "
+                        "while the process is exiting"));
+  EXPECT_THAT(
+      r.output,
+      HasSubstr("at exit: stop: FAILED_PRECONDITION: tracing is not on"));
+  EXPECT_THAT(r.output, HasSubstr("at exit: advance: FAILED_PRECONDITION: "
+                                  "tracing is not on"));
+  EXPECT_GT(ExpectOurReaderAccepts(trace), 0);
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(trace);
+  EXPECT_EQ(v.end_line, "END ok");
+  EXPECT_EQ(v.count("Log"), 1);
+}
+
 TEST(TracerTest, ZstdOneFramePerGeneration) {
   const std::string path = TempPath("z.trace.zst");
-  Options o = FileOptions(path, absl::Milliseconds(5));
+  Options o = FileOptions(path);
   o.compression = Compression::kZstd;
   ASSERT_TRUE(Start(o).ok());
   for (int i = 0; i < 30; ++i) {
     Log("z", absl::StrCat("message ", i));
-    if (i % 6 == 0) WaitForMoreGenerations(1);
+    if (i % 6 == 0) EndGeneration();
   }
   ASSERT_TRUE(Stop().ok());
   const std::string compressed = ReadFile(path);
@@ -420,7 +757,7 @@ TEST(TracerTest, ZstdOneFramePerGeneration) {
   }
   const std::vector<uint64_t> gens = Generations(plain);
   EXPECT_EQ(frames, gens.size());
-  ASSERT_GE(gens.size(), 4u);
+  ASSERT_EQ(gens.size(), 5u + 1);
 
   const std::string plain_path = TempPath("z.trace");
   {
@@ -441,10 +778,51 @@ TEST(TracerTest, ZstdOneFramePerGeneration) {
   EXPECT_EQ(cut.count("Sync"), 3);
 }
 
+TEST(TracerTest, AdvanceNowEndsTheCurrentGeneration) {
+  EXPECT_THAT(std::string(internal::AdvanceGenerationForTesting().message()),
+              HasSubstr("tracing is not on"));
+  const std::string path = TempPath("advance.trace");
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  Log("gen", "1");
+  EndGeneration();
+  // Complete on the destination when AdvanceNow returns.
+  EXPECT_EQ(GetStats().generations, 1u);
+  EXPECT_EQ(Generations(ReadFile(path)).size(), 1u);
+  Log("gen", "2");
+  EndGeneration();
+  EXPECT_EQ(GetStats().generations, 2u);
+  // From several threads at once: every call returns after a boundary
+  // that followed it; calls that meet may share one.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([] {
+      for (int i = 0; i < 10; ++i) {
+        const uint64_t before = GetStats().generations;
+        Log("gen", "many");
+        EndGeneration();
+        EXPECT_GT(GetStats().generations, before);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const uint64_t forced = GetStats().generations;
+  EXPECT_GE(forced, 2u + 10);
+  EXPECT_LE(forced, 2u + 40);
+  ASSERT_TRUE(Stop().ok());
+  EXPECT_EQ(GetStats().generations, forced + 1);
+  EXPECT_THAT(std::string(internal::AdvanceGenerationForTesting().message()),
+              HasSubstr("tracing is not on"));
+
+  GENTRACE_REQUIRE_GO_TOOL();
+  GoView v = MustView(path);
+  EXPECT_EQ(v.count("Sync"), static_cast<int>(forced + 1));
+  EXPECT_EQ(v.count("Log"), 2 + 40);
+}
+
 TEST(TracerTest, FailingSinkStopsTracingAndStopReportsIt) {
   std::atomic<size_t> seen{0};
   Options o;
-  o.generation_period = absl::Milliseconds(2);
+  o.generation_period = kNoTimedGenerations;
   o.callback = [&](absl::Span<const uint8_t> bytes) {
     if (seen.fetch_add(bytes.size()) > 2000) {
       return absl::ResourceExhaustedError("disk full (simulated)");
@@ -452,12 +830,13 @@ TEST(TracerTest, FailingSinkStopsTracingAndStopReportsIt) {
     return absl::OkStatus();
   };
   ASSERT_TRUE(Start(o).ok());
-  for (int i = 0; i < 2000 && IsTracing(); ++i) {
-    Log("fill", std::string(100, 'y'));
-    usleep(50);
-  }
-  // Tracing stops by itself soon after the failure.
-  for (int i = 0; i < 200 && IsTracing(); ++i) usleep(5000);
+  for (int i = 0; i < 40; ++i) Log("fill", std::string(100, 'y'));
+  // Writing the generation fails; tracing stops by itself, and the advance
+  // that wrote it says why.
+  absl::Status advance = internal::AdvanceGenerationForTesting();
+  EXPECT_EQ(advance.code(), absl::StatusCode::kResourceExhausted) << advance;
+  EXPECT_THAT(std::string(advance.message()),
+              HasSubstr("disk full (simulated)"));
   EXPECT_FALSE(IsTracing());
   Log("after", "failure");  // harmless
   absl::Status s = Stop();
@@ -483,15 +862,15 @@ TEST(TracerTest, ClosedPipeIsAnErrorNotASignal) {
   // A reader that goes away while tracing: Stop reports it.
   ASSERT_EQ(pipe(fds), 0);
   o.fd = fds[1];
-  o.generation_period = absl::Milliseconds(2);
+  o.generation_period = kNoTimedGenerations;
   ASSERT_TRUE(Start(o).ok());
   char header[16];
   ASSERT_EQ(read(fds[0], header, sizeof(header)), 16);
   close(fds[0]);
-  for (int i = 0; i < 100 && IsTracing(); ++i) {
-    Log("x", "y");
-    usleep(2000);
-  }
+  Log("x", "y");
+  s = internal::AdvanceGenerationForTesting();
+  EXPECT_THAT(std::string(s.message()), HasSubstr("Broken pipe"));
+  EXPECT_FALSE(IsTracing());
   s = Stop();
   EXPECT_THAT(std::string(s.message()), HasSubstr("Broken pipe"));
   close(fds[1]);
@@ -499,7 +878,7 @@ TEST(TracerTest, ClosedPipeIsAnErrorNotASignal) {
 
 TEST(TracerTest, ForkLeavesParentTraceIntactAndChildOff) {
   const std::string path = TempPath("fork.trace");
-  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(5))).ok());
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
   Log("before", "fork");
   pid_t pid = fork();
   if (pid == 0) {
@@ -514,8 +893,8 @@ TEST(TracerTest, ForkLeavesParentTraceIntactAndChildOff) {
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EndGeneration();
   Log("after", "fork");
-  usleep(20000);
   ASSERT_TRUE(Stop().ok());
 
   GoView v = MustView(path);
@@ -525,11 +904,12 @@ TEST(TracerTest, ForkLeavesParentTraceIntactAndChildOff) {
 
 TEST(TracerTest, ThreadNamesAreRecordedEveryGeneration) {
   const std::string path = TempPath("names.trace");
-  ASSERT_TRUE(Start(FileOptions(path, absl::Milliseconds(5))).ok());
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
   std::thread t([] {
     Log("x", "y");
+    EndGeneration();  // named after the thread
     pthread_setname_np(pthread_self(), "renamed-by-os");
-    WaitForMoreGenerations(4);
+    for (int i = 0; i < 3; ++i) EndGeneration();
   });
   t.join();
   ASSERT_TRUE(Stop().ok());
@@ -546,7 +926,7 @@ TEST(TracerTest, ThreadNamesAreRecordedEveryGeneration) {
       ++info_batches;
     }
   }
-  EXPECT_GE(info_batches, 3) << Generations(bytes).size() << " generations";
+  EXPECT_EQ(info_batches, 4 + 1);
 
   // gentrace's reader decodes them: per generation, its time span and the
   // threads with their names.
@@ -567,8 +947,10 @@ TEST(TracerTest, ThreadNamesAreRecordedEveryGeneration) {
     }
   }
   EXPECT_TRUE((*rd)->status().ok()) << (*rd)->status();
-  EXPECT_GE(generations, 4);
-  EXPECT_GE(renamed, 2);
+  EXPECT_EQ(generations, 4 + 1);
+  // Read at the end of each of the three generations after the rename
+  // (the thread still lives); the last one has only the recorded name.
+  EXPECT_EQ(renamed, 4);
 }
 
 }  // namespace
