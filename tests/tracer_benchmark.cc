@@ -1,6 +1,6 @@
 // What one traced event costs: gentrace's API against a floor measured in
-// the same binary (Google Benchmark; ../shared/design/ANCHORS.md has the
-// peers' numbers on this kind of machine).
+// the same binary (Google Benchmark; docs/TRACER.md lists the results and
+// what Go's tracer costs on the same kind of machine).
 //
 // Each benchmark traces into a callback that only counts bytes, so the
 // numbers are the tracer's own cost. Counters:

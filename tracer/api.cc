@@ -22,18 +22,6 @@ using internal::TraceLocker;
 
 namespace {
 
-// The one place that maps BlockReason to Go's strings.
-constexpr absl::string_view kBlockReasonNames[] = {
-    "unspecified",        // kUnspecified
-    "sync",               // kSync
-    "sync.(*Cond).Wait",  // kCondWait
-    "network",            // kNetwork
-    "sleep",              // kSleep
-    "chan receive",       // kChanReceive
-    "chan send",          // kChanSend
-    "select",             // kSelect
-};
-
 std::atomic<uint64_t> g_next_task{1};
 
 // Writes one event with up to four args after dt.
@@ -104,36 +92,21 @@ __attribute__((always_inline)) inline void RegionEndImpl(Match match,
 
 }  // namespace
 
-absl::Status Start(const Options& options) {
+namespace internal {
+
+absl::Status StartTracing(const Options& options) {
   return Runtime::Get().Start(options);
 }
-absl::Status Stop() { return Runtime::Get().Stop(); }
-bool IsTracing() { return Runtime::Get().gen() != 0; }
-Stats GetStats() { return Runtime::Get().GetStats(); }
+absl::Status StopTracing() { return Runtime::Get().Stop(); }
+bool TracingOn() { return Runtime::Get().gen() != 0; }
+Stats CurrentStats() { return Runtime::Get().GetStats(); }
 
-void SetThreadName(absl::string_view name) {
+void NameThread(absl::string_view name) {
   std::string os(name.substr(0, 15));
   pthread_setname_np(pthread_self(), os.c_str());
   Runtime::Get().SetThreadName(name);
 }
 
-absl::string_view BlockReasonName(BlockReason reason) {
-  const size_t i = static_cast<size_t>(reason);
-  return i < sizeof(kBlockReasonNames) / sizeof(kBlockReasonNames[0])
-             ? kBlockReasonNames[i]
-             : kBlockReasonNames[0];
-}
-
-Task& Task::operator=(Task&& other) noexcept {
-  if (this != &other) {
-    End();
-    id_ = other.id_;
-    other.id_ = 0;
-  }
-  return *this;
-}
-
-namespace internal {
 __attribute__((noinline)) TaskId TaskBegin(absl::string_view name,
                                            TaskId parent) {
   Runtime& rt = Runtime::Get();
@@ -148,12 +121,8 @@ __attribute__((noinline)) TaskId TaskBegin(absl::string_view name,
   Write(rt, tl, format::kEvUserTaskBegin, id, parent, name_id, stack);
   return id;
 }
-}  // namespace internal
 
-__attribute__((noinline)) void Task::EndSlow() {
-  const TaskId id = id_;
-  id_ = 0;
-  if (!internal::Enabled()) return;
+__attribute__((noinline)) void TaskEnd(TaskId id) {
   Runtime& rt = Runtime::Get();
   ThreadState* ts = rt.CurrentThread();
   if (ts == nullptr) return;
@@ -163,8 +132,6 @@ __attribute__((noinline)) void Task::EndSlow() {
       rt.StackId(tl, rt.options().stacks.tasks, __builtin_frame_address(0));
   Write(rt, tl, format::kEvUserTaskEnd, id, stack);
 }
-
-namespace internal {
 
 __attribute__((noinline)) uint64_t RegionBegin(absl::string_view name,
                                                TaskId task) {
@@ -362,100 +329,5 @@ __attribute__((noinline)) void WakeWaiter(GState* g) {
       [&](Runtime& rt, TraceLocker& tl) { return rt.FiberWake(tl, g, fp); });
 }
 
-void EnsureRunning() {
-  WithThread([&](Runtime& rt, TraceLocker& tl) {
-    rt.Unblock(tl, nullptr);
-    return true;
-  });
-}
-
 }  // namespace internal
-
-void Mutex::LockSlow() {
-  internal::GState* g = internal::WaitBegin(BlockReason::kSync);
-  if (g != nullptr) {
-    std::lock_guard<std::mutex> l(waiters_mu_);
-    waiters_.push_back(g);
-  }
-  mu_.lock();
-  if (g != nullptr) {
-    {
-      std::lock_guard<std::mutex> l(waiters_mu_);
-      auto it = std::find(waiters_.begin(), waiters_.end(), g);
-      if (it != waiters_.end()) waiters_.erase(it);
-    }
-    internal::WaitEnd(g);
-  }
-}
-
-void Mutex::UnlockSlow() {
-  std::lock_guard<std::mutex> l(waiters_mu_);
-  if (waiters_.empty()) return;
-  // Record the wake-up while holding waiters_mu_: the waiter takes it to
-  // leave the list, so it cannot be waiting on something else by now.
-  internal::GState* g = waiters_.front();
-  waiters_.erase(waiters_.begin());
-  internal::WakeWaiter(g);
-}
-
-struct CondVar::Waiter {
-  std::condition_variable cv;
-  bool signaled = false;
-  internal::GState* g = nullptr;
-  Waiter* next = nullptr;
-  Waiter* prev = nullptr;
-};
-
-void CondVar::wait(std::unique_lock<Mutex>& lock) {
-  (void)wait_for(lock, std::chrono::nanoseconds::max());
-}
-
-std::cv_status CondVar::wait_for(std::unique_lock<Mutex>& lock,
-                                 std::chrono::nanoseconds timeout) {
-  Waiter w;
-  if (internal::Enabled()) w.g = internal::WaitBegin(BlockReason::kCondWait);
-  std::unique_lock<std::mutex> l(mu_);
-  w.prev = tail_;
-  (tail_ != nullptr ? tail_->next : head_) = &w;
-  tail_ = &w;
-  lock.unlock();
-  bool signaled;
-  if (timeout == std::chrono::nanoseconds::max()) {
-    w.cv.wait(l, [&] { return w.signaled; });
-    signaled = true;
-  } else {
-    signaled = w.cv.wait_for(l, timeout, [&] { return w.signaled; });
-  }
-  if (!signaled) {  // still queued: leave
-    (w.prev != nullptr ? w.prev->next : head_) = w.next;
-    (w.next != nullptr ? w.next->prev : tail_) = w.prev;
-  }
-  l.unlock();
-  internal::WaitEnd(w.g);
-  lock.lock();
-  return signaled ? std::cv_status::no_timeout : std::cv_status::timeout;
-}
-
-void CondVar::notify_one() {
-  std::lock_guard<std::mutex> l(mu_);
-  Waiter* w = head_;
-  if (w == nullptr) return;
-  head_ = w->next;
-  (head_ != nullptr ? head_->prev : tail_) = nullptr;
-  w->signaled = true;
-  if (w->g != nullptr && internal::Enabled()) internal::WakeWaiter(w->g);
-  w->cv.notify_one();
-}
-
-void CondVar::notify_all() {
-  std::lock_guard<std::mutex> l(mu_);
-  while (Waiter* w = head_) {
-    head_ = w->next;
-    w->signaled = true;
-    if (w->g != nullptr && internal::Enabled()) internal::WakeWaiter(w->g);
-    w->cv.notify_one();
-  }
-  tail_ = nullptr;
-}
-
 }  // namespace gentrace

@@ -1,10 +1,10 @@
 // gentrace: Go's execution tracer for C++ programs.
 //
 // gentrace records what the threads of a C++ program do (tasks, regions,
-// logs, blocking, syscalls, thread names) in Go's execution trace format,
-// so `go tool trace` opens the result and Go's own parser accepts it. Each
-// registered OS thread appears as a Go thread (M) with its own proc (P) and
-// its own goroutine (G); see ../shared/design/MAPPING.md for the mapping.
+// logs, blocking, syscalls, fibers, CPU samples) in Go's execution trace
+// format, so `go tool trace` opens the result and Go's own parser accepts
+// it. Each thread appears as a Go thread (M) with its own proc (P) and its
+// own goroutine (G); docs/TRACE_MODEL.md has the whole mapping.
 //
 //   gentrace::Options opts;
 //   opts.path = "/tmp/app.trace";
@@ -17,9 +17,8 @@
 //   absl::Status s = gentrace::Stop();   // the trace is complete
 //
 // Cost: with tracing off, every call below is one relaxed load and a
-// branch (about a nanosecond). Compiling with -DGENTRACE_DISABLE turns the
-// inline API and the GENTRACE_* macros into nothing. Measured costs with
-// tracing on are in docs/TRACER.md.
+// branch (under a nanosecond). Compiled with -DGENTRACE_DISABLE, the same
+// API does nothing and links nothing. Measured costs are in docs/TRACER.md.
 //
 // Threads: a thread is registered on its first event; nothing needs to be
 // called when threads start or exit. Every function here is thread-safe.
@@ -32,116 +31,25 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
-#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
-#include "absl/types/span.h"
+#include "tracer/internal/api_detail.h"
+#include "tracer/internal/config.h"
+#include "tracer/options.h"  // Options, StackOptions, CpuProfileOptions, Stats
 
-#if defined(GENTRACE_DISABLE)
-#define GENTRACE_INTERNAL_COMPILED_IN 0
-#else
-#define GENTRACE_INTERNAL_COMPILED_IN 1
-#endif
-
-#if GENTRACE_INTERNAL_COMPILED_IN
-namespace gentrace {
-
-enum class Compression {
-  kNone,
-  // zstd, one frame per generation: a file cut short still decompresses to
-  // whole generations. `gentrace` tools read it directly; Go's tools need
-  // `zstd -d` first.
-  kZstd,
-};
-
-// Which events carry a call stack. Stacks cost a frame-pointer walk (a few
-// ns for 10 frames) plus a table lookup; see docs/TRACER.md.
-struct StackOptions {
-  bool tasks = true;
-  bool regions = true;
-  bool logs = true;
-  bool blocking = true;  // block and unblock (needed by -pprof=sync|net)
-  bool syscalls = true;
-  bool fibers = true;  // fiber creation, switches and wake-ups
-};
-
-// CPU-profile samples in the trace, taken on SIGPROF (Go's CPU profile in
-// an execution trace). Each sample records the thread, its proc and the
-// goroutine or fiber running there, and the stack; `go tool trace` shows
-// them on the thread's timeline. See docs/CPU_SAMPLES.md.
-struct CpuProfileOptions {
-  bool enabled = false;
-  enum class Source : uint8_t {
-    // Per-thread CPU timers where the kernel allows, else perf cpu-clock
-    // counters, else the process itimer; a hardware `event` asks for perf
-    // counters first.
-    kAuto,
-    kThreadTimer,   // timer_create on each traced thread's CPU clock
-    kProcessTimer,  // setitimer(ITIMER_PROF) alone
-    kPerfEvent,     // perf_event_open on each traced thread
-  };
-  Source source = Source::kAuto;
-  // Samples per CPU-second (timers, software clocks, hardware counters in
-  // frequency mode). Timers are tick-driven: above the kernel's HZ (250 on
-  // Debian) one signal stands for several periods.
-  int hz = 100;
-  enum class Event : uint8_t {
-    kCpuClock,
-    kTaskClock,
-    kCycles,
-    kInstructions,
-    kCacheMisses,
-    kBranchMisses,
-  };
-  Event event = Event::kCpuClock;  // for kPerfEvent (and kAuto)
-  // Hardware counters: a sample every `period` events (0: frequency mode).
-  uint64_t period = 0;
-  // Also sample threads that never wrote an event (the process itimer);
-  // their samples have no proc and no goroutine.
-  bool sample_unknown_threads = true;
-  // Bytes of the signal-safe buffer that holds samples until they are
-  // written (two of them, by generation parity). Samples that do not fit
-  // are counted as lost, per generation, in the trace and in Stats.
-  size_t buffer_bytes = 4 << 20;
-};
-
-struct Options {
-  // Where the trace goes: exactly one of these must be set.
-  std::string path;  // a file, created or truncated
-  int fd = -1;       // an open file descriptor, left open
-  // Called on gentrace's writer thread with consecutive chunks of the
-  // trace (the header on the thread calling Start); a non-OK return stops
-  // tracing and Stop() returns it. That is how the callback stops tracing:
-  // Start and Stop called from inside it fail (see Stop).
-  std::function<absl::Status(absl::Span<const uint8_t>)> callback;
-
-  Compression compression = Compression::kNone;
-  int zstd_level = 3;
-
-  // How often a new generation starts (Go's default is 1 s). Each
-  // generation is self-contained; shorter generations bound memory and
-  // make a crashed or cut trace lose less. At least 1 ms.
-  absl::Duration generation_period = absl::Seconds(1);
-
-  StackOptions stacks;
-  // Deepest stack recorded, at most 128 (Go's limit); deeper stacks keep
-  // their innermost frames.
-  int max_stack_depth = 64;
-
-  CpuProfileOptions cpu;
-};
+GENTRACE_INTERNAL_NAMESPACE_BEGIN
 
 // Starts tracing. Fails if tracing is already on, the options are invalid,
 // or the destination cannot be opened; and, with FailedPrecondition, when
 // called where it cannot run (see Stop), or while the process exits
 // (after gentrace's own atexit handler has run: no thread may start then).
-absl::Status Start(const Options& options);
+inline absl::Status Start(const Options& options) {
+  return internal::StartTracing(options);
+}
 
 // Stops tracing, writes the last generation, and closes the destination
 // (a file given by path; never a caller's fd). Returns the first error the
@@ -155,27 +63,22 @@ absl::Status Start(const Options& options);
 // gentrace's writer thread, or as Start writes the header; to stop from
 // the callback, return a non-OK status from it), and from a signal handler
 // that interrupted its thread inside gentrace, or inside Start or Stop.
-absl::Status Stop();
+inline absl::Status Stop() { return internal::StopTracing(); }
 
 // True between a successful Start and Stop.
-bool IsTracing();
+inline bool IsTracing() { return internal::TracingOn(); }
 
-struct Stats {
-  uint64_t generations = 0;    // complete generations written
-  uint64_t bytes_written = 0;  // to the destination (compressed if so)
-  uint64_t threads_seen = 0;   // threads registered in this trace
-  uint64_t buffers_allocated = 0;
-  uint64_t cpu_samples = 0;       // CPU samples written into the trace
-  uint64_t cpu_samples_lost = 0;  // dropped: the sample buffer was full
-  std::string cpu_source;         // what the sampler chose, and why
-};
 // Counters of the current (or last) trace.
-Stats GetStats();
+inline Stats GetStats() { return internal::CurrentStats(); }
 
 // Names the calling thread in the trace (and, truncated to 15 bytes, for
 // the OS via pthread_setname_np). Names set with pthread_setname_np are
 // picked up too, once a generation.
-void SetThreadName(absl::string_view name);
+inline void SetThreadName(absl::string_view name) {
+  internal::NameThread(name);
+}
+
+// ------------------------------------------------------------------ tasks
 
 // A task id as Go's trace records it; 0 is the background task.
 using TaskId = uint64_t;
@@ -188,38 +91,38 @@ class Task {
   Task() = default;
   ~Task() { End(); }
   Task(Task&& other) noexcept : id_(other.id_) { other.id_ = 0; }
-  Task& operator=(Task&& other) noexcept;
+  Task& operator=(Task&& other) noexcept {
+    if (this != &other) {
+      End();
+      id_ = other.id_;
+      other.id_ = 0;
+    }
+    return *this;
+  }
   Task(const Task&) = delete;
   Task& operator=(const Task&) = delete;
 
   // Begins a task named `name`, a child of `parent` (0: none). With tracing
   // off the task has id 0 and End does nothing.
-  static Task Begin(absl::string_view name, TaskId parent = 0);
+  static Task Begin(absl::string_view name, TaskId parent = 0) {
+    Task t;
+    if (internal::Enabled()) t.id_ = internal::TaskBegin(name, parent);
+    return t;
+  }
 
   void End() {
-    if (id_ != 0) EndSlow();
+    if (id_ == 0) return;
+    const TaskId id = id_;
+    id_ = 0;
+    if (internal::Enabled()) internal::TaskEnd(id);
   }
   TaskId id() const { return id_; }
 
  private:
-  void EndSlow();
   TaskId id_ = 0;
 };
 
-namespace internal {
-extern std::atomic<bool> g_enabled;
-inline bool Enabled() {
-  return GENTRACE_INTERNAL_COMPILED_IN &&
-         __builtin_expect(g_enabled.load(std::memory_order_relaxed), 0);
-}
-TaskId TaskBegin(absl::string_view name, TaskId parent);
-}  // namespace internal
-
-inline Task Task::Begin(absl::string_view name, TaskId parent) {
-  Task t;
-  if (internal::Enabled()) t.id_ = internal::TaskBegin(name, parent);
-  return t;
-}
+// ------------------------------------------------------- regions and logs
 
 // A string with static storage (a literal), whose trace string id is cached
 // per generation: the fast path for names used at a fixed call site. The
@@ -243,24 +146,10 @@ class StaticName {
   mutable std::atomic<uint64_t> cache_{0};
 };
 
-namespace internal {
-// Begins return a token naming the region they opened (0 if none).
-uint64_t RegionBegin(absl::string_view name, TaskId task);
-uint64_t RegionBeginStatic(const StaticName& name, TaskId task);
-void RegionEnd(absl::string_view name, TaskId task);
-void RegionEndToken(uint64_t token);
-void Log(absl::string_view category, absl::string_view message, TaskId task);
-void LogStatic(const StaticName& category, absl::string_view message,
-               TaskId task);
-}  // namespace internal
-
 // Regions: a named interval of a thread's (or fiber's) time, nested
 // properly (Go's trace.StartRegion). Ending a region that is not the
 // innermost open one also ends the regions opened inside it; ending a
-// region that is not open does nothing. A ScopedRegion ends the region it
-// began on the goroutine that began it: if that goroutine does not run on
-// the thread when the scope ends (its fiber moved away or ended), nothing
-// is recorded.
+// region that is not open does nothing.
 inline void RegionBegin(absl::string_view name, TaskId task = 0) {
   if (internal::Enabled()) (void)internal::RegionBegin(name, task);
 }
@@ -268,6 +157,11 @@ inline void RegionEnd(absl::string_view name, TaskId task = 0) {
   if (internal::Enabled()) internal::RegionEnd(name, task);
 }
 
+// A region open for the lifetime of the object. Its end matches the region
+// this object began, on the goroutine that began it, whatever was opened or
+// ended meanwhile; if that region is gone (ended explicitly, or its
+// goroutine ended) or its goroutine does not run on the thread when the
+// scope ends (its fiber moved away), nothing is recorded.
 class ScopedRegion {
  public:
   explicit ScopedRegion(const StaticName& name, TaskId task = 0) {
@@ -302,6 +196,8 @@ void Logf(absl::string_view category, const absl::FormatSpec<Args...>& format,
   }
 }
 
+// ------------------------------------------------- blocking and syscalls
+
 // Why a thread blocks. The names are Go's, so `go tool trace -pprof=sync`
 // counts kSync, kCondWait, kChanReceive, kChanSend and kSelect, and
 // `-pprof=net` counts kNetwork.
@@ -315,17 +211,22 @@ enum class BlockReason : uint8_t {
   kChanSend,     // "chan send": a queue push
   kSelect,       // "select": waiting on several things
 };
-// Go's string for a reason.
-absl::string_view BlockReasonName(BlockReason reason);
 
-namespace internal {
-// Begin functions return whether they recorded the begin (the thread's
-// goroutine was running); only then does the scope record its end.
-bool BlockBegin(BlockReason reason);
-void BlockEnd();
-bool SyscallBegin();
-void SyscallEnd();
-}  // namespace internal
+// Go's string for a reason.
+inline absl::string_view BlockReasonName(BlockReason reason) {
+  constexpr absl::string_view kNames[] = {
+      "unspecified",        // kUnspecified
+      "sync",               // kSync
+      "sync.(*Cond).Wait",  // kCondWait
+      "network",            // kNetwork
+      "sleep",              // kSleep
+      "chan receive",       // kChanReceive
+      "chan send",          // kChanSend
+      "select",             // kSelect
+  };
+  const size_t i = static_cast<size_t>(reason);
+  return i < sizeof(kNames) / sizeof(kNames[0]) ? kNames[i] : kNames[0];
+}
 
 // The calling thread blocks (is not runnable) for this scope. Nested
 // inside another ScopedBlock or a ScopedSyscall it records nothing.
@@ -362,26 +263,15 @@ class ScopedSyscall {
   bool active_ = false;
 };
 
-namespace internal {
-struct GState;
-GState* FiberCreate(absl::string_view name, bool blocked);
-bool FiberResume(GState* g);
-bool FiberYield(GState* g);
-bool FiberBlock(GState* g, BlockReason reason);
-bool FiberWake(GState* g);
-bool FiberFinish(GState* g);
-void FiberRelease(GState* g);
-bool CoroutineSwitch(GState* target, bool destroy_current);
-GState* RunningFiberResumer(GState* g);
-uint64_t GoroutineId(const GState* g);
-}  // namespace internal
+// ------------------------------------------------- fibers and coroutines
 
 namespace internal {
-// Owns the goroutine of a Fiber or Coroutine: moving hands it over, and
-// destruction ends it if it has not ended (FiberRelease).
+// Owns the goroutine of a Fiber or Coroutine: moving hands it over,
+// destruction releases it (see Fiber).
 class GoroutineHandle {
  public:
   GoroutineHandle() = default;
+  explicit GoroutineHandle(GState* g) : g_(g) {}
   ~GoroutineHandle() { Reset(); }
   GoroutineHandle(GoroutineHandle&& other) noexcept : g_(other.g_) {
     other.g_ = nullptr;
@@ -394,11 +284,9 @@ class GoroutineHandle {
     }
     return *this;
   }
+  GState* get() const { return g_; }
 
-  // The goroutine's id in the trace (0 for an empty handle).
-  uint64_t goroutine_id() const { return GoroutineId(g_); }
-
- protected:
+ private:
   void Reset() {
     if (g_ != nullptr) {
       FiberRelease(g_);
@@ -435,68 +323,80 @@ class GoroutineHandle {
 // to it as its resumer, and the handle is gone, so scopes that outlive
 // their fiber are safe (docs/TRACER.md). A handle object itself is not
 // thread-safe: do not destroy it while another thread calls its methods.
-class Fiber : public internal::GoroutineHandle {
+class Fiber {
  public:
+  Fiber() = default;
+
   // A runnable fiber; `name` is its goroutine's name in `go tool trace`.
   static Fiber Create(absl::string_view name) {
     Fiber f;
-    if (internal::Enabled()) f.g_ = internal::FiberCreate(name, false);
+    if (internal::Enabled()) {
+      f.g_ = internal::GoroutineHandle(internal::FiberCreate(name, false));
+    }
     return f;
   }
 
   // Runs the fiber on the calling thread (waking it if it was blocked).
-  bool Resume() { return g_ != nullptr && internal::FiberResume(g_); }
+  bool Resume() { return g() != nullptr && internal::FiberResume(g()); }
   // The fiber, running here, gives the thread back and stays runnable.
-  bool Yield() { return g_ != nullptr && internal::FiberYield(g_); }
+  bool Yield() { return g() != nullptr && internal::FiberYield(g()); }
   // The fiber, running here, waits for Wake(); the thread is given back.
   bool Block(BlockReason reason) {
-    return g_ != nullptr && internal::FiberBlock(g_, reason);
+    return g() != nullptr && internal::FiberBlock(g(), reason);
   }
   // From any thread: a blocked fiber becomes runnable.
-  bool Wake() { return g_ != nullptr && internal::FiberWake(g_); }
+  bool Wake() { return g() != nullptr && internal::FiberWake(g()); }
   // The fiber, running here, ends; the thread is given back.
-  bool Finish() { return g_ != nullptr && internal::FiberFinish(g_); }
+  bool Finish() { return g() != nullptr && internal::FiberFinish(g()); }
 
-  explicit operator bool() const { return g_ != nullptr; }
+  // The fiber's goroutine id in the trace (0 for an empty fiber).
+  uint64_t goroutine_id() const { return internal::GoroutineId(g()); }
+  explicit operator bool() const { return g() != nullptr; }
+
+ private:
+  internal::GState* g() const { return g_.get(); }
+  internal::GoroutineHandle g_;
 };
 
 // A coroutine with symmetric transfer, as Go 1.23 records its coroutines
 // (iter.Pull): created suspended; Resume switches into it directly from the
 // running goroutine (GoSwitch), Yield switches back to whoever resumed it,
 // Return ends it and switches back (GoSwitchDestroy).
-class Coroutine : public internal::GoroutineHandle {
+class Coroutine {
  public:
+  Coroutine() = default;
+
   static Coroutine Create(absl::string_view name) {
     Coroutine c;
-    if (internal::Enabled()) c.g_ = internal::FiberCreate(name, true);
+    if (internal::Enabled()) {
+      c.g_ = internal::GoroutineHandle(internal::FiberCreate(name, true));
+    }
     return c;
   }
   // Called by the goroutine that runs the coroutine next.
   bool Resume() {
-    return g_ != nullptr && internal::CoroutineSwitch(g_, false);
+    return g() != nullptr && internal::CoroutineSwitch(g(), false);
   }
   // Called inside the coroutine: back to the goroutine that resumed it.
-  bool Yield() {
-    internal::GState* back = internal::RunningFiberResumer(g_);
-    return back != nullptr && internal::CoroutineSwitch(back, false);
-  }
+  bool Yield() { return SwitchBack(false); }
   // Called inside the coroutine: it ends, and the resumer runs again.
-  bool Return() {
-    internal::GState* back = internal::RunningFiberResumer(g_);
-    return back != nullptr && internal::CoroutineSwitch(back, true);
+  bool Return() { return SwitchBack(true); }
+
+  // The coroutine's goroutine id in the trace (0 for an empty one).
+  uint64_t goroutine_id() const { return internal::GoroutineId(g()); }
+  explicit operator bool() const { return g() != nullptr; }
+
+ private:
+  bool SwitchBack(bool destroy) {
+    if (g() == nullptr) return false;
+    internal::GState* back = internal::RunningFiberResumer(g());
+    return back != nullptr && internal::CoroutineSwitch(back, destroy);
   }
+  internal::GState* g() const { return g_.get(); }
+  internal::GoroutineHandle g_;
 };
 
-namespace internal {
-// The goroutine running on this thread, and whether it was running;
-// WaitEnd records its wake-up (self-woken, or by a Notify/unlock).
-GState* WaitBegin(BlockReason reason);
-void WaitEnd(GState* g);
-// From the thread that releases waiters: record that it woke `g`.
-void WakeWaiter(GState* g);
-// Makes the calling thread's goroutine run again if a wait left it waiting.
-void EnsureRunning();
-}  // namespace internal
+// ------------------------------------------------ traced synchronization
 
 // A mutex whose contention is traced: a thread that has to wait is blocked
 // ("sync", counted by `go tool trace -pprof=sync`), and the unlock that
@@ -535,7 +435,9 @@ class Mutex {
 // longest waiting one.
 class CondVar {
  public:
-  void wait(std::unique_lock<Mutex>& lock);
+  void wait(std::unique_lock<Mutex>& lock) {
+    (void)wait_for(lock, std::chrono::nanoseconds::max());
+  }
   template <typename Predicate>
   void wait(std::unique_lock<Mutex>& lock, Predicate pred) {
     while (!pred()) wait(lock);
@@ -553,160 +455,20 @@ class CondVar {
   Waiter* tail_ = nullptr;
 };
 
-}  // namespace gentrace
-#else   // !GENTRACE_INTERNAL_COMPILED_IN
-// Compiled with -DGENTRACE_DISABLE: the same API, in an inline namespace of
-// its own (no clash with the real one in other translation units), doing
-// nothing, all inline. Start reports that tracing was compiled out.
-namespace gentrace {
-inline namespace compiled_out {
+GENTRACE_INTERNAL_NAMESPACE_END
 
-enum class Compression { kNone, kZstd };
-struct StackOptions {
-  bool tasks = true, regions = true, logs = true, blocking = true,
-       syscalls = true, fibers = true;
-};
-struct Options {
-  std::string path;
-  int fd = -1;
-  std::function<absl::Status(absl::Span<const uint8_t>)> callback;
-  Compression compression = Compression::kNone;
-  int zstd_level = 3;
-  absl::Duration generation_period = absl::Seconds(1);
-  StackOptions stacks;
-  int max_stack_depth = 64;
-  struct {
-    bool enabled = false;
-    int hz = 100;
-  } cpu;
-};
-inline absl::Status Start(const Options&) {
-  return absl::UnimplementedError(
-      "gentrace was compiled out (GENTRACE_DISABLE)");
-}
-inline absl::Status Stop() {
-  return absl::FailedPreconditionError("tracing is not on");
-}
-inline bool IsTracing() { return false; }
-struct Stats {
-  uint64_t generations = 0, bytes_written = 0, threads_seen = 0,
-           buffers_allocated = 0, cpu_samples = 0, cpu_samples_lost = 0;
-  std::string cpu_source;
-};
-inline Stats GetStats() { return Stats(); }
-inline void SetThreadName(absl::string_view) {}
-using TaskId = uint64_t;
-class Task {
- public:
-  static Task Begin(absl::string_view, TaskId = 0) { return Task(); }
-  void End() {}
-  TaskId id() const { return 0; }
-};
-class StaticName {
- public:
-  constexpr explicit StaticName(const char* s) : str_(s) {}
-  absl::string_view str() const { return str_; }
+// ----------------------------------------------------------------- macros
 
- private:
-  const char* str_;
-};
-inline void RegionBegin(absl::string_view, TaskId = 0) {}
-inline void RegionEnd(absl::string_view, TaskId = 0) {}
-class ScopedRegion {
- public:
-  explicit ScopedRegion(const StaticName&, TaskId = 0) {}
-  explicit ScopedRegion(absl::string_view, TaskId = 0) {}
-};
-inline void Log(absl::string_view, absl::string_view, TaskId = 0) {}
-template <typename... Args>
-void Logf(absl::string_view, const absl::FormatSpec<Args...>&, const Args&...) {
-}
-enum class BlockReason : uint8_t {
-  kUnspecified,
-  kSync,
-  kCondWait,
-  kNetwork,
-  kSleep,
-  kChanReceive,
-  kChanSend,
-  kSelect,
-};
-class ScopedBlock {
- public:
-  explicit ScopedBlock(BlockReason) {}
-};
-class ScopedSyscall {
- public:
-  ScopedSyscall() {}
-};
-class Fiber {
- public:
-  static Fiber Create(absl::string_view) { return Fiber(); }
-  bool Resume() { return false; }
-  bool Yield() { return false; }
-  bool Block(BlockReason) { return false; }
-  bool Wake() { return false; }
-  bool Finish() { return false; }
-  uint64_t goroutine_id() const { return 0; }
-  explicit operator bool() const { return false; }
-};
-class Coroutine {
- public:
-  static Coroutine Create(absl::string_view) { return Coroutine(); }
-  bool Resume() { return false; }
-  bool Yield() { return false; }
-  bool Return() { return false; }
-  uint64_t goroutine_id() const { return 0; }
-};
-class Mutex {
- public:
-  void lock() { mu_.lock(); }
-  bool try_lock() { return mu_.try_lock(); }
-  void unlock() { mu_.unlock(); }
-
- private:
-  std::mutex mu_;
-};
-class CondVar {
- public:
-  void wait(std::unique_lock<Mutex>& lock) { cv_.wait(lock); }
-  template <typename Predicate>
-  void wait(std::unique_lock<Mutex>& lock, Predicate pred) {
-    cv_.wait(lock, pred);
-  }
-  std::cv_status wait_for(std::unique_lock<Mutex>& lock,
-                          std::chrono::nanoseconds timeout) {
-    return cv_.wait_for(lock, timeout);
-  }
-  void notify_one() { cv_.notify_one(); }
-  void notify_all() { cv_.notify_all(); }
-
- private:
-  std::condition_variable_any cv_;
-};
-
-}  // namespace compiled_out
-}  // namespace gentrace
-#endif  // GENTRACE_INTERNAL_COMPILED_IN
-
-#define GENTRACE_INTERNAL_CONCAT2(a, b) a##b
-#define GENTRACE_INTERNAL_CONCAT(a, b) GENTRACE_INTERNAL_CONCAT2(a, b)
-
-#if GENTRACE_INTERNAL_COMPILED_IN
 // A region named by a string literal, open until the end of the scope.
-#define GENTRACE_REGION(name)                             \
-  static ::gentrace::StaticName GENTRACE_INTERNAL_CONCAT( \
-      gentrace_region_name_, __LINE__)(name);             \
-  ::gentrace::ScopedRegion GENTRACE_INTERNAL_CONCAT(      \
-      gentrace_region_,                                   \
-      __LINE__)(GENTRACE_INTERNAL_CONCAT(gentrace_region_name_, __LINE__))
+#define GENTRACE_REGION(name) \
+  GENTRACE_INTERNAL_REGION(name, 0, __COUNTER__)
 // The same, within a task.
-#define GENTRACE_TASK_REGION(task_id, name)                           \
-  static ::gentrace::StaticName GENTRACE_INTERNAL_CONCAT(             \
-      gentrace_region_name_, __LINE__)(name);                         \
-  ::gentrace::ScopedRegion GENTRACE_INTERNAL_CONCAT(gentrace_region_, \
-                                                    __LINE__)(        \
-      GENTRACE_INTERNAL_CONCAT(gentrace_region_name_, __LINE__), task_id)
+#define GENTRACE_TASK_REGION(task_id, name) \
+  GENTRACE_INTERNAL_REGION(name, task_id, __COUNTER__)
+// A region named after the enclosing function (its unqualified name, as
+// __func__ gives it), open until the end of the scope.
+#define GENTRACE_FUNCTION_REGION() \
+  GENTRACE_INTERNAL_REGION(__func__, 0, __COUNTER__)
 // A log with a literal category; the message is evaluated only when
 // tracing is on.
 #define GENTRACE_LOG(category, message)                                     \
@@ -716,16 +478,16 @@ class CondVar {
       ::gentrace::internal::LogStatic(gentrace_log_category, (message), 0); \
     }                                                                       \
   } while (0)
-#else
-#define GENTRACE_REGION(name) \
-  do {                        \
-  } while (0)
-#define GENTRACE_TASK_REGION(task_id, name) \
-  do {                                      \
-  } while (0)
-#define GENTRACE_LOG(category, message) \
-  do {                                  \
-  } while (0)
+
+#define GENTRACE_INTERNAL_REGION(name, task_id, n)                          \
+  static ::gentrace::StaticName GENTRACE_INTERNAL_CONCAT(gentrace_name_, n)( \
+      name);                                                                 \
+  ::gentrace::ScopedRegion GENTRACE_INTERNAL_CONCAT(gentrace_region_, n)(    \
+      GENTRACE_INTERNAL_CONCAT(gentrace_name_, n), task_id)
+
+#include "tracer/internal/sync_impl.h"  // IWYU pragma: export
+#if !GENTRACE_INTERNAL_COMPILED_IN
+#include "tracer/internal/compiled_out.h"  // IWYU pragma: export
 #endif
 
 #endif  // GENTRACE_TRACER_GENTRACE_H_

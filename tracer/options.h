@@ -1,0 +1,117 @@
+// gentrace's options and statistics: what Start takes and GetStats gives.
+// Included by tracer/gentrace.h; one declaration for builds with the tracer
+// compiled in and compiled out (-DGENTRACE_DISABLE).
+#ifndef GENTRACE_TRACER_OPTIONS_H_
+#define GENTRACE_TRACER_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "tracer/internal/config.h"
+
+GENTRACE_INTERNAL_NAMESPACE_BEGIN
+
+enum class Compression {
+  kNone,
+  // zstd, one frame per generation: a file cut short still decompresses to
+  // whole generations. `gentrace` tools read it directly; Go's tools need
+  // `zstd -d` first.
+  kZstd,
+};
+
+// Which events carry a call stack. Stacks cost a frame-pointer walk (a few
+// ns for 10 frames) plus a table lookup; see docs/TRACER.md.
+struct StackOptions {
+  bool tasks = true;
+  bool regions = true;
+  bool logs = true;
+  bool blocking = true;  // block and unblock (needed by -pprof=sync|net)
+  bool syscalls = true;
+  bool fibers = true;  // fiber creation, switches and wake-ups
+};
+
+// CPU-profile samples in the trace, taken on SIGPROF (Go's CPU profile in
+// an execution trace). Each sample records the thread, its proc and the
+// goroutine or fiber running there, and the stack; `go tool trace` shows
+// them on the thread's timeline. See docs/CPU_SAMPLES.md.
+struct CpuProfileOptions {
+  bool enabled = false;
+  enum class Source : uint8_t {
+    // Per-thread CPU timers where the kernel allows, else perf cpu-clock
+    // counters, else the process itimer; a hardware `event` asks for perf
+    // counters first.
+    kAuto,
+    kThreadTimer,   // timer_create on each traced thread's CPU clock
+    kProcessTimer,  // setitimer(ITIMER_PROF) alone
+    kPerfEvent,     // perf_event_open on each traced thread
+  };
+  Source source = Source::kAuto;
+  // Samples per CPU-second (timers, software clocks, hardware counters in
+  // frequency mode). Timers are tick-driven: above the kernel's HZ (250 on
+  // Debian) one signal stands for several periods.
+  int hz = 100;
+  enum class Event : uint8_t {
+    kCpuClock,
+    kTaskClock,
+    kCycles,
+    kInstructions,
+    kCacheMisses,
+    kBranchMisses,
+  };
+  Event event = Event::kCpuClock;  // for kPerfEvent (and kAuto)
+  // Hardware counters: a sample every `period` events (0: frequency mode).
+  uint64_t period = 0;
+  // Also sample threads that never wrote an event (the process itimer);
+  // their samples have no proc and no goroutine.
+  bool sample_unknown_threads = true;
+  // Bytes of the signal-safe buffer that holds samples until they are
+  // written (two of them, by generation parity). Samples that do not fit
+  // are counted as lost, per generation, in the trace and in Stats.
+  size_t buffer_bytes = 4 << 20;
+};
+
+struct Options {
+  // Where the trace goes: exactly one of these must be set.
+  std::string path;  // a file, created or truncated
+  int fd = -1;       // an open file descriptor, left open
+  // Called on gentrace's writer thread with consecutive chunks of the
+  // trace (the header on the thread calling Start); a non-OK return stops
+  // tracing and Stop() returns it. That is how the callback stops tracing:
+  // Start and Stop called from inside it fail (see Stop).
+  std::function<absl::Status(absl::Span<const uint8_t>)> callback;
+
+  Compression compression = Compression::kNone;
+  int zstd_level = 3;
+
+  // How often a new generation starts (Go's default is 1 s). Each
+  // generation is self-contained; shorter generations bound memory and
+  // make a crashed or cut trace lose less. At least 1 ms.
+  absl::Duration generation_period = absl::Seconds(1);
+
+  StackOptions stacks;
+  // Deepest stack recorded, at most 128 (Go's limit); deeper stacks keep
+  // their innermost frames.
+  int max_stack_depth = 64;
+
+  CpuProfileOptions cpu;
+};
+
+// Counters of the current (or last) trace.
+struct Stats {
+  uint64_t generations = 0;    // complete generations written
+  uint64_t bytes_written = 0;  // to the destination (compressed if so)
+  uint64_t threads_seen = 0;   // threads registered in this trace
+  uint64_t buffers_allocated = 0;
+  uint64_t cpu_samples = 0;       // CPU samples written into the trace
+  uint64_t cpu_samples_lost = 0;  // dropped: the sample buffer was full
+  std::string cpu_source;         // what the sampler chose, and why
+};
+
+GENTRACE_INTERNAL_NAMESPACE_END
+
+#endif  // GENTRACE_TRACER_OPTIONS_H_
