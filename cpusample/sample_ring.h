@@ -25,8 +25,10 @@
 //
 // A producer that reserved and was then descheduled holds back the records
 // after it until it commits; nothing is lost, the consumer reads them on a
-// later Drain. A thread never re-enters its own producer (SIGPROF is masked
-// while its handler runs), but any number of threads write at once.
+// later Drain. A producer may be interrupted by a signal handler that writes
+// on the same thread (the SIGPROF handler runs with SIGPROF unblocked, so
+// it nests): the nested write reserves after the interrupted one and
+// commits first; nothing waits. Any number of threads write at once.
 #ifndef GENTRACE_CPUSAMPLE_SAMPLE_RING_H_
 #define GENTRACE_CPUSAMPLE_SAMPLE_RING_H_
 

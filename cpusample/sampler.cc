@@ -17,6 +17,10 @@
 //  4. The handler increments g_in_handler before it reads g_enabled
 //     (seq_cst both ways), so once Stop has cleared g_enabled and seen
 //     g_in_handler == 0, no handler can still reach the callback.
+//  5. The handler is reentrant (SA_NODEFER, sampler.h "Where signals
+//     go"): it keeps its state on the stack or in atomics, and a nested
+//     run on the same thread completes before the one it interrupted
+//     goes on.
 #include "cpusample/sampler.h"
 
 #include <errno.h>
@@ -60,12 +64,18 @@ struct SamplerThreadState {
 __thread SamplerThreadState* tls_sampler_thread
     __attribute__((tls_model("initial-exec"))) = nullptr;
 
+// The weight of the calling thread's next TriggerSample, taken (and reset)
+// by the handler of that signal, which may run late under ThreadSanitizer.
+__thread uint64_t tls_trigger_weight
+    __attribute__((tls_model("initial-exec"))) = 0;
+
 }  // namespace internal
 
 namespace {
 
 using ThreadState = internal::SamplerThreadState;
 using internal::tls_sampler_thread;
+using internal::tls_trigger_weight;
 
 // si_value of our timers and TriggerSample: a magic tag and the session
 // number, so that signals from an earlier Start are recognized as stale.
@@ -175,6 +185,8 @@ Verdict Classify(const siginfo_t* si, const ThreadState* ts, Source* source,
           *weight += static_cast<uint64_t>(si->si_overrun);
       } else {
         *source = Source::kManual;
+        if (tls_trigger_weight > 1) *weight = tls_trigger_weight;
+        tls_trigger_weight = 0;
       }
       return Verdict::kSample;
     }
@@ -207,8 +219,9 @@ void ForwardToPrevious(int sig, siginfo_t* si, void* uc) {
   }
 }
 
-// The SIGPROF handler. Async-signal-safe: atomics, the stack walk, and the
-// callback (which must be async-signal-safe itself); errno is preserved.
+// The SIGPROF handler. Async-signal-safe and reentrant (invariant 5):
+// atomics, the stack walk, and the callback (which must be so itself);
+// errno is preserved.
 void HandleSigprof(int sig, siginfo_t* si, void* ucv) {
   const int saved_errno = errno;
   g_in_handler.fetch_add(1, std::memory_order_seq_cst);
@@ -603,9 +616,10 @@ absl::Status Sampler::Start(const SamplerOptions& options, SampleCallback cb,
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_sigaction = HandleSigprof;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+  // SA_NODEFER: SIGPROF stays unblocked while the handler runs (sampler.h,
+  // "Where signals go"); the handler is reentrant.
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK | SA_NODEFER;
   sigemptyset(&sa.sa_mask);
-  sigaddset(&sa.sa_mask, SIGPROF);
   struct sigaction old;
   if (sigaction(SIGPROF, &sa, &old) != 0) {
     const int err = errno;
@@ -782,8 +796,10 @@ std::string Sampler::selection_report() {
   return g_report;
 }
 
-bool Sampler::TriggerSample() {
+bool Sampler::TriggerSample(uint64_t weight) {
   if (!g_running_flag.load(std::memory_order_acquire)) return false;
+  tls_trigger_weight = weight;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   siginfo_t si;
   memset(&si, 0, sizeof(si));
   si.si_signo = SIGPROF;

@@ -18,6 +18,28 @@
 // samples); the itimer only samples threads without one. This is Go's
 // validSIGPROF rule.
 //
+// Where signals go (a profiler must not wake sleeping threads: a SIGPROF
+// that interrupts nanosleep, poll, epoll_wait... makes it fail with EINTR,
+// SA_RESTART or not):
+//  * A thread timer signals its own thread. The kernel checks CPU timers
+//    on the thread's return to user mode (CONFIG_POSIX_CPU_TIMERS_TASK_WORK,
+//    x86-64 since Linux 5.10), so the signal never cuts a system call short.
+//  * A perf counter signals its own thread from the overflow interrupt.
+//    Counting user space only (the default, perf_kernel), it overflows only
+//    in user mode, and the signal is taken before the next system call.
+//  * ITIMER_PROF's signal is process-wide: the kernel gives it to the
+//    thread that used the CPU, unless that thread blocks SIGPROF; then to
+//    any other thread, a sleeping one included. And when a thread blocks
+//    SIGPROF while one is pending process-wide, the kernel wakes another
+//    thread to take it. So the handler is installed with SA_NODEFER and
+//    never blocks SIGPROF: a second SIGPROF during the handler is taken
+//    there, nested (the handler and the callback must be reentrant). The
+//    threads of whoever uses the Sampler must not block SIGPROF while they
+//    use CPU either (gentrace's own threads do not).
+// What remains is a thread that blocks SIGPROF itself, or that is exiting
+// (glibc blocks all signals in a thread's last moments; the kernel skips
+// exiting threads): the itimer's signal for its CPU time goes elsewhere.
+//
 // There is one SIGPROF disposition per process, hence one sampler: all
 // members are static.
 //
@@ -76,8 +98,13 @@ struct SamplerOptions {
   // The perf counter's event (kPerfEvent, and kAuto with a hardware event).
   PerfEvent event = PerfEvent::kCpuClock;
 
-  // Whether perf counters count kernel mode too.
-  PerfKernel perf_kernel = PerfKernel::kIfAllowed;
+  // Whether perf counters count kernel mode too. User space only by
+  // default: a counter that overflows in kernel mode signals its thread
+  // there, maybe on its way into a sleeping system call, which the signal
+  // then cuts short (EINTR). Overflowing in user mode, the signal is taken
+  // before the thread can enter one. (Thread timers need no such care:
+  // the kernel checks them on return to user mode.)
+  PerfKernel perf_kernel = PerfKernel::kExclude;
 
   // With kThreadTimer, kPerfEvent or kAuto: also arm ITIMER_PROF so that
   // threads that never called AttachCurrentThread are sampled too (their
@@ -104,8 +131,10 @@ struct Sample {
   const ucontext_t* uc = nullptr;  // the interrupted context
 };
 
-// Runs in the SIGPROF handler, on the sampled thread, with SIGPROF blocked:
-// it must be async-signal-safe. `arg` is Start's.
+// Runs in the SIGPROF handler, on the sampled thread, with SIGPROF not
+// blocked: it must be async-signal-safe and reentrant (another sample may
+// interrupt it on the same thread and run to completion first). `arg` is
+// Start's.
 using SampleCallback = void (*)(const Sample& sample, void* arg);
 
 struct SamplerStats {
@@ -128,7 +157,8 @@ class Sampler {
  public:
   Sampler() = delete;
 
-  // Installs the SIGPROF handler (SA_SIGINFO | SA_RESTART | SA_ONSTACK),
+  // Installs the SIGPROF handler (SA_SIGINFO | SA_RESTART | SA_ONSTACK |
+  // SA_NODEFER),
   // arms the source chosen by `options` for every attached thread (and the
   // itimer when asked), and calls cb(sample, arg) for every sample until
   // Stop. FailedPrecondition if already running; InvalidArgument for bad
@@ -185,10 +215,10 @@ class Sampler {
   static std::string selection_report();
 
   // Sends SIGPROF to the calling thread (rt_tgsigqueueinfo, SI_QUEUE, our
-  // cookie), which the handler samples as Source::kManual. Returns false if
-  // not running. For tests and benchmarks of the handler path.
-  // Async-signal-safe.
-  static bool TriggerSample();
+  // cookie), which the handler samples as Source::kManual with Sample::weight
+  // `weight` (at least 1). Returns false if not running. For tests and
+  // benchmarks of the handler path. Async-signal-safe.
+  static bool TriggerSample(uint64_t weight = 1);
 };
 
 }  // namespace gentrace::cpusample

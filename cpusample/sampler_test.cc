@@ -6,6 +6,7 @@
 // exiting while sampled, and forwarding of signals that are not ours.
 #include "cpusample/sampler.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -666,13 +667,15 @@ TEST_F(SamplerTest, ManualSamplesAndForeignSignalsGoToTheirOwners) {
 // Spinning threads for the life-cycle tests, attached or not.
 class Spinners {
  public:
-  Spinners(int attached, int unattached) {
+  Spinners(int attached, int unattached)
+      : clocks_(static_cast<size_t>(attached + unattached)) {
     for (int i = 0; i < attached + unattached; ++i) {
       const bool attach = i < attached;
-      threads_.emplace_back([this, attach] {
+      threads_.emplace_back([this, attach, i] {
         if (attach) {
           EXPECT_TRUE(Sampler::AttachCurrentThread().ok());
         }
+        EXPECT_EQ(pthread_getcpuclockid(pthread_self(), &clocks_[i]), 0);
         ready_.fetch_add(1);
         uint64_t x = 1;
         while (!stop_.load(std::memory_order_relaxed)) {
@@ -690,7 +693,31 @@ class Spinners {
     for (auto& t : threads_) t.join();
   }
 
+  // The least CPU time any of the spinners has used, in seconds.
+  double MinCpuSeconds() const {
+    double least = 1e9;
+    for (clockid_t c : clocks_) {
+      timespec ts;
+      clock_gettime(c, &ts);
+      least = std::min(least, ts.tv_sec + ts.tv_nsec * 1e-9);
+    }
+    return least;
+  }
+
+  // Waits until every spinner has used `seconds` more CPU time than now
+  // (false if that takes over a minute of wall time).
+  bool WaitForCpu(double seconds) const {
+    const double target = MinCpuSeconds() + seconds;
+    const double deadline = WallSeconds() + 60;
+    while (MinCpuSeconds() < target) {
+      if (WallSeconds() > deadline) return false;
+      usleep(1000);
+    }
+    return true;
+  }
+
  private:
+  std::vector<clockid_t> clocks_;
   std::atomic<bool> stop_{false};
   std::atomic<int> ready_{0};
   std::vector<std::thread> threads_;
@@ -708,18 +735,34 @@ TEST_F(SamplerTest, StartStopFiftyTimes) {
     SamplerOptions o;
     o.source = sources[i % 5];
     o.hz = 1000;
+    const uint64_t calls_before = c.calls.load();
     absl::Status st = Sampler::Start(o, Collect, &c);
     ASSERT_TRUE(st.ok()) << SourceName(o.source) << ": " << st;
     EXPECT_TRUE(Sampler::running());
-    usleep(20000);
+    // Every session samples: wait until it has (kManual: trigger one).
+    if (o.source == Source::kManual) {
+      EXPECT_TRUE(Sampler::TriggerSample());
+    }
+    const double deadline = WallSeconds() + 60;
+    auto taken = [] {
+      uint64_t n = 0;
+      for (uint64_t k : Sampler::stats().samples) n += k;
+      return n;
+    };
+    while (taken() == 0 && WallSeconds() < deadline) usleep(1000);
     Sampler::Stop();
     EXPECT_FALSE(Sampler::running());
     EXPECT_EQ(Sampler::attached_thread_count(), baseline + 2);
     const SamplerStats s = Sampler::stats();
-    for (uint64_t n : s.samples) total += n;
+    uint64_t session = 0;
+    for (uint64_t n : s.samples) session += n;
+    EXPECT_GT(session, 0u) << SourceName(o.source);
+    // The callback's own count of its calls in this session.
+    EXPECT_EQ(c.calls.load() - calls_before, session);
+    total += session;
     EXPECT_EQ(s.arm_failures, 0u);
   }
-  EXPECT_GT(total, 0u);
+  EXPECT_EQ(c.ring.written() + c.ring.lost(), total);
   EXPECT_EQ(c.wrong_tid.load(), 0u);
   DrainAll(&c);
 }
@@ -732,13 +775,17 @@ void ExpectNothingAfterStop(Source source) {
   o.source = source;
   o.hz = 1000;
   ASSERT_TRUE(Sampler::Start(o, Collect, &c).ok());
-  usleep(300000);
+  // Until the source has delivered samples, or a minute has passed.
+  const double deadline = WallSeconds() + 60;
+  while (c.calls.load() < 20 && WallSeconds() < deadline) usleep(1000);
   Sampler::Stop();
   c.stopped = true;
   const uint64_t calls = c.calls.load();
   const SamplerStats at_stop = Sampler::stats();
-  usleep(300000);  // the threads keep spinning
-  EXPECT_GT(calls, 0u);
+  // Each spinner uses 100 more periods of CPU time: had anything stayed
+  // armed, it would have fired.
+  ASSERT_TRUE(spinners.WaitForCpu(0.1));
+  EXPECT_GE(calls, 20u);
   EXPECT_EQ(c.calls.load(), calls);
   EXPECT_EQ(c.after_stop.load(), 0u);
   const SamplerStats later = Sampler::stats();
@@ -850,6 +897,110 @@ TEST_F(SamplerTest, StressAttachDetachDrainWhileSampling) {
   EXPECT_GT(drained.load(), 0u);
   EXPECT_EQ(c.wrong_tid.load(), 0u);
   EXPECT_EQ(Sampler::stats().arm_failures, 0u);
+}
+
+// ---- SIGPROF inside the handler, and sleeping threads
+// ------------------------
+
+// The handler does not block SIGPROF while it runs (SA_NODEFER). A SIGPROF
+// that comes meanwhile is taken at once, nested, on the same thread: were
+// it left pending, blocked, the kernel would hand a process-wide one (the
+// itimer's) to another thread, waking a sleeping one (EINTR).
+std::atomic<int> g_depth{0};
+std::atomic<int> g_max_depth{0};
+std::atomic<int> g_nested_calls{0};
+void NestingCallback(const Sample& s, void* arg) {
+  const int depth = g_depth.fetch_add(1) + 1;
+  if (depth > g_max_depth.load()) g_max_depth.store(depth);
+  g_nested_calls.fetch_add(1);
+  // The first sample triggers a second one from inside its callback.
+  if (depth == 1 && s.weight == 7) Sampler::TriggerSample(1);
+  Collect(s, arg);
+  g_depth.fetch_sub(1);
+}
+
+TEST_F(SamplerTest, SigprofInsideTheHandlerIsTakenThere) {
+  GENTRACE_SKIP_IF_SIGNALS_DEFERRED();
+  Collector c;
+  SamplerOptions o;
+  o.source = Source::kManual;
+  g_depth = g_max_depth = g_nested_calls = 0;
+  ASSERT_TRUE(Sampler::Start(o, NestingCallback, &c).ok());
+  ASSERT_TRUE(Sampler::TriggerSample(7));
+  Sampler::Stop();
+  EXPECT_EQ(g_nested_calls.load(), 2);
+  EXPECT_EQ(g_max_depth.load(), 2) << "the second SIGPROF waited for the "
+                                      "first handler to return";
+  const std::vector<Rec> all = DrainAll(&c);
+  ASSERT_EQ(all.size(), 2u);
+  // The nested one committed first; both are on this thread.
+  EXPECT_EQ(all[0].weight, 1u);
+  EXPECT_EQ(all[1].weight, 7u);
+  EXPECT_EQ(all[0].tid, Tid());
+  EXPECT_EQ(all[1].tid, Tid());
+  EXPECT_EQ(Sampler::stats().samples[static_cast<int>(Source::kManual)], 2u);
+}
+
+// Threads sleeping (attached or not) while attached and unattached threads
+// burn CPU, with thread timers plus the itimer at 1000 Hz: no sleep is cut
+// short. The itimer's SIGPROF goes to the thread that used the CPU; were
+// it blocked there (for instance while that thread's own timer signal is
+// being handled), the kernel would pick another thread, sleeping or not.
+void ExpectSleepersUndisturbed(Source source) {
+  SCOPED_TRACE(SourceName(source));
+  Collector c;
+  std::atomic<bool> stop{false};
+  std::atomic<int> ready{0};
+  constexpr int kSleepers = 4;
+  std::vector<int> eintr(kSleepers), calls(kSleepers);
+  std::vector<std::thread> sleepers;
+  for (int i = 0; i < kSleepers; ++i) {
+    sleepers.emplace_back([&, i] {
+      if (i % 2 == 1) {
+        EXPECT_TRUE(Sampler::AttachCurrentThread().ok());
+      }
+      ready.fetch_add(1);
+      while (!stop.load()) {
+        const timespec ts = {0, 50 * 1000 * 1000};
+        if (nanosleep(&ts, nullptr) != 0 && errno == EINTR) ++eintr[i];
+        ++calls[i];
+      }
+      if (i % 2 == 1) Sampler::DetachCurrentThread();
+    });
+  }
+  while (ready.load() < kSleepers) usleep(1000);
+  SamplerOptions o;
+  o.source = source;
+  o.hz = 1000;
+  ASSERT_TRUE(Sampler::Start(o, Collect, &c).ok());
+  {
+    Spinners spinners(2, 1);
+    ASSERT_TRUE(spinners.WaitForCpu(1.0));
+  }
+  stop = true;
+  for (auto& t : sleepers) t.join();
+  Sampler::Stop();
+  const SamplerStats s = Sampler::stats();
+  EXPECT_GT(s.samples[static_cast<int>(Source::kProcessTimer)], 100u);
+  for (int i = 0; i < kSleepers; ++i) {
+#if defined(GENTRACE_TSAN)
+    // ThreadSanitizer blocks all signals while it runs a deferred handler:
+    // the kernel then hands the itimer's signal to another thread.
+    if (eintr[i] != 0) printf("sleeper %d: %d EINTR (TSan)\n", i, eintr[i]);
+#else
+    EXPECT_EQ(eintr[i], 0) << "sleeper " << i << ", " << calls[i] << " calls";
+#endif
+    EXPECT_GE(calls[i], 5);
+  }
+  DrainAll(&c);
+}
+
+TEST_F(SamplerTest, SleepersUndisturbedThreadTimersAndItimer) {
+  ExpectSleepersUndisturbed(Source::kThreadTimer);
+}
+
+TEST_F(SamplerTest, SleepersUndisturbedPerfAndItimer) {
+  ExpectSleepersUndisturbed(Source::kPerfEvent);
 }
 
 }  // namespace

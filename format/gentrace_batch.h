@@ -35,7 +35,8 @@ inline constexpr bool IsGentraceInfoExperiment(uint8_t exp) {
 
 enum GentraceRecordKind : uint8_t {
   // A thread known in this generation: tid (M), proc id (P), goroutine id
-  // of the thread's own G, name.
+  // of the thread's own G, name. gentrace's own threads, which only take
+  // CPU samples, have P = NoProc (^0) and goroutine 0.
   kRecordThread = 1,
   // How CPU samples were taken in this generation: source (see
   // SamplerSource), rate in Hz (0 if sampling by period), period (CPU
@@ -47,8 +48,10 @@ enum GentraceRecordKind : uint8_t {
   // A fiber (a G that is not a thread's own): goroutine id, name.
   kRecordFiber = 3,
   // The generation's time span in ticks: start (taken just before the
-  // switch into it) and end (taken once nothing could write into it any
-  // more). Every event and CPU sample of the generation lies within it.
+  // switch into it) and end (taken just after the switch out of it), so
+  // consecutive spans overlap by the length of a switch. Every CPU sample
+  // of the generation lies within it; an event may end after it (its
+  // thread was writing it when the switch came).
   kRecordGeneration = 4,
 };
 

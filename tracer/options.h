@@ -108,7 +108,7 @@ struct Stats {
   uint64_t threads_seen = 0;   // threads registered in this trace
   uint64_t buffers_allocated = 0;
   uint64_t cpu_samples = 0;       // CPU samples written into the trace
-  uint64_t cpu_samples_lost = 0;  // dropped: the sample buffer was full
+  uint64_t cpu_samples_lost = 0;  // lost periods: full buffer, >64 a sample
   std::string cpu_source;         // what the sampler chose, and why
 };
 

@@ -174,11 +174,12 @@ void DebugLog(const char* fmt, ...) {
                line);
 }
 
-// Blocks the signals gentrace's own threads must not take.
+// gentrace's own threads block SIGPIPE (a write to a pipe with no reader
+// gives EPIPE). Not SIGPROF: they take the samples of the CPU time they use
+// (NoteInternalThread, tracecpu.h C6).
 void BlockSignalsInInternalThread() {
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGPROF);
   sigaddset(&set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
@@ -1014,7 +1015,7 @@ absl::Status Runtime::Start(const Options& options) {
   }
   ++session_;
   session_atomic_.store(session_, std::memory_order_relaxed);
-  gen_start_time_ = Now();
+  gen_start_time_ = OrderedNow();  // tracecpu.h C5
   gen_.store(first_gen_, std::memory_order_seq_cst);
   g_enabled.store(true, std::memory_order_release);
   running_ = true;
@@ -1082,6 +1083,7 @@ Stats Runtime::GetStats() {
 void Runtime::AdvancerLoop() {
   tls_gentrace_thread = true;
   BlockSignalsInInternalThread();
+  cpu_.NoteInternalThread("gentrace advancer");
   // Symbolizing the first generation's stacks would otherwise load debug
   // information then, making that generation long.
   const uint64_t t0 = MonotonicNanos();
@@ -1148,6 +1150,7 @@ absl::Status AdvanceGenerationForTesting() {
 void Runtime::WriterLoop() {
   tls_gentrace_thread = true;
   BlockSignalsInInternalThread();
+  cpu_.NoteInternalThread("gentrace writer");
   std::unique_lock<std::mutex> l(queue_mu_);
   for (;;) {
     queue_cv_.wait(l, [this] {
@@ -1238,10 +1241,13 @@ void Runtime::Advance(bool stop) {
   }
 
   // 2. Switch the generation (or turn tracing off).
+  //    The next generation starts just before the switch and this one
+  //    ends just after it (tracecpu.h C5).
   last_gen_ = gen;
-  const uint64_t switch_time = Now();
+  const uint64_t switch_time = OrderedNow();
   if (stop) g_enabled.store(false, std::memory_order_relaxed);
   gen_.store(stop ? 0 : gen + 1, std::memory_order_seq_cst);
+  const uint64_t end_time = OrderedNow();
 
   // 3. The generation's clock frequency.
   {
@@ -1341,7 +1347,7 @@ void Runtime::Advance(bool stop) {
   }
 
   const uint64_t t_flushed = MonotonicNanos();
-  FinishGeneration(gen);
+  FinishGeneration(gen, end_time);
   gen_start_time_ = switch_time;  // the next generation's start
   DebugLog("advance gen %llu: flush+sweep %.2f ms, tables %.2f ms",
            static_cast<unsigned long long>(gen), (t_flushed - t_begin) / 1e6,
@@ -1397,7 +1403,7 @@ void Runtime::ReclaimExitedThreads(uint64_t gen, bool all) {
   }
 }
 
-void Runtime::FinishGeneration(uint64_t gen) {
+void Runtime::FinishGeneration(uint64_t gen, uint64_t end_time) {
   auto new_table_buf = [this, gen] { return NewBuf(gen, format::kNoThread); };
   auto flush = [this](TraceBuf* b) { FlushBuf(b); };
 
@@ -1405,8 +1411,6 @@ void Runtime::FinishGeneration(uint64_t gen) {
   CpuGenerationInfo cpu;
   const bool cpu_on = options_.cpu.enabled;
   if (cpu_on) cpu = cpu_.FinishGeneration(gen);
-  // Nothing writes into `gen` any more (threads, handlers, the reader).
-  const uint64_t end_time = Now();
 
   // Thread names and ids, and the sampler's figures, for this generation
   // (gentrace's own batch).
@@ -1424,17 +1428,7 @@ void Runtime::FinishGeneration(uint64_t gen) {
       b->Varint(gen_start_time_);
       b->Varint(end_time);
     }
-    if (cpu_on) {
-      TraceBuf* b = w.Ensure(1 + 7 * format::kMaxVarintLen + cpu.event.size());
-      b->Varint(format::kRecordSampler);
-      b->Varint(cpu.source);
-      b->Varint(cpu.hz);
-      b->Varint(cpu.period);
-      b->Varint(cpu.taken);
-      b->Varint(cpu.lost);
-      b->Varint(cpu.event.size());
-      b->Bytes(cpu.event.data(), cpu.event.size());
-    }
+    if (cpu_on) cpu_.WriteInfoRecords(cpu, &w);
     // Reading names from /proc happens without threads_mu_, so threads can
     // register meanwhile; the states stay allocated (only this thread, the
     // advancer, frees them: I7).

@@ -389,7 +389,9 @@ class Runtime {
   // Frees exited threads that no generation can refer to any more (all of
   // them if `all`); under threads_mu_.
   void ReclaimExitedThreads(uint64_t gen, bool all);
-  void FinishGeneration(uint64_t gen);
+  // Writes gen's own batches and tables; `end_time` is the stamp taken
+  // just after the switch out of gen (tracecpu.h C5).
+  void FinishGeneration(uint64_t gen, uint64_t end_time);
 
   static Runtime* instance_;
 

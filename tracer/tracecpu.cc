@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -16,9 +18,9 @@
 namespace gentrace::internal {
 namespace {
 
-// A sample above the tick rate stands for `weight` periods (a thread timer
-// that overran); it is written as that many samples, up to this many.
-constexpr uint64_t kMaxCopiesPerSample = 64;
+std::atomic<const CpuSampleHooksForTesting*> g_hooks{nullptr};
+
+pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 cpusample::Source ToSource(CpuProfileOptions::Source s) {
   switch (s) {
@@ -72,6 +74,10 @@ const char* EventName(cpusample::PerfEvent e) {
 
 }  // namespace
 
+void SetCpuSampleHooksForTesting(const CpuSampleHooksForTesting* hooks) {
+  g_hooks.store(hooks, std::memory_order_release);
+}
+
 CpuProfiler::~CpuProfiler() { Stop(); }
 
 absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
@@ -84,7 +90,12 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   for (int i = 0; i < 2; ++i) {
     rings_[i] = std::make_unique<cpusample::SampleRing>(options.buffer_bytes);
     cpu_buf_[i] = nullptr;
-    taken_[i] = lost_seen_[i] = 0;
+    taken_[i] = excess_[i] = 0;
+    dropped_[i].store(0);
+  }
+  {
+    std::lock_guard<std::mutex> l(internal_mu_);
+    internal_threads_.clear();
   }
   total_taken_.store(0);
   total_lost_.store(0);
@@ -118,6 +129,7 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   hz_ = static_cast<uint64_t>(cpusample::Sampler::effective_hz());
   period_ = cpusample::Sampler::effective_period();
   running_ = true;
+  accepting_threads_.store(true);
   reader_stop_ = false;
   reader_ = std::thread([this] { ReaderLoop(); });
   return absl::OkStatus();
@@ -132,7 +144,20 @@ void CpuProfiler::Stop() {
   }
   reader_cv_.notify_all();
   reader_.join();
+  accepting_threads_.store(false);
   running_ = false;
+}
+
+void CpuProfiler::NoteInternalThread(const char* name) {
+  // C6: this thread takes the SIGPROFs it causes, even if the thread that
+  // started tracing had SIGPROF blocked (threads inherit the mask).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPROF);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  if (!accepting_threads_.load()) return;
+  std::lock_guard<std::mutex> l(internal_mu_);
+  internal_threads_.emplace_back(GetTid(), name);
 }
 
 std::string CpuProfiler::source_description() const {
@@ -146,6 +171,8 @@ void CpuProfiler::OnSample(const cpusample::Sample& s, void* arg) {
   Runtime& rt = *self->rt_;
   ThreadState* ts = tls_thread;
   const bool traced = IsThreadState(ts) && ts->session == rt.session();
+  const CpuSampleHooksForTesting* hooks =
+      g_hooks.load(std::memory_order_acquire);
   bool took_seqlock = false;
   if (traced) {
     // C1: take the thread's seqlock, or elide it when the interrupted code
@@ -157,16 +184,35 @@ void CpuProfiler::OnSample(const cpusample::Sample& s, void* arg) {
   } else {
     self->in_flight_.fetch_add(1, std::memory_order_seq_cst);
   }
-  const uint64_t gen = rt.gen_seq_cst();
+  // C5: stamp between two reads of the generation that agree. A second
+  // switch cannot happen meanwhile (it waits for this hold), so this loops
+  // at most twice.
+  uint64_t gen = rt.gen_seq_cst();
+  uint64_t now = 0;
+  while (gen != 0) {
+    if (hooks != nullptr && hooks->before_stamp != nullptr) {
+      hooks->before_stamp(gen);
+    }
+    now = OrderedNow();
+    const uint64_t again = rt.gen_seq_cst();
+    if (again == gen) break;
+    gen = again;
+  }
+  const uint64_t weight = std::max<uint64_t>(s.weight, 1);
   if (gen != 0) {
     cpusample::SampleRecord r;
-    r.timestamp = Now();
+    r.timestamp = now;
     r.tid = static_cast<uint64_t>(s.tid);
     r.p = traced ? ts->proc : format::kNoProc;
     r.g = traced ? ts->running_goid.load(std::memory_order_relaxed) : 0;
-    r.weight = s.weight;
+    r.weight = weight;
     r.nframes = static_cast<uint32_t>(s.depth);
-    self->rings_[gen & 1]->TryWrite(r, s.pcs);
+    if (!self->rings_[gen & 1]->TryWrite(r, s.pcs)) {
+      self->dropped_[gen & 1].fetch_add(weight, std::memory_order_relaxed);
+    }
+  }
+  if (hooks != nullptr && hooks->placed != nullptr) {
+    hooks->placed(gen, s.tid, now, weight);
   }
   if (took_seqlock) {
     ts->seqlock.store(ts->seqlock.load(std::memory_order_relaxed) + 1,
@@ -177,11 +223,9 @@ void CpuProfiler::OnSample(const cpusample::Sample& s, void* arg) {
 }
 
 void CpuProfiler::ReaderLoop() {
-  // The reader must not be sampled itself, nor killed by a SIGPIPE.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPROF);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // C6: the reader takes its own samples. It makes no system call that
+  // SIGPROF could cut short (condition variable waits restart).
+  NoteInternalThread("gentrace CPU reader");
   std::unique_lock<std::mutex> l(reader_mu_);
   while (!reader_cv_.wait_for(l, std::chrono::milliseconds(100),
                               [this] { return reader_stop_; })) {
@@ -200,8 +244,12 @@ void CpuProfiler::Drain(uint64_t gen) {
   ring.Drain([&](const cpusample::SampleRecord& r, const uintptr_t* pcs) {
     const uint64_t stack = rt_->PutStack(gen, pcs, static_cast<int>(r.nframes),
                                          /*exact_first=*/true);
-    const uint64_t copies = std::min<uint64_t>(std::max<uint64_t>(r.weight, 1),
-                                               kMaxCopiesPerSample);
+    // C4: one event per period up to the cap, the rest counted as lost.
+    // The periods' own times are unknown (the kernel reports them all at
+    // once, at a tick): every copy carries the sample's time.
+    const uint64_t weight = std::max<uint64_t>(r.weight, 1);
+    const uint64_t copies = std::min(weight, kMaxCopiesPerSample);
+    excess_[gen & 1] += weight - copies;
     for (uint64_t c = 0; c < copies; ++c) {
       TraceBuf*& b = cpu_buf_[gen & 1];
       if (b == nullptr || b->available() < kMaxEventBytes) {
@@ -210,7 +258,7 @@ void CpuProfiler::Drain(uint64_t gen) {
         b->Byte(format::kEvCPUSamples);
       }
       b->Byte(format::kEvCPUSample);
-      b->Varint(r.timestamp + c);
+      b->Varint(r.timestamp);
       b->Varint(r.tid);
       b->Varint(r.p);
       b->Varint(r.g);
@@ -243,13 +291,35 @@ CpuGenerationInfo CpuProfiler::FinishGeneration(uint64_t gen) {
   info.period = period_;
   info.event = event_name_;
   info.taken = taken_[gen & 1];
-  const uint64_t lost = rings_[gen & 1]->lost();
-  info.lost = lost - lost_seen_[gen & 1];
-  lost_seen_[gen & 1] = lost;
-  taken_[gen & 1] = 0;
+  info.lost = excess_[gen & 1] +
+              dropped_[gen & 1].exchange(0, std::memory_order_acq_rel);
+  taken_[gen & 1] = excess_[gen & 1] = 0;
   total_taken_.fetch_add(info.taken);
   total_lost_.fetch_add(info.lost);
   return info;
+}
+
+void CpuProfiler::WriteInfoRecords(const CpuGenerationInfo& info,
+                                   TableWriter* w) {
+  TraceBuf* b = w->Ensure(1 + 7 * format::kMaxVarintLen + info.event.size());
+  b->Varint(format::kRecordSampler);
+  b->Varint(info.source);
+  b->Varint(info.hz);
+  b->Varint(info.period);
+  b->Varint(info.taken);
+  b->Varint(info.lost);
+  b->Varint(info.event.size());
+  b->Bytes(info.event.data(), info.event.size());
+  std::lock_guard<std::mutex> l(internal_mu_);
+  for (const auto& [tid, name] : internal_threads_) {
+    b = w->Ensure(1 + 4 * format::kMaxVarintLen + name.size());
+    b->Varint(format::kRecordThread);
+    b->Varint(static_cast<uint64_t>(tid));
+    b->Varint(format::kNoProc);
+    b->Varint(0);  // no goroutine
+    b->Varint(name.size());
+    b->Bytes(name.data(), name.size());
+  }
 }
 
 }  // namespace gentrace::internal

@@ -19,11 +19,36 @@
 //      buffer, flush the CPU-sample trace buffers, then (runtime.cc) dump
 //      the stack table, then the string table. Symbolizing CPU-sample
 //      stacks needs the stack table; dumping stacks adds strings.
-//  C4. Nothing is dropped silently: samples lost to a full profile buffer
-//      are counted per generation and written to the trace (gentrace's
-//      sampler record) and to Stats.
+//  C4. Nothing is dropped silently: a sample stands for `weight` sampling
+//      periods; those that do not reach the trace (the profile buffer was
+//      full, or more than kMaxCopiesPerSample copies) are counted as lost
+//      per generation and written to the trace (gentrace's sampler record)
+//      and to Stats. Per generation, CPUSample events + lost = the sum of
+//      the weights of the samples the handler put into that generation.
+//  C5. A sample's time lies within its generation's span. The handler
+//      reads the generation, takes the time, and reads the generation
+//      again, until both reads agree (at most twice: a second switch waits
+//      for the handler's hold, C1); OrderedNow() keeps the clock read
+//      between the two loads. The advancer takes a generation's start just
+//      before the switch into it and its end just after the switch out of
+//      it (runtime.cc, Advance). A sample of gen was stamped after the
+//      switch into gen and before the switch out, so within the span.
+//      Consecutive spans overlap by the length of a switch (a store and
+//      two clock reads).
+//  C6. A profiling signal never goes to a thread that is not running
+//      because of gentrace. The process itimer's SIGPROF goes to the thread
+//      that used the CPU unless that thread blocks SIGPROF; then the kernel
+//      picks any other thread, a sleeping one included, and interrupts its
+//      sleep. So gentrace's own threads (advancer, writer, this reader)
+//      never block SIGPROF: they take their samples (m = their tid, no P,
+//      no G; named in the sampler record's thread list, see
+//      NoteInternalThread) and their system calls cope with EINTR. Thread
+//      timers and perf counters signal their own thread, which is running
+//      when they expire. docs/CPU_SAMPLES.md lists what remains.
 #ifndef GENTRACE_TRACER_TRACECPU_H_
 #define GENTRACE_TRACER_TRACECPU_H_
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -32,24 +57,69 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "cpusample/sample_ring.h"
 #include "cpusample/sampler.h"
+#include "tracer/clock.h"
 #include "tracer/gentrace.h"
 #include "tracer/trace_buf.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace gentrace::internal {
 
 class Runtime;
+
+// A sample above the tick rate stands for `weight` periods (a thread timer
+// that overran); it is written as that many CPUSample events, at most this
+// many, all with the sample's time (C4).
+inline constexpr uint64_t kMaxCopiesPerSample = 64;
+
+// Now(), ordered with the loads and stores around it (C5): rdtsc alone may
+// execute before earlier loads have completed or after later ones; lfence
+// waits for every earlier instruction, and keeps later ones from starting,
+// on both sides of the read. Async-signal-safe.
+inline uint64_t OrderedNow() {
+#if defined(__x86_64__)
+  _mm_lfence();
+  const uint64_t t = Now();
+  _mm_lfence();
+  return t;
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const uint64_t t = Now();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return t;
+#endif
+}
+
+// Test hooks on the SIGPROF path (tests/tracer/cpu_samples_test.cc). Both
+// run inside the handler and must be async-signal-safe.
+struct CpuSampleHooksForTesting {
+  // After the handler read generation `gen` and before it takes the time
+  // (a test stalls here until the generation switches, to force C5's
+  // retry).
+  void (*before_stamp)(uint64_t gen) = nullptr;
+  // Once the sample is placed: its generation (0: tracing not on yet, the
+  // sample is dropped), thread, time and weight.
+  void (*placed)(uint64_t gen, pid_t tid, uint64_t time,
+                 uint64_t weight) = nullptr;
+};
+// Installs `hooks` (null: none). They must stay valid until replaced.
+void SetCpuSampleHooksForTesting(const CpuSampleHooksForTesting* hooks);
 
 // Per-generation figures of the sampler, for gentrace's info batch.
 struct CpuGenerationInfo {
   uint8_t source = 0;  // format::SamplerSource
   uint64_t hz = 0;
   uint64_t period = 0;
-  uint64_t taken = 0;  // samples written into the trace for the generation
-  uint64_t lost = 0;   // samples the full profile buffer had to drop
+  uint64_t taken = 0;  // CPUSample events written for the generation
+  uint64_t lost = 0;   // sampling periods that did not reach the trace (C4)
   std::string event;   // perf event name, if any
 };
 
@@ -73,6 +143,15 @@ class CpuProfiler {
   // CPUSample events, flushes them. Returns the generation's figures.
   CpuGenerationInfo FinishGeneration(uint64_t gen);
 
+  // Writes gentrace's records for `info`: the sampler record, then one
+  // thread record per gentrace thread (C6: tid, no P, goroutine 0, name).
+  void WriteInfoRecords(const CpuGenerationInfo& info, TableWriter* w);
+
+  // Called by each of gentrace's own threads when it starts: unblocks
+  // SIGPROF in it (C6) and remembers its tid and name for the thread
+  // records. Only while sampling runs (threads started after Start).
+  void NoteInternalThread(const char* name);
+
   // Totals since Start.
   uint64_t samples() const { return total_taken_.load(); }
   uint64_t lost() const { return total_lost_.load(); }
@@ -91,6 +170,9 @@ class CpuProfiler {
   Runtime* const rt_;
   CpuProfileOptions options_;
   bool running_ = false;
+  std::atomic<bool> accepting_threads_{false};  // NoteInternalThread
+  std::mutex internal_mu_;
+  std::vector<std::pair<pid_t, std::string>> internal_threads_;
   std::unique_ptr<cpusample::SampleRing> rings_[2];
   // Handlers writing on threads without a trace seqlock (C1).
   std::atomic<int64_t> in_flight_{0};
@@ -98,8 +180,10 @@ class CpuProfiler {
   std::atomic<uint64_t> reader_seq_{0};
   // CPU-sample trace buffers by parity (reader and advancer, C2).
   TraceBuf* cpu_buf_[2] = {nullptr, nullptr};
-  uint64_t taken_[2] = {0, 0};      // samples drained for the generation
-  uint64_t lost_seen_[2] = {0, 0};  // ring lost() already reported
+  uint64_t taken_[2] = {0, 0};   // events written for the generation
+  uint64_t excess_[2] = {0, 0};  // periods beyond kMaxCopiesPerSample
+  // Periods of samples the full ring dropped, by parity (handlers, C4).
+  std::atomic<uint64_t> dropped_[2] = {{0}, {0}};
   std::atomic<uint64_t> total_taken_{0};
   std::atomic<uint64_t> total_lost_{0};
   uint8_t source_ = 0;

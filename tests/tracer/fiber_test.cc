@@ -453,7 +453,6 @@ TEST(FiberTest, FiberDestroyedWhileRunningOnAnotherThreadEndsThere) {
   b.join();
   ASSERT_TRUE(Stop().ok());
 
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
   const std::vector<std::string> ends =
       Transitions(v, id, "from=Running to=NotExist");
@@ -501,7 +500,6 @@ TEST(FiberTest, FiberDestroyedWhileBlockedInAScopeOnAnotherThreadEndsThere) {
   b.join();
   ASSERT_TRUE(Stop().ok());
 
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
   const std::vector<std::string> ends =
       Transitions(v, id, "from=Running to=NotExist");
@@ -551,7 +549,6 @@ TEST(FiberTest, DestroyedFibersEndAtThreadExitAndCoroutinesReturn) {
   d.join();
   ASSERT_TRUE(Stop().ok());
 
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
   EXPECT_EQ(Transitions(v, fiber_id, "from=Running to=NotExist").size(), 1u);
   EXPECT_EQ(Transitions(v, co_id, "from=Running to=NotExist").size(), 1u);
@@ -658,7 +655,6 @@ TEST(FiberTest, FibersEndingUnderOpenRegionsInABusyProgram) {
   owner.join();
   ASSERT_TRUE(Stop().ok());
 
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
   const int shared = kWorkers * kRounds;
   EXPECT_EQ(v.count_matching({"from=NotExist", "tstack=[\"shared-"}), shared);

@@ -464,7 +464,6 @@ TEST(TracerTest, StopAndStartBeforeTheSeqlockRegistersTheThreadAgain) {
 
   EXPECT_GT(ExpectOurReaderAccepts(path1), 0);
   ExpectOurReaderAccepts(path2);
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v1 = MustView(path1);
   EXPECT_EQ(v1.end_line, "END ok");
   EXPECT_EQ(v1.count("Log"), 1);
@@ -621,7 +620,6 @@ TEST(TracerTest, ControlCallsFromTheSinkCallbackAreRefused) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("[  PASSED  ] 1 test"));
   EXPECT_GT(ExpectOurReaderAccepts(trace), 0);
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(trace);
   EXPECT_EQ(v.end_line, "END ok");
   EXPECT_EQ(v.count("Log"), 2);
@@ -673,7 +671,6 @@ TEST(TracerTest, ControlCallsFromASignalHandlerInsideTheTracerAreRefused) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("[  PASSED  ] 1 test"));
   EXPECT_GT(ExpectOurReaderAccepts(trace), 0);
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(trace);
   EXPECT_EQ(v.end_line, "END ok");
   EXPECT_EQ(v.count("Log"), 2);
@@ -716,7 +713,6 @@ TEST(TracerTest, ControlCallsFromAnEarlierAtexitHandler) {
   EXPECT_THAT(r.output, HasSubstr("at exit: advance: FAILED_PRECONDITION: "
                                   "tracing is not on"));
   EXPECT_GT(ExpectOurReaderAccepts(trace), 0);
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(trace);
   EXPECT_EQ(v.end_line, "END ok");
   EXPECT_EQ(v.count("Log"), 1);
@@ -813,7 +809,6 @@ TEST(TracerTest, AdvanceNowEndsTheCurrentGeneration) {
   EXPECT_THAT(std::string(internal::AdvanceGenerationForTesting().message()),
               HasSubstr("tracing is not on"));
 
-  GENTRACE_REQUIRE_GO_TOOL();
   GoView v = MustView(path);
   EXPECT_EQ(v.count("Sync"), static_cast<int>(forced + 1));
   EXPECT_EQ(v.count("Log"), 2 + 40);
