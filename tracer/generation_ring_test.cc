@@ -727,12 +727,19 @@ TEST(GenerationRingStressTest, SnapshotsWhileWriting) {
   const GenerationRingStats st = ring->stats();
   EXPECT_EQ(st.generations_committed + st.generations_dropped_pinned,
             written.load());
-  // A crash snapshot racing the writer's last generations.
+  // A crash snapshot after the writer's last generation: byte for byte the
+  // held window. (The fed generations repeat every t.gens.size(), so their
+  // batch headers' numbers are not the ring's: a window that spans a
+  // repeat is not a parseable trace, and the bytes are what is checked.)
   CrashSnapshotResult res;
   const std::string crash = CrashSnapshot(ring.get(), {}, &res);
   EXPECT_EQ(res.last_gen, st.last_gen);
-  absl::StatusOr<TraceCheck> c = CheckTrace(crash, "stress-crash");
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_GT(res.generations, 0u);
+  std::string want = t.header;
+  for (uint64_t n = res.first_gen; n <= res.last_gen; ++n) {
+    want += t.gens[(n - 1) % t.gens.size()].bytes();
+  }
+  EXPECT_EQ(crash, want);
 }
 
 // A crash snapshot taken while the writer is running, from another thread:

@@ -36,7 +36,11 @@ bool WaitForCommitted(GenerationRing* ring, uint64_t n) {
 
 TEST(RingTracerTest, EvictedWindowsAreValidTraces) {
   GenerationRingOptions o;
-  o.max_bytes = 256 << 10;
+  // Room for generations of up to 1 MiB: under ThreadSanitizer a 5 ms
+  // generation can last far longer, and a ring that cannot hold the
+  // previous generation beside the one being written has no whole
+  // generation to give.
+  o.max_bytes = 2 << 20;
   o.min_age = absl::Hours(1);
   std::unique_ptr<GenerationRing> ring = *GenerationRing::Create(o);
   RingSink ring_sink(ring.get());
@@ -69,11 +73,25 @@ TEST(RingTracerTest, EvictedWindowsAreValidTraces) {
   }
   ASSERT_GE(ring->stats().generations_evicted, 3u);
   for (int k = 0; k < 3; ++k) {
-    ASSERT_TRUE(
-        WaitForCommitted(ring.get(), ring->stats().generations_committed + 2));
+    if (!WaitForCommitted(ring.get(),
+                          ring->stats().generations_committed + 2)) {
+      const GenerationRingStats st = ring->stats();
+      stop = true;
+      for (std::thread& t : workers) t.join();
+      FAIL() << "no new generation committed for 60 s: committed "
+             << st.generations_committed << ", held " << st.generations_held
+             << ", dropped " << st.generations_dropped_too_big << "+"
+             << st.generations_dropped_pinned << ", tracer generations "
+             << GetStats().generations << ", Stop: " << Stop();
+    }
     StringTraceSink sink;
     absl::StatusOr<SnapshotInfo> info = ring->WriteTo(&sink);
-    ASSERT_TRUE(info.ok()) << info.status();
+    const GenerationRingStats st = ring->stats();
+    ASSERT_TRUE(info.ok()) << info.status() << " (held " << st.generations_held
+                           << ", committed " << st.generations_committed
+                           << ", evicted " << st.generations_evicted
+                           << ", dropped " << st.generations_dropped_too_big
+                           << "+" << st.generations_dropped_pinned << ")";
     EXPECT_GT(info->first_gen, 1u);
     absl::StatusOr<TraceCheck> c =
         CheckTrace(sink.data, absl::StrCat("tracer-window-", k));
