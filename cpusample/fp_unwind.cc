@@ -192,32 +192,21 @@ __attribute__((no_sanitize("address", "thread"))) bool ReadStackWord(
 }
 
 // The conservative walk (internal::WalkChecked) with a caller-provided
-// prober, so the ucontext walk can share its page cache.
+// prober, so the ucontext walk can share its page cache: WalkFrames within
+// kUncheckedSpan of sp, proving each frame's pages readable first.
 // Async-signal-safe.
-__attribute__((no_sanitize("address", "thread"))) int WalkCheckedWith(
-    uintptr_t fp, uintptr_t sp, PageProber* prober, uintptr_t* pcs, int n,
-    int max, int skip) {
+int WalkCheckedWith(uintptr_t fp, uintptr_t sp, PageProber* prober,
+                    uintptr_t* pcs, int n, int max, int skip) {
   const uintptr_t limit =
       sp > ~uintptr_t{0} - kUncheckedSpan ? ~uintptr_t{0} : sp + kUncheckedSpan;
-  uintptr_t lo = sp;
-  while (n < max) {
-    if (fp < lo || limit < 16 || fp > limit - 16 || (fp & 7) != 0) break;
-    // The two words may straddle a page boundary: prove both pages.
-    if (!prober->Readable(fp) || !prober->Readable(fp + 8)) break;
-    const uintptr_t* frame = reinterpret_cast<const uintptr_t*>(fp);
-    const uintptr_t next = frame[0];
-    const uintptr_t ret = frame[1];
-    if (ret == 0) break;
-    if (skip > 0) {
-      --skip;
-    } else {
-      pcs[n++] = ret;
-    }
-    if (next <= fp) break;
-    lo = fp + 16;
-    fp = next;
-  }
-  return n;
+  if (limit < 16) return n;
+  return internal::WalkFrames(
+      fp, sp, limit - 16,
+      [prober](uintptr_t frame) {
+        // The two words may straddle a page boundary: prove both pages.
+        return prober->Readable(frame) && prober->Readable(frame + 8);
+      },
+      pcs, n, max, skip);
 }
 
 }  // namespace

@@ -154,17 +154,20 @@ int WalkChecked(uintptr_t fp, uintptr_t sp, uintptr_t* pcs, int n, int max,
 // caches them, then walks. NOT async-signal-safe.
 int WalkCurrentSlow(uintptr_t fp, uintptr_t* pcs, int n, int max, int skip);
 
-// The bounded walk: follows the frame-pointer chain from fp, reading only
-// inside [lo, hi). Appends return addresses to pcs[n..max), dropping the
-// first `skip`; returns the new count. Async-signal-safe.
-__attribute__((no_sanitize("address", "thread"))) inline int WalkBounded(
-    uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs, int n, int max,
-    int skip) {
-  // 16 bytes are read at fp: the saved frame pointer and the return address.
-  if (hi < lo + 16) return n;
-  const uintptr_t last = hi - 16;
+// The one frame-pointer walk, for every caller (the tracer's event stacks,
+// UnwindCurrent, the signal path's bounded and checked walks): follows the
+// chain from fp while each frame lies in [lo, last] (fp itself, 8-byte
+// aligned; the 16 bytes read there, the saved frame pointer and the return
+// address, end at last + 16), after `readable(frame)` has said those 16
+// bytes may be read. Appends return addresses to pcs[n..max), dropping the
+// first `skip`; returns the new count. Async-signal-safe if `readable` is.
+template <class Readable>
+__attribute__((no_sanitize("address", "thread"))) inline int WalkFrames(
+    uintptr_t fp, uintptr_t lo, uintptr_t last, Readable readable,
+    uintptr_t* pcs, int n, int max, int skip) {
   while (n < max) {
     if (fp < lo || fp > last || (fp & 7) != 0) break;
+    if (!readable(fp)) break;
     const uintptr_t* frame = reinterpret_cast<const uintptr_t*>(fp);
     const uintptr_t next = frame[0];
     const uintptr_t ret = frame[1];
@@ -181,6 +184,17 @@ __attribute__((no_sanitize("address", "thread"))) inline int WalkBounded(
     fp = next;
   }
   return n;
+}
+
+// The bounded walk: WalkFrames reading only inside [lo, hi), where every
+// word is known to be mapped (no check beyond the compares).
+// Async-signal-safe.
+inline int WalkBounded(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t* pcs,
+                       int n, int max, int skip) {
+  // 16 bytes are read at fp: the saved frame pointer and the return address.
+  if (hi < lo + 16) return n;
+  return WalkFrames(
+      fp, lo, hi - 16, [](uintptr_t) { return true; }, pcs, n, max, skip);
 }
 
 // A PC inside the function this is inlined into. Async-signal-safe.

@@ -20,26 +20,56 @@
 
 namespace gentrace::cpusample {
 
-const char* PerfEventName(PerfEvent event) {
-  switch (event) {
-    case PerfEvent::kCpuClock:
-      return "cpu-clock";
-    case PerfEvent::kTaskClock:
-      return "task-clock";
-    case PerfEvent::kCycles:
-      return "cycles";
-    case PerfEvent::kInstructions:
-      return "instructions";
-    case PerfEvent::kCacheMisses:
-      return "cache-misses";
-    case PerfEvent::kBranchMisses:
-      return "branch-misses";
+namespace {
+
+// Each PerfEvent's perf name and perf_event_attr type and config, in enum
+// order.
+struct PerfEventInfo {
+  PerfEvent event;
+  const char* name;
+  uint32_t type;
+  uint64_t config;
+};
+constexpr PerfEventInfo kPerfEvents[] = {
+    {PerfEvent::kCpuClock, "cpu-clock", PERF_TYPE_SOFTWARE,
+     PERF_COUNT_SW_CPU_CLOCK},
+    {PerfEvent::kTaskClock, "task-clock", PERF_TYPE_SOFTWARE,
+     PERF_COUNT_SW_TASK_CLOCK},
+    {PerfEvent::kCycles, "cycles", PERF_TYPE_HARDWARE,
+     PERF_COUNT_HW_CPU_CYCLES},
+    {PerfEvent::kInstructions, "instructions", PERF_TYPE_HARDWARE,
+     PERF_COUNT_HW_INSTRUCTIONS},
+    {PerfEvent::kCacheMisses, "cache-misses", PERF_TYPE_HARDWARE,
+     PERF_COUNT_HW_CACHE_MISSES},
+    {PerfEvent::kBranchMisses, "branch-misses", PERF_TYPE_HARDWARE,
+     PERF_COUNT_HW_BRANCH_MISSES},
+};
+
+constexpr bool InEnumOrder() {
+  for (size_t i = 0; i < sizeof(kPerfEvents) / sizeof(kPerfEvents[0]); ++i) {
+    if (static_cast<size_t>(kPerfEvents[i].event) != i) return false;
   }
-  return "unknown";
+  return true;
+}
+static_assert(InEnumOrder(), "kPerfEvents must be indexed by PerfEvent");
+
+// The table's row for `event`, or null for a value outside the enum.
+const PerfEventInfo* Info(PerfEvent event) {
+  const size_t i = static_cast<size_t>(event);
+  return i < sizeof(kPerfEvents) / sizeof(kPerfEvents[0]) ? &kPerfEvents[i]
+                                                          : nullptr;
+}
+
+}  // namespace
+
+const char* PerfEventName(PerfEvent event) {
+  const PerfEventInfo* info = Info(event);
+  return info != nullptr ? info->name : "unknown";
 }
 
 bool IsHardwareEvent(PerfEvent event) {
-  return event != PerfEvent::kCpuClock && event != PerfEvent::kTaskClock;
+  const PerfEventInfo* info = Info(event);
+  return info == nullptr || info->type == PERF_TYPE_HARDWARE;
 }
 
 namespace internal {
@@ -64,31 +94,9 @@ std::string ReadSmallFile(const char* path) {
 void FillAttr(const PerfConfig& config, perf_event_attr* attr) {
   memset(attr, 0, sizeof(*attr));
   attr->size = sizeof(*attr);
-  switch (config.event) {
-    case PerfEvent::kCpuClock:
-      attr->type = PERF_TYPE_SOFTWARE;
-      attr->config = PERF_COUNT_SW_CPU_CLOCK;
-      break;
-    case PerfEvent::kTaskClock:
-      attr->type = PERF_TYPE_SOFTWARE;
-      attr->config = PERF_COUNT_SW_TASK_CLOCK;
-      break;
-    case PerfEvent::kCycles:
-      attr->type = PERF_TYPE_HARDWARE;
-      attr->config = PERF_COUNT_HW_CPU_CYCLES;
-      break;
-    case PerfEvent::kInstructions:
-      attr->type = PERF_TYPE_HARDWARE;
-      attr->config = PERF_COUNT_HW_INSTRUCTIONS;
-      break;
-    case PerfEvent::kCacheMisses:
-      attr->type = PERF_TYPE_HARDWARE;
-      attr->config = PERF_COUNT_HW_CACHE_MISSES;
-      break;
-    case PerfEvent::kBranchMisses:
-      attr->type = PERF_TYPE_HARDWARE;
-      attr->config = PERF_COUNT_HW_BRANCH_MISSES;
-      break;
+  if (const PerfEventInfo* info = Info(config.event); info != nullptr) {
+    attr->type = info->type;
+    attr->config = info->config;
   }
   if (config.sample_freq != 0) {
     attr->freq = 1;

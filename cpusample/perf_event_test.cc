@@ -30,6 +30,21 @@ using ::testing::HasSubstr;
 
 pid_t Tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
+TEST(PerfEventTest, NamesAndKinds) {
+  EXPECT_STREQ(PerfEventName(PerfEvent::kCpuClock), "cpu-clock");
+  EXPECT_STREQ(PerfEventName(PerfEvent::kTaskClock), "task-clock");
+  EXPECT_STREQ(PerfEventName(PerfEvent::kCycles), "cycles");
+  EXPECT_STREQ(PerfEventName(PerfEvent::kInstructions), "instructions");
+  EXPECT_STREQ(PerfEventName(PerfEvent::kCacheMisses), "cache-misses");
+  EXPECT_STREQ(PerfEventName(PerfEvent::kBranchMisses), "branch-misses");
+  EXPECT_FALSE(IsHardwareEvent(PerfEvent::kCpuClock));
+  EXPECT_FALSE(IsHardwareEvent(PerfEvent::kTaskClock));
+  EXPECT_TRUE(IsHardwareEvent(PerfEvent::kCycles));
+  EXPECT_TRUE(IsHardwareEvent(PerfEvent::kInstructions));
+  EXPECT_TRUE(IsHardwareEvent(PerfEvent::kCacheMisses));
+  EXPECT_TRUE(IsHardwareEvent(PerfEvent::kBranchMisses));
+}
+
 TEST(PerfOpenErrorTest, NoPmu) {
   SystemFacts facts;
   facts.perf_event_paranoid = 2;

@@ -183,6 +183,16 @@ struct Checker {
   }
 };
 
+// Checks that the checker saw no torn or reordered record; returns how
+// many it saw.
+uint64_t ExpectIntactAndInOrder(const Checker& checker) {
+  EXPECT_EQ(checker.torn, 0u);
+  EXPECT_EQ(checker.out_of_order, 0u);
+  uint64_t seen = 0;
+  for (uint64_t s : checker.seen) seen += s;
+  return seen;
+}
+
 TEST(SampleRingStressTest, PlainThreadProducers) {
   constexpr int kProducers = 4;
   constexpr uint64_t kPerProducer = 200000;
@@ -208,13 +218,12 @@ TEST(SampleRingStressTest, PlainThreadProducers) {
   }
   for (auto& t : threads) t.join();
   ring.Drain(std::ref(checker));
-  EXPECT_EQ(checker.torn, 0u);
-  EXPECT_EQ(checker.out_of_order, 0u);
   uint64_t total = 0;
   for (int p = 0; p < kProducers; ++p) {
     EXPECT_EQ(checker.seen[p], accepted[p]) << p;
     total += accepted[p];
   }
+  EXPECT_EQ(ExpectIntactAndInOrder(checker), total);
   EXPECT_EQ(ring.written(), total);
   EXPECT_EQ(ring.written() + ring.lost(), kProducers * kPerProducer);
   EXPECT_GT(total, 0u);
@@ -244,16 +253,46 @@ void WriteFromHandler(int, siginfo_t*, void*) {
   errno = saved_errno;
 }
 
+// Makes WriteFromHandler the SIGUSR2 handler, writing into `ring`, for the
+// life of this object (the threads it signals must have stopped first).
+class SignalProducers {
+ public:
+  explicit SignalProducers(SampleRing* ring) {
+    g_ring = ring;
+    g_handler_attempts = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = WriteFromHandler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    installed_ = sigaction(SIGUSR2, &sa, &old_) == 0;
+  }
+  ~SignalProducers() {
+    if (installed_) sigaction(SIGUSR2, &old_, nullptr);
+    g_ring = nullptr;
+  }
+  bool installed() const { return installed_; }
+
+ private:
+  struct sigaction old_;
+  bool installed_ = false;
+};
+
+// Ends the calling thread's part as a signal producer: no SIGUSR2 may
+// arrive once tls_producer is cleared and the handler is gone, so it stays
+// blocked for the rest of this thread's life.
+void StopProducingFromSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  tls_producer = -1;
+}
+
 TEST(SampleRingStressTest, SignalHandlerProducers) {
   constexpr uint64_t kWantedAttempts = 5000;
   SampleRing ring(128 * 1024);
-  g_ring = &ring;
-  g_handler_attempts = 0;
-  struct sigaction sa, old;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_sigaction = WriteFromHandler;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  ASSERT_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+  SignalProducers producers(&ring);
+  ASSERT_TRUE(producers.installed());
 
   // Workers spin; their handlers are the producers. A signaller thread
   // sends them SIGUSR2 as fast as it can.
@@ -272,13 +311,7 @@ TEST(SampleRingStressTest, SignalHandlerProducers) {
         timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
       }
-      // No signal may arrive once tls_producer is cleared and the handler
-      // is gone; block it for the rest of this thread's life.
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, SIGUSR2);
-      pthread_sigmask(SIG_BLOCK, &set, nullptr);
-      tls_producer = -1;
+      StopProducingFromSignals();
     });
   }
   while (ready.load() < kSignalProducers) sched_yield();
@@ -302,18 +335,12 @@ TEST(SampleRingStressTest, SignalHandlerProducers) {
   signaller.join();
   stop.store(true);
   for (auto& t : workers) t.join();
-  sigaction(SIGUSR2, &old, nullptr);
   ring.Drain(std::ref(checker));
 
-  EXPECT_EQ(checker.torn, 0u);
-  EXPECT_EQ(checker.out_of_order, 0u);
-  uint64_t seen = 0;
-  for (uint64_t s : checker.seen) seen += s;
-  EXPECT_EQ(seen, ring.written());
+  EXPECT_EQ(ExpectIntactAndInOrder(checker), ring.written());
   EXPECT_EQ(ring.written() + ring.lost(), g_handler_attempts.load());
   EXPECT_GE(g_handler_attempts.load(), kWantedAttempts);
   EXPECT_GT(ring.written(), kWantedAttempts / 2);
-  g_ring = nullptr;
 }
 
 TEST(SampleRingStressTest, HandlerInterruptsAProducerOnItsOwnThread) {
@@ -322,13 +349,8 @@ TEST(SampleRingStressTest, HandlerInterruptsAProducerOnItsOwnThread) {
   // (producer 2p + 1). Neither waits for the other.
   constexpr int kWorkers = 2;
   SampleRing ring(32 * 1024);
-  g_ring = &ring;
-  g_handler_attempts = 0;
-  struct sigaction sa, old;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_sigaction = WriteFromHandler;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  ASSERT_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+  SignalProducers producers(&ring);
+  ASSERT_TRUE(producers.installed());
 
   std::atomic<int> ready{0}, finished{0};
   std::vector<pid_t> tids(kWorkers);
@@ -351,11 +373,7 @@ TEST(SampleRingStressTest, HandlerInterruptsAProducerOnItsOwnThread) {
         ++plain_attempts[w];
         if (seq % 64 == 0) sched_yield();  // lets TSan deliver signals
       }
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, SIGUSR2);
-      pthread_sigmask(SIG_BLOCK, &set, nullptr);
-      tls_producer = -1;
+      StopProducingFromSignals();
       finished.fetch_add(1);
     });
   }
@@ -371,18 +389,13 @@ TEST(SampleRingStressTest, HandlerInterruptsAProducerOnItsOwnThread) {
   while (finished.load() < kWorkers) ring.Drain(std::ref(checker));
   signaller.join();
   for (auto& t : workers) t.join();
-  sigaction(SIGUSR2, &old, nullptr);
   ring.Drain(std::ref(checker));
 
-  EXPECT_EQ(checker.torn, 0u);
-  EXPECT_EQ(checker.out_of_order, 0u);
-  uint64_t seen = 0, attempts = g_handler_attempts.load();
-  for (uint64_t s : checker.seen) seen += s;
+  EXPECT_EQ(ExpectIntactAndInOrder(checker), ring.written());
+  uint64_t attempts = g_handler_attempts.load();
   for (uint64_t a : plain_attempts) attempts += a;
-  EXPECT_EQ(seen, ring.written());
   EXPECT_EQ(ring.written() + ring.lost(), attempts);
   EXPECT_GE(g_handler_attempts.load(), 2000u);
-  g_ring = nullptr;
 }
 
 }  // namespace

@@ -1,26 +1,20 @@
-// Sampler: source selection, per-thread arming, the thread registry and the
-// SIGPROF handler (see sampler.h).
+// Sampler: source selection, per-thread arming, the thread registry, and
+// Start/Stop of the SIGPROF handler (see sampler.h). Nothing here runs in a
+// signal handler: the handler, and the Sampler members that are
+// async-signal-safe (stats, TriggerSample), are in signal_handler.cc; the
+// state both sides share is g_sampler (sampler_state.h, which says who
+// touches each field and holds invariant 1).
 //
-// Invariants:
-//  1. g_mu guards the registry (g_threads), the session configuration and
-//     every timer_t / perf fd. The signal handler never takes it: it reads
-//     only atomics, its own thread's ThreadState (through tls_sampler_thread),
-//     and the stack.
-//  2. A ThreadState is read by signal handlers only on its own thread, via
-//     tls_sampler_thread, which that thread clears before it deletes the
-//     state (DetachCurrentThread; it unlinks and disarms it first, so the
-//     last samples of its own source still count as attached). Other
-//     threads touch it only under g_mu, and only while it is linked.
-//  3. ThreadState::own_source is true while the thread's own timer or
-//     counter may fire; the handler then ignores ITIMER_PROF on that thread
-//     (no double counting). It is set before the source is armed.
-//  4. The handler increments g_in_handler before it reads g_enabled
-//     (seq_cst both ways), so once Stop has cleared g_enabled and seen
-//     g_in_handler == 0, no handler can still reach the callback.
-//  5. The handler is reentrant (SA_NODEFER, sampler.h "Where signals
-//     go"): it keeps its state on the stack or in atomics, and a nested
-//     run on the same thread completes before the one it interrupted
-//     goes on.
+// Invariants kept here (4 and 5 are in signal_handler.cc):
+//  2. A SamplerThreadState is read by signal handlers only on its own
+//     thread, via tls_sampler_thread, which that thread clears before it
+//     deletes the state (DetachCurrentThread; it unlinks and disarms it
+//     first, so the last samples of its own source still count as
+//     attached). Other threads touch it only under mu, and only while it is
+//     linked.
+//  3. SamplerThreadState::own_source is true while the thread's own timer
+//     or counter may fire; the handler then ignores ITIMER_PROF on that
+//     thread (no double counting). It is set before the source is armed.
 #include "cpusample/sampler.h"
 
 #include <errno.h>
@@ -28,7 +22,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,240 +30,44 @@
 #include <mutex>
 #include <string>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
+#include "cpusample/sampler_state.h"
+#include "cpusample/signal_handler.h"
 
 namespace gentrace::cpusample {
 namespace internal {
 
-// One attached thread. (In `internal`, not an anonymous namespace, because
-// tls_sampler_thread below must have external linkage.)
-struct SamplerThreadState {
-  pid_t tid = 0;
-  clockid_t clock = 0;
-  // Guarded by g_mu.
-  SamplerThreadState* prev = nullptr;
-  SamplerThreadState* next = nullptr;
-  timer_t timer{};
-  bool has_timer = false;
-  // Read by this thread's signal handler.
-  std::atomic<int> perf_fd{-1};
-  std::atomic<bool> own_source{false};
-};
+// Constant initialization, checked by the compiler.
+#if defined(__clang__)
+#define GENTRACE_CPUSAMPLE_CONSTINIT ABSL_CONST_INIT
+#else
+#define GENTRACE_CPUSAMPLE_CONSTINIT __constinit
+#endif
+GENTRACE_CPUSAMPLE_CONSTINIT SamplerState g_sampler;
+#undef GENTRACE_CPUSAMPLE_CONSTINIT
 
-// The calling thread's registration, or null. External linkage on purpose:
-// gold (Bazel's linker here) mislinked an initial-exec access to an
-// internal-linkage TLS variable of this shared object (its GOT entry
-// pointed at another TLS variable, a thread_local's guard).
 __thread SamplerThreadState* tls_sampler_thread
     __attribute__((tls_model("initial-exec"))) = nullptr;
-
-// The weight of the calling thread's next TriggerSample, taken (and reset)
-// by the handler of that signal, which may run late under ThreadSanitizer.
-__thread uint64_t tls_trigger_weight
-    __attribute__((tls_model("initial-exec"))) = 0;
 
 }  // namespace internal
 
 namespace {
 
-using ThreadState = internal::SamplerThreadState;
+using internal::g_sampler;
+using internal::GetTid;
+using internal::HandlerState;
 using internal::tls_sampler_thread;
-using internal::tls_trigger_weight;
-
-// si_value of our timers and TriggerSample: a magic tag and the session
-// number, so that signals from an earlier Start are recognized as stale.
-constexpr uint64_t kCookieMagic = uint64_t{0x67656e74} << 32;  // "gent"
-constexpr uint64_t kCookieMagicMask = uint64_t{0xffffffff} << 32;
+using ThreadState = internal::SamplerThreadState;
 
 // Detaches a thread that exits while still attached: a pthread key whose
 // value is set while the thread is attached (a pthread key rather than a
 // thread_local object, whose guard variable would be one more TLS variable
 // accessed through the dynamic model).
-pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
-pthread_key_t g_exit_key;
 void DetachAtExit(void*) { Sampler::DetachCurrentThread(); }
-void CreateExitKey() { pthread_key_create(&g_exit_key, DetachAtExit); }
+void CreateExitKey() { pthread_key_create(&g_sampler.exit_key, DetachAtExit); }
 
-std::mutex g_mu;
-// Guarded by g_mu.
-ThreadState* g_threads = nullptr;
-int g_thread_count = 0;
-bool g_running = false;
-uint32_t g_session = 0;
-Source g_active = Source::kManual;
-bool g_itimer_on = false;
-internal::PerfConfig g_perf;
-int g_hz = 0;
-uint64_t g_period = 0;
-std::string g_report;
-struct sigaction g_saved_action;
-uint64_t g_rng = 0x9e3779b97f4a7c15u;
-
-// Read by the signal handler.
-std::atomic<bool> g_running_flag{false};
-std::atomic<bool> g_enabled{false};
-std::atomic<int> g_in_handler{0};
-std::atomic<SampleCallback> g_cb{nullptr};
-std::atomic<void*> g_arg{nullptr};
-std::atomic<uint64_t> g_cookie{0};
-std::atomic<bool> g_itimer_ours{false};
-std::atomic<int> g_max_frames{kMaxFrames};
-std::atomic<bool> g_heuristic{true};
-std::atomic<uintptr_t> g_prev_handler{0};
-std::atomic<int> g_prev_flags{0};
-std::atomic<pid_t> g_pid{0};
-std::atomic<uid_t> g_uid{0};
-
-// Stats, reset by Start.
-std::atomic<uint64_t> g_samples[kNumSources];
-std::atomic<uint64_t> g_weight{0};
-std::atomic<uint64_t> g_double_counted{0};
-std::atomic<uint64_t> g_stale{0};
-std::atomic<uint64_t> g_not_ours{0};
-std::atomic<uint64_t> g_arm_failures{0};
-
-// Our perf counters' fds below kFdBits, for a signal whose thread has
-// already detached.
-constexpr int kFdBits = 1 << 16;
-std::atomic<uint64_t> g_perf_fds[kFdBits / 64];
-
-// The fd bitmap's accessors. Async-signal-safe.
-void SetFdBit(int fd) {
-  if (fd >= 0 && fd < kFdBits) {
-    g_perf_fds[fd / 64].fetch_or(uint64_t{1} << (fd % 64));
-  }
-}
-void ClearFdBit(int fd) {
-  if (fd >= 0 && fd < kFdBits) {
-    g_perf_fds[fd / 64].fetch_and(~(uint64_t{1} << (fd % 64)));
-  }
-}
-bool FdBit(int fd) {
-  return fd >= 0 && fd < kFdBits &&
-         (g_perf_fds[fd / 64].load(std::memory_order_relaxed) >> (fd % 64)) & 1;
-}
-
-// Async-signal-safe.
-pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
-
-// ---- The signal handler ---------------------------------------------------
-
-enum class Verdict { kSample, kDoubleCounted, kStale, kNotOurs };
-
-// Decides what a SIGPROF is. Async-signal-safe.
-Verdict Classify(const siginfo_t* si, const ThreadState* ts, Source* source,
-                 uint64_t* weight) {
-  *weight = 1;
-  switch (si->si_code) {
-    case SI_KERNEL:  // setitimer(ITIMER_PROF)
-      if (!g_itimer_ours.load(std::memory_order_acquire)) {
-        return Verdict::kNotOurs;
-      }
-      *source = Source::kProcessTimer;
-      if (ts != nullptr && ts->own_source.load(std::memory_order_acquire)) {
-        return Verdict::kDoubleCounted;
-      }
-      return Verdict::kSample;
-    case SI_TIMER:    // timer_create
-    case SI_QUEUE: {  // TriggerSample
-      const uint64_t cookie =
-          reinterpret_cast<uintptr_t>(si->si_value.sival_ptr);
-      if ((cookie & kCookieMagicMask) != kCookieMagic) return Verdict::kNotOurs;
-      if (cookie != g_cookie.load(std::memory_order_acquire)) {
-        return Verdict::kStale;
-      }
-      if (si->si_code == SI_TIMER) {
-        *source = Source::kThreadTimer;
-        if (si->si_overrun > 0)
-          *weight += static_cast<uint64_t>(si->si_overrun);
-      } else {
-        *source = Source::kManual;
-        if (tls_trigger_weight > 1) *weight = tls_trigger_weight;
-        tls_trigger_weight = 0;
-      }
-      return Verdict::kSample;
-    }
-    case POLL_IN:   // a perf counter overflowed
-    case POLL_HUP:  // the same, with an event limit (not used by us)
-      if ((ts != nullptr &&
-           ts->perf_fd.load(std::memory_order_acquire) == si->si_fd) ||
-          FdBit(si->si_fd)) {
-        *source = Source::kPerfEvent;
-        return Verdict::kSample;
-      }
-      return Verdict::kNotOurs;
-    default:
-      return Verdict::kNotOurs;
-  }
-}
-
-// Hands a signal that is not ours to the handler Start replaced.
-// Async-signal-safe (as far as that handler is).
-void ForwardToPrevious(int sig, siginfo_t* si, void* uc) {
-  const uintptr_t h = g_prev_handler.load(std::memory_order_acquire);
-  if (h == reinterpret_cast<uintptr_t>(SIG_DFL) ||
-      h == reinterpret_cast<uintptr_t>(SIG_IGN)) {
-    return;  // not ours, and nobody else wants it: drop it
-  }
-  if ((g_prev_flags.load(std::memory_order_acquire) & SA_SIGINFO) != 0) {
-    reinterpret_cast<void (*)(int, siginfo_t*, void*)>(h)(sig, si, uc);
-  } else {
-    reinterpret_cast<void (*)(int)>(h)(sig);
-  }
-}
-
-// The SIGPROF handler. Async-signal-safe and reentrant (invariant 5):
-// atomics, the stack walk, and the callback (which must be so itself);
-// errno is preserved.
-void HandleSigprof(int sig, siginfo_t* si, void* ucv) {
-  const int saved_errno = errno;
-  g_in_handler.fetch_add(1, std::memory_order_seq_cst);
-  ThreadState* ts = tls_sampler_thread;
-  Source source = Source::kManual;
-  uint64_t weight = 1;
-  Verdict verdict = Classify(si, ts, &source, &weight);
-  if (verdict != Verdict::kNotOurs &&
-      !g_enabled.load(std::memory_order_seq_cst)) {
-    verdict = Verdict::kStale;
-  }
-  switch (verdict) {
-    case Verdict::kSample: {
-      uintptr_t pcs[kMaxFrames];
-      UnwindOptions uo;
-      uo.max_frames = g_max_frames.load(std::memory_order_relaxed);
-      uo.caller_heuristic = g_heuristic.load(std::memory_order_relaxed);
-      const ucontext_t* uc = static_cast<const ucontext_t*>(ucv);
-      Sample sample;
-      sample.pcs = pcs;
-      sample.depth = UnwindFromUcontext(uc, pcs, uo);
-      sample.tid = ts != nullptr ? ts->tid : GetTid();
-      sample.source = source;
-      sample.weight = weight;
-      sample.attached = ts != nullptr;
-      sample.uc = uc;
-      const SampleCallback cb = g_cb.load(std::memory_order_acquire);
-      if (cb != nullptr) cb(sample, g_arg.load(std::memory_order_acquire));
-      g_samples[static_cast<int>(source)].fetch_add(1,
-                                                    std::memory_order_relaxed);
-      g_weight.fetch_add(weight, std::memory_order_relaxed);
-      break;
-    }
-    case Verdict::kDoubleCounted:
-      g_double_counted.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case Verdict::kStale:
-      g_stale.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case Verdict::kNotOurs:
-      g_not_ours.fetch_add(1, std::memory_order_relaxed);
-      break;
-  }
-  g_in_handler.fetch_sub(1, std::memory_order_seq_cst);
-  if (verdict == Verdict::kNotOurs) ForwardToPrevious(sig, si, ucv);
-  errno = saved_errno;
-}
-
-// ---- Arming (g_mu held) ---------------------------------------------------
+// ---- Arming (mu held) -------------------------------------------------------
 
 std::string ErrnoText(int err) {
   char buf[256];
@@ -297,32 +94,42 @@ timespec NsToTimespec(uint64_t ns) {
 }
 
 uint64_t NextRandom() {  // xorshift64; only spreads first expiries
-  g_rng ^= g_rng << 13;
-  g_rng ^= g_rng >> 7;
-  g_rng ^= g_rng << 17;
-  return g_rng;
+  uint64_t& rng = g_sampler.rng;
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
 }
 
-absl::Status ArmTimer(ThreadState* t) {
+// Creates a CPU timer on `clock` that sends SIGPROF with si_value `cookie`
+// to thread `tid`, unarmed. Returns 0 or timer_create's errno.
+int CreateThreadTimer(clockid_t clock, pid_t tid, uint64_t cookie,
+                      timer_t* id) {
   sigevent sev;
   memset(&sev, 0, sizeof(sev));
   sev.sigev_notify = SIGEV_THREAD_ID;
   sev.sigev_signo = SIGPROF;
   sev.sigev_value.sival_ptr =
-      reinterpret_cast<void*>(static_cast<uintptr_t>(g_cookie.load()));
-  sev._sigev_un._tid = t->tid;
+      reinterpret_cast<void*>(static_cast<uintptr_t>(cookie));
+  sev._sigev_un._tid = tid;
+  return timer_create(clock, &sev, id) == 0 ? 0 : errno;
+}
+
+absl::Status ArmTimer(ThreadState* t) {
   timer_t id;
-  if (timer_create(t->clock, &sev, &id) != 0) {
-    const int err = errno;
+  if (const int err = CreateThreadTimer(t->clock, t->tid,
+                                        g_sampler.handler.cookie.load(), &id);
+      err != 0) {
     return absl::UnavailableError(absl::StrCat(
         "timer_create(CPU clock of thread ", t->tid,
         ", SIGEV_THREAD_ID) failed: ", ErrnoText(err), SeccompNote()));
   }
+  // Invariant 3: own_source before the timer can fire.
   t->own_source.store(true, std::memory_order_release);
   // The first expiry is uniform in (0, period], as Go does, so that a
   // thread that runs for a fraction of a period still has that chance of
   // being sampled, rather than none.
-  const uint64_t period = g_period;
+  const uint64_t period = g_sampler.period;
   itimerspec its;
   its.it_interval = NsToTimespec(period);
   its.it_value = NsToTimespec(1 + NextRandom() % period);
@@ -339,16 +146,18 @@ absl::Status ArmTimer(ThreadState* t) {
 }
 
 absl::Status ArmPerf(ThreadState* t) {
-  absl::StatusOr<int> fd = internal::OpenPerfCounter(g_perf, t->tid);
+  HandlerState& h = g_sampler.handler;
+  absl::StatusOr<int> fd = internal::OpenPerfCounter(g_sampler.perf, t->tid);
   if (!fd.ok()) return fd.status();
-  SetFdBit(*fd);
+  h.perf_fds.Add(*fd);
   t->perf_fd.store(*fd, std::memory_order_release);
+  // Invariant 3: own_source before the counter can fire.
   t->own_source.store(true, std::memory_order_release);
   if (!internal::EnablePerfCounter(*fd)) {
     const int err = errno;
     t->own_source.store(false, std::memory_order_release);
     t->perf_fd.store(-1, std::memory_order_release);
-    ClearFdBit(*fd);
+    h.perf_fds.Remove(*fd);
     close(*fd);
     return absl::InternalError(
         absl::StrCat("ioctl(PERF_EVENT_IOC_ENABLE) failed: ", ErrnoText(err)));
@@ -358,12 +167,14 @@ absl::Status ArmPerf(ThreadState* t) {
 
 absl::Status ArmThread(ThreadState* t) {
   absl::Status st;
-  if (g_active == Source::kThreadTimer) {
+  if (g_sampler.active == Source::kThreadTimer) {
     st = ArmTimer(t);
-  } else if (g_active == Source::kPerfEvent) {
+  } else if (g_sampler.active == Source::kPerfEvent) {
     st = ArmPerf(t);
   }
-  if (!st.ok()) g_arm_failures.fetch_add(1, std::memory_order_relaxed);
+  if (!st.ok()) {
+    g_sampler.handler.arm_failures.fetch_add(1, std::memory_order_relaxed);
+  }
   return st;
 }
 
@@ -375,10 +186,16 @@ void DisarmThread(ThreadState* t) {
   const int fd = t->perf_fd.exchange(-1, std::memory_order_acq_rel);
   if (fd >= 0) {
     internal::DisablePerfCounter(fd);
-    ClearFdBit(fd);
+    g_sampler.handler.perf_fds.Remove(fd);
     close(fd);
   }
   t->own_source.store(false, std::memory_order_release);
+}
+
+void DisarmAllThreads() {
+  for (ThreadState* t = g_sampler.threads; t != nullptr; t = t->next) {
+    DisarmThread(t);
+  }
 }
 
 absl::Status ArmItimer(int hz) {
@@ -387,7 +204,7 @@ absl::Status ArmItimer(int hz) {
   it.it_interval.tv_sec = us / 1000000;
   it.it_interval.tv_usec = us % 1000000;
   it.it_value = it.it_interval;
-  g_itimer_ours.store(true, std::memory_order_release);
+  g_sampler.handler.itimer_ours.store(true, std::memory_order_release);
   if (setitimer(ITIMER_PROF, &it, nullptr) != 0) {
     const int err = errno;
     return absl::UnavailableError(absl::StrCat(
@@ -405,19 +222,12 @@ void DisarmItimer() {
 // Whether this thread can have a CPU timer that signals it: creates one
 // (unarmed) and deletes it.
 absl::Status ProbeThreadTimer() {
-  ThreadState probe;
-  probe.tid = GetTid();
-  if (pthread_getcpuclockid(pthread_self(), &probe.clock) != 0) {
+  clockid_t clock;
+  if (pthread_getcpuclockid(pthread_self(), &clock) != 0) {
     return absl::UnavailableError("pthread_getcpuclockid failed");
   }
-  sigevent sev;
-  memset(&sev, 0, sizeof(sev));
-  sev.sigev_notify = SIGEV_THREAD_ID;
-  sev.sigev_signo = SIGPROF;
-  sev._sigev_un._tid = probe.tid;
   timer_t id;
-  if (timer_create(probe.clock, &sev, &id) != 0) {
-    const int err = errno;
+  if (const int err = CreateThreadTimer(clock, GetTid(), 0, &id); err != 0) {
     return absl::UnavailableError(
         absl::StrCat("timer_create(thread CPU clock, SIGEV_THREAD_ID) "
                      "failed: ",
@@ -444,12 +254,13 @@ std::string DescribePerf(const internal::PerfConfig& c) {
 }
 
 void ResetStats() {
-  for (auto& s : g_samples) s.store(0, std::memory_order_relaxed);
-  g_weight.store(0, std::memory_order_relaxed);
-  g_double_counted.store(0, std::memory_order_relaxed);
-  g_stale.store(0, std::memory_order_relaxed);
-  g_not_ours.store(0, std::memory_order_relaxed);
-  g_arm_failures.store(0, std::memory_order_relaxed);
+  HandlerState& h = g_sampler.handler;
+  for (auto& s : h.samples) s.store(0, std::memory_order_relaxed);
+  h.weight.store(0, std::memory_order_relaxed);
+  h.double_counted.store(0, std::memory_order_relaxed);
+  h.stale.store(0, std::memory_order_relaxed);
+  h.not_ours.store(0, std::memory_order_relaxed);
+  h.arm_failures.store(0, std::memory_order_relaxed);
 }
 
 absl::Status ValidateOptions(const SamplerOptions& o, SampleCallback cb) {
@@ -465,105 +276,134 @@ absl::Status ValidateOptions(const SamplerOptions& o, SampleCallback cb) {
   return absl::OkStatus();
 }
 
-// Picks the source (g_active, g_itimer_on, g_perf, g_report). g_mu held.
-absl::Status ChooseSource(const SamplerOptions& o) {
-  g_itimer_on = false;
-  g_report.clear();
-  const pid_t self = GetTid();
-  const std::string timers = absl::StrCat(
+// Probes perf counters of `event` (period: SamplerOptions::period) and, if
+// the kernel accepts them, makes them the active source. mu held.
+absl::Status UsePerf(const SamplerOptions& o, PerfEvent event,
+                     uint64_t period) {
+  absl::StatusOr<internal::PerfConfig> c =
+      internal::ProbePerfConfig(event, o.hz, period, o.perf_kernel, GetTid());
+  if (!c.ok()) return c.status();
+  g_sampler.perf = *c;
+  g_sampler.active = Source::kPerfEvent;
+  *g_sampler.report = DescribePerf(g_sampler.perf);
+  return absl::OkStatus();
+}
+
+// Probes per-thread CPU timers and, if the kernel accepts them, makes them
+// the active source. mu held.
+absl::Status UseThreadTimers(const SamplerOptions& o) {
+  absl::Status st = ProbeThreadTimer();
+  if (!st.ok()) return st;
+  g_sampler.active = Source::kThreadTimer;
+  *g_sampler.report = absl::StrCat(
       "thread-timer: POSIX CPU timer per attached thread at ", o.hz, " Hz");
+  return absl::OkStatus();
+}
+
+// kAuto: the first source the kernel accepts, in SamplerOptions::source's
+// order, recording each refusal in the report. mu held.
+void ChooseAuto(const SamplerOptions& o) {
+  std::string refusals;
+  bool chosen = false;
+  auto attempt = [&](absl::Status st) {
+    if (st.ok()) {
+      chosen = true;
+    } else {
+      absl::StrAppend(&refusals, st.message(), "; ");
+    }
+  };
+  if (IsHardwareEvent(o.event)) attempt(UsePerf(o, o.event, o.period));
+  if (!chosen) attempt(UseThreadTimers(o));
+  if (!chosen) attempt(UsePerf(o, PerfEvent::kCpuClock, 0));
+  if (chosen) {
+    g_sampler.itimer_on = o.sample_unattached_threads;
+  } else {
+    g_sampler.active = Source::kProcessTimer;
+    g_sampler.itimer_on = true;
+  }
+  if (!refusals.empty()) {
+    *g_sampler.report =
+        absl::StrCat("auto: refused: ", refusals, "chose ", *g_sampler.report);
+  }
+}
+
+// Picks the source (active, itimer_on, perf, report). mu held.
+absl::Status ChooseSource(const SamplerOptions& o) {
+  g_sampler.itimer_on = false;
+  std::string& report = g_sampler.report.emplace();
   switch (o.source) {
     case Source::kManual:
-      g_active = Source::kManual;
-      g_report = "manual: nothing armed; samples only on TriggerSample()";
+      g_sampler.active = Source::kManual;
+      report = "manual: nothing armed; samples only on TriggerSample()";
       return absl::OkStatus();
     case Source::kProcessTimer:
-      g_active = Source::kProcessTimer;
-      g_itimer_on = true;
+      g_sampler.active = Source::kProcessTimer;
+      g_sampler.itimer_on = true;
       break;
-    case Source::kThreadTimer: {
-      absl::Status st = ProbeThreadTimer();
-      if (!st.ok()) return st;
-      g_active = Source::kThreadTimer;
-      g_report = timers;
-      g_itimer_on = o.sample_unattached_threads;
+    case Source::kThreadTimer:
+      if (absl::Status st = UseThreadTimers(o); !st.ok()) return st;
+      g_sampler.itimer_on = o.sample_unattached_threads;
       break;
-    }
-    case Source::kPerfEvent: {
-      absl::StatusOr<internal::PerfConfig> c = internal::ProbePerfConfig(
-          o.event, o.hz, o.period, o.perf_kernel, self);
-      if (!c.ok()) return c.status();
-      g_perf = *c;
-      g_active = Source::kPerfEvent;
-      g_report = DescribePerf(g_perf);
-      g_itimer_on = o.sample_unattached_threads;
+    case Source::kPerfEvent:
+      if (absl::Status st = UsePerf(o, o.event, o.period); !st.ok()) return st;
+      g_sampler.itimer_on = o.sample_unattached_threads;
       break;
-    }
-    case Source::kAuto: {
-      std::string refusals;
-      bool chosen = false;
-      if (IsHardwareEvent(o.event)) {
-        absl::StatusOr<internal::PerfConfig> c = internal::ProbePerfConfig(
-            o.event, o.hz, o.period, o.perf_kernel, self);
-        if (c.ok()) {
-          g_perf = *c;
-          g_active = Source::kPerfEvent;
-          g_report = DescribePerf(g_perf);
-          chosen = true;
-        } else {
-          absl::StrAppend(&refusals, c.status().message(), "; ");
-        }
-      }
-      if (!chosen) {
-        absl::Status st = ProbeThreadTimer();
-        if (st.ok()) {
-          g_active = Source::kThreadTimer;
-          g_report = timers;
-          chosen = true;
-        } else {
-          absl::StrAppend(&refusals, st.message(), "; ");
-        }
-      }
-      if (!chosen) {
-        absl::StatusOr<internal::PerfConfig> c = internal::ProbePerfConfig(
-            PerfEvent::kCpuClock, o.hz, 0, o.perf_kernel, self);
-        if (c.ok()) {
-          g_perf = *c;
-          g_active = Source::kPerfEvent;
-          g_report = DescribePerf(g_perf);
-          chosen = true;
-        } else {
-          absl::StrAppend(&refusals, c.status().message(), "; ");
-        }
-      }
-      if (chosen) {
-        g_itimer_on = o.sample_unattached_threads;
-      } else {
-        g_active = Source::kProcessTimer;
-        g_itimer_on = true;
-      }
-      if (!refusals.empty()) {
-        g_report =
-            absl::StrCat("auto: refused: ", refusals, "chose ", g_report);
-      }
+    case Source::kAuto:
+      ChooseAuto(o);
       break;
-    }
   }
-  if (g_itimer_on) {
-    absl::StrAppend(&g_report, g_report.empty() ? "" : "; ",
+  if (g_sampler.itimer_on) {
+    absl::StrAppend(&report, report.empty() ? "" : "; ",
                     "process-timer: ITIMER_PROF at ", o.hz, " Hz for ",
-                    g_active == Source::kProcessTimer ? "all threads"
-                                                      : "unattached threads");
+                    g_sampler.active == Source::kProcessTimer
+                        ? "all threads"
+                        : "unattached threads");
   }
   return absl::OkStatus();
+}
+
+// Installs HandleSigprof, remembering the disposition it replaces for Stop
+// and for forwarding signals that are not ours. mu held.
+absl::Status InstallHandler() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_sigaction = internal::HandleSigprof;
+  // SA_NODEFER: SIGPROF stays unblocked while the handler runs (sampler.h,
+  // "Where signals go"); the handler is reentrant (invariant 5).
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old;
+  if (sigaction(SIGPROF, &sa, &old) != 0) {
+    const int err = errno;
+    return absl::InternalError(
+        absl::StrCat("sigaction(SIGPROF) failed: ", ErrnoText(err)));
+  }
+  g_sampler.saved_action = old;
+  uintptr_t prev = (old.sa_flags & SA_SIGINFO) != 0
+                       ? reinterpret_cast<uintptr_t>(old.sa_sigaction)
+                       : reinterpret_cast<uintptr_t>(old.sa_handler);
+  if (prev == reinterpret_cast<uintptr_t>(&internal::HandleSigprof)) {
+    prev = reinterpret_cast<uintptr_t>(SIG_IGN);  // never forward to us
+  }
+  HandlerState& h = g_sampler.handler;
+  h.prev_flags.store(old.sa_flags, std::memory_order_release);
+  h.prev_handler.store(prev, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+// Waits until no handler is running (Stop's half of invariant 4). mu held.
+void WaitForHandlers() {
+  while (g_sampler.handler.in_handler.load(std::memory_order_seq_cst) != 0) {
+    sched_yield();
+  }
 }
 
 void UnlinkThread(ThreadState* t) {
   if (t->prev != nullptr) t->prev->next = t->next;
   if (t->next != nullptr) t->next->prev = t->prev;
-  if (g_threads == t) g_threads = t->next;
+  if (g_sampler.threads == t) g_sampler.threads = t->next;
   t->prev = t->next = nullptr;
-  --g_thread_count;
+  --g_sampler.thread_count;
 }
 
 }  // namespace
@@ -588,110 +428,89 @@ absl::Status Sampler::Start(const SamplerOptions& options, SampleCallback cb,
                             void* arg) {
   if (absl::Status st = ValidateOptions(options, cb); !st.ok()) return st;
   RefreshCodeRanges();
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (g_running) {
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  if (g_sampler.running) {
     return absl::FailedPreconditionError(
         "cpusample::Sampler is already running: Stop it first (there is one "
         "SIGPROF sampler per process)");
   }
-  ++g_session;
-  g_cookie.store(kCookieMagic | g_session, std::memory_order_release);
-  g_itimer_ours.store(false, std::memory_order_release);
-  g_hz = options.hz;
-  g_period = PeriodNs(options.hz > 0 ? options.hz : 1);
-  g_rng ^= static_cast<uint64_t>(GetTid()) * 0x9e3779b97f4a7c15u +
-           static_cast<uint64_t>(time(nullptr));
-  if (g_rng == 0) g_rng = 1;
+  HandlerState& h = g_sampler.handler;
+  ++g_sampler.session;
+  h.cookie.store(internal::SessionCookie(g_sampler.session),
+                 std::memory_order_release);
+  h.itimer_ours.store(false, std::memory_order_release);
+  g_sampler.hz = options.hz;
+  g_sampler.period = PeriodNs(options.hz > 0 ? options.hz : 1);
+  g_sampler.rng ^= static_cast<uint64_t>(GetTid()) * 0x9e3779b97f4a7c15u +
+                   static_cast<uint64_t>(time(nullptr));
+  if (g_sampler.rng == 0) g_sampler.rng = 1;
   if (absl::Status st = ChooseSource(options); !st.ok()) return st;
+  std::string& report = *g_sampler.report;
 
+  // The handler's configuration, before it is enabled (invariant 4).
   ResetStats();
-  g_pid.store(getpid(), std::memory_order_relaxed);
-  g_uid.store(getuid(), std::memory_order_relaxed);
-  g_max_frames.store(options.max_frames, std::memory_order_relaxed);
-  g_heuristic.store(options.caller_heuristic, std::memory_order_relaxed);
-  g_arg.store(arg, std::memory_order_release);
-  g_cb.store(cb, std::memory_order_release);
-
-  // Install the handler, remembering the one we replace.
-  struct sigaction sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_sigaction = HandleSigprof;
-  // SA_NODEFER: SIGPROF stays unblocked while the handler runs (sampler.h,
-  // "Where signals go"); the handler is reentrant.
-  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK | SA_NODEFER;
-  sigemptyset(&sa.sa_mask);
-  struct sigaction old;
-  if (sigaction(SIGPROF, &sa, &old) != 0) {
-    const int err = errno;
-    return absl::InternalError(
-        absl::StrCat("sigaction(SIGPROF) failed: ", ErrnoText(err)));
-  }
-  g_saved_action = old;
-  uintptr_t prev = (old.sa_flags & SA_SIGINFO) != 0
-                       ? reinterpret_cast<uintptr_t>(old.sa_sigaction)
-                       : reinterpret_cast<uintptr_t>(old.sa_handler);
-  if (prev == reinterpret_cast<uintptr_t>(&HandleSigprof)) {
-    prev = reinterpret_cast<uintptr_t>(SIG_IGN);  // never forward to us
-  }
-  g_prev_flags.store(old.sa_flags, std::memory_order_release);
-  g_prev_handler.store(prev, std::memory_order_release);
-  g_enabled.store(true, std::memory_order_seq_cst);
+  h.pid.store(getpid(), std::memory_order_relaxed);
+  h.uid.store(getuid(), std::memory_order_relaxed);
+  h.max_frames.store(options.max_frames, std::memory_order_relaxed);
+  h.caller_heuristic.store(options.caller_heuristic, std::memory_order_relaxed);
+  h.arg.store(arg, std::memory_order_release);
+  h.callback.store(cb, std::memory_order_release);
+  if (absl::Status st = InstallHandler(); !st.ok()) return st;
+  h.enabled.store(true, std::memory_order_seq_cst);
 
   int failures = 0;
   std::string first_failure;
-  for (ThreadState* t = g_threads; t != nullptr; t = t->next) {
+  for (ThreadState* t = g_sampler.threads; t != nullptr; t = t->next) {
     absl::Status st = ArmThread(t);
     if (!st.ok() && failures++ == 0) first_failure = std::string(st.message());
   }
   if (failures != 0) {
-    absl::StrAppend(&g_report, "; ", failures,
+    absl::StrAppend(&report, "; ", failures,
                     " attached thread(s) could not be armed: ", first_failure);
   }
-  if (g_itimer_on) {
-    absl::Status st = ArmItimer(g_hz);
+  if (g_sampler.itimer_on) {
+    absl::Status st = ArmItimer(g_sampler.hz);
     if (!st.ok()) {
       if (options.source == Source::kProcessTimer ||
-          g_active == Source::kProcessTimer) {
-        g_enabled.store(false, std::memory_order_seq_cst);
-        for (ThreadState* t = g_threads; t != nullptr; t = t->next) {
-          DisarmThread(t);
-        }
-        while (g_in_handler.load(std::memory_order_seq_cst) != 0) {
-          sched_yield();
-        }
-        sigaction(SIGPROF, &g_saved_action, nullptr);
+          g_sampler.active == Source::kProcessTimer) {
+        h.enabled.store(false, std::memory_order_seq_cst);
+        DisarmAllThreads();
+        WaitForHandlers();
+        sigaction(SIGPROF, &g_sampler.saved_action, nullptr);
         return st;
       }
-      g_itimer_on = false;
-      absl::StrAppend(&g_report, "; ", st.message());
+      g_sampler.itimer_on = false;
+      absl::StrAppend(&report, "; ", st.message());
     }
   }
-  g_running = true;
-  g_running_flag.store(true, std::memory_order_release);
+  g_sampler.running = true;
+  h.running.store(true, std::memory_order_release);
   return absl::OkStatus();
 }
 
 void Sampler::Stop() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_running) return;
-  // From here on the handler drops our signals (invariant 4).
-  g_enabled.store(false, std::memory_order_seq_cst);
-  if (g_itimer_on) DisarmItimer();
-  for (ThreadState* t = g_threads; t != nullptr; t = t->next) DisarmThread(t);
-  while (g_in_handler.load(std::memory_order_seq_cst) != 0) sched_yield();
-  struct sigaction restore = g_saved_action;
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  if (!g_sampler.running) return;
+  HandlerState& h = g_sampler.handler;
+  // Invariant 4: from here on the handler drops our signals; once no
+  // handler is inside, none can reach the callback any more.
+  h.enabled.store(false, std::memory_order_seq_cst);
+  if (g_sampler.itimer_on) DisarmItimer();
+  DisarmAllThreads();
+  WaitForHandlers();
+  struct sigaction restore = g_sampler.saved_action;
   const bool was_default =
       (restore.sa_flags & SA_SIGINFO) == 0 && restore.sa_handler == SIG_DFL;
   if (was_default) restore.sa_handler = SIG_IGN;
   sigaction(SIGPROF, &restore, nullptr);
-  g_running = false;
-  g_running_flag.store(false, std::memory_order_release);
-  g_itimer_on = false;
-  g_active = Source::kManual;
+  g_sampler.running = false;
+  h.running.store(false, std::memory_order_release);
+  g_sampler.itimer_on = false;
+  g_sampler.active = Source::kManual;
 }
 
 bool Sampler::running() {
-  return g_running_flag.load(std::memory_order_acquire);
+  return g_sampler.handler.running.load(std::memory_order_acquire);
 }
 
 absl::Status Sampler::AttachCurrentThread() {
@@ -706,28 +525,28 @@ absl::Status Sampler::AttachCurrentThread() {
   auto* t = new ThreadState;
   t->tid = GetTid();
   t->clock = clock;
-  pthread_once(&g_exit_key_once, CreateExitKey);
-  pthread_setspecific(g_exit_key, t);  // detach at exit
+  pthread_once(&g_sampler.exit_key_once, CreateExitKey);
+  pthread_setspecific(g_sampler.exit_key, t);  // detach at exit
   // Visible to this thread's handler before anything can fire for it.
   tls_sampler_thread = t;
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  std::lock_guard<std::mutex> lock(g_mu);
-  t->next = g_threads;
-  if (g_threads != nullptr) g_threads->prev = t;
-  g_threads = t;
-  ++g_thread_count;
-  if (g_running) return ArmThread(t);
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  t->next = g_sampler.threads;
+  if (g_sampler.threads != nullptr) g_sampler.threads->prev = t;
+  g_sampler.threads = t;
+  ++g_sampler.thread_count;
+  if (g_sampler.running) return ArmThread(t);
   return absl::OkStatus();
 }
 
 void Sampler::DetachCurrentThread() {
   ThreadState* t = tls_sampler_thread;
   if (t == nullptr) return;
-  pthread_setspecific(g_exit_key, nullptr);
+  pthread_setspecific(g_sampler.exit_key, nullptr);
   {
     // Disarm while this thread's handler still sees t, so that every
     // sample of its own source is marked attached.
-    std::lock_guard<std::mutex> lock(g_mu);
+    std::lock_guard<std::mutex> lock(g_sampler.mu);
     UnlinkThread(t);
     DisarmThread(t);
   }
@@ -742,75 +561,48 @@ bool Sampler::IsCurrentThreadAttached() {
 }
 
 int Sampler::attached_thread_count() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  return g_thread_count;
-}
-
-SamplerStats Sampler::stats() {
-  SamplerStats s;
-  for (int i = 0; i < kNumSources; ++i) {
-    s.samples[i] = g_samples[i].load(std::memory_order_relaxed);
-  }
-  s.weight = g_weight.load(std::memory_order_relaxed);
-  s.double_counted = g_double_counted.load(std::memory_order_relaxed);
-  s.stale = g_stale.load(std::memory_order_relaxed);
-  s.not_ours = g_not_ours.load(std::memory_order_relaxed);
-  s.arm_failures = g_arm_failures.load(std::memory_order_relaxed);
-  return s;
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  return g_sampler.thread_count;
 }
 
 Source Sampler::active_source() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  return g_running ? g_active : Source::kManual;
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  return g_sampler.running ? g_sampler.active : Source::kManual;
 }
 
 bool Sampler::process_timer_active() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  return g_running && g_itimer_on;
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  return g_sampler.running && g_sampler.itimer_on;
 }
 
 PerfEvent Sampler::active_event() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  return g_perf.event;
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  return g_sampler.perf.event;
 }
 
 int Sampler::effective_hz() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_running || g_active == Source::kManual) return 0;
-  if (g_active == Source::kPerfEvent && IsHardwareEvent(g_perf.event) &&
-      g_perf.sample_freq == 0) {
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  if (!g_sampler.running || g_sampler.active == Source::kManual) return 0;
+  if (g_sampler.active == Source::kPerfEvent &&
+      IsHardwareEvent(g_sampler.perf.event) &&
+      g_sampler.perf.sample_freq == 0) {
     return 0;
   }
-  return g_hz;
+  return g_sampler.hz;
 }
 
 uint64_t Sampler::effective_period() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_running || g_active == Source::kManual) return 0;
-  if (g_active == Source::kPerfEvent) return g_perf.sample_period;
-  return g_period;
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  if (!g_sampler.running || g_sampler.active == Source::kManual) return 0;
+  if (g_sampler.active == Source::kPerfEvent) {
+    return g_sampler.perf.sample_period;
+  }
+  return g_sampler.period;
 }
 
 std::string Sampler::selection_report() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  return g_report;
-}
-
-bool Sampler::TriggerSample(uint64_t weight) {
-  if (!g_running_flag.load(std::memory_order_acquire)) return false;
-  tls_trigger_weight = weight;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  siginfo_t si;
-  memset(&si, 0, sizeof(si));
-  si.si_signo = SIGPROF;
-  si.si_code = SI_QUEUE;
-  si.si_pid = g_pid.load(std::memory_order_relaxed);
-  si.si_uid = g_uid.load(std::memory_order_relaxed);
-  si.si_value.sival_ptr = reinterpret_cast<void*>(
-      static_cast<uintptr_t>(g_cookie.load(std::memory_order_acquire)));
-  const ThreadState* ts = tls_sampler_thread;
-  const pid_t tid = ts != nullptr ? ts->tid : GetTid();
-  return syscall(SYS_rt_tgsigqueueinfo, si.si_pid, tid, SIGPROF, &si) == 0;
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  return g_sampler.report.value_or(std::string());
 }
 
 }  // namespace gentrace::cpusample

@@ -24,6 +24,7 @@
 #include <cstdlib>
 
 #include "benchmark/benchmark.h"
+#include "cpusample/benchmark_depth.h"
 #include "cpusample/fp_unwind.h"
 #include "cpusample/sample_ring.h"
 #include "cpusample/sampler.h"
@@ -31,7 +32,8 @@
 namespace gentrace::cpusample {
 namespace {
 
-std::atomic<uint64_t> g_sink{0};
+using testing::RunAtTotalDepth;
+
 std::atomic<uint64_t> g_empty_calls{0};
 std::atomic<int> g_last_depth{0};
 
@@ -82,24 +84,6 @@ void QueueSigprof(pid_t pid, pid_t tid, uid_t uid) {
   si.si_pid = pid;
   si.si_uid = uid;
   syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGPROF, &si);
-}
-
-// Recurses until the stack holds `total` frames, then runs `body`.
-template <class F>
-__attribute__((noinline, noclone)) void AtDepth(int remaining, F& body) {
-  if (remaining <= 0) {
-    body();
-  } else {
-    AtDepth(remaining - 1, body);
-  }
-  g_sink.fetch_add(1, std::memory_order_relaxed);
-}
-
-template <class F>
-void RunAtTotalDepth(int total, F body) {
-  uintptr_t pcs[kMaxFrames];
-  const int base = UnwindCurrent(pcs, kMaxFrames);
-  AtDepth(total - base - 1, body);
 }
 
 struct sigaction InstallEmpty() {

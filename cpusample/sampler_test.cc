@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -198,6 +199,37 @@ void JoinWorkers(std::vector<Worker>* workers) {
   for (Worker& w : *workers) w.thread.join();
 }
 
+// When the workers attach, relative to Start.
+enum class AttachOrder {
+  kBeforeStart,  // Start must arm the attached threads' sources
+  kAfterStart,   // attaching arms them
+};
+
+// Samples `workers` with `o`: they attach and wait (AttachOrder says
+// whether before or after Start), `while_ready` runs once the sampler runs
+// and all are ready, then they run their bodies under `budget`, and the
+// sampler stops. Returns every sample taken.
+std::vector<Rec> SampleWorkers(
+    const SamplerOptions& o, AttachOrder order, Budget budget,
+    std::vector<Worker>* workers,
+    const std::function<void()>& while_ready = [] {}) {
+  Collector c;
+  std::atomic<bool> go{false};
+  std::atomic<int> ready{0};
+  absl::Status st;
+  if (order == AttachOrder::kAfterStart) st = Sampler::Start(o, Collect, &c);
+  RunWorkers(workers, budget, &go, &ready);
+  WaitReady(&ready, static_cast<int>(workers->size()));
+  if (order == AttachOrder::kBeforeStart) st = Sampler::Start(o, Collect, &c);
+  EXPECT_TRUE(st.ok()) << st;
+  if (st.ok()) while_ready();
+  go = true;
+  JoinWorkers(workers);
+  Sampler::Stop();
+  EXPECT_EQ(c.wrong_tid.load(), 0u);
+  return DrainAll(&c);
+}
+
 // The samples of one thread.
 std::vector<Rec> Of(const std::vector<Rec>& all, pid_t tid) {
   std::vector<Rec> out;
@@ -256,29 +288,21 @@ class SamplerTest : public ::testing::Test {
 // ---- Rates and attribution --------------------------------------------------
 
 TEST_F(SamplerTest, ThreadTimersAt100HzMatchCpuTime) {
-  Collector c;
   std::vector<Worker> workers(4);
   for (int i = 0; i < 4; ++i) workers[i].index = i;
-  std::atomic<bool> go{false};
-  std::atomic<int> ready{0};
-  // The threads attach before Start: Start must arm their timers.
-  RunWorkers(&workers, {2.0, 0.4, 20.0}, &go, &ready);
-  WaitReady(&ready, 4);
-  EXPECT_EQ(Sampler::attached_thread_count(), 4);
   SamplerOptions o;
   o.source = Source::kThreadTimer;
   o.hz = 100;
   o.sample_unattached_threads = false;
-  ASSERT_TRUE(Sampler::Start(o, Collect, &c).ok());
-  EXPECT_EQ(Sampler::active_source(), Source::kThreadTimer);
-  EXPECT_FALSE(Sampler::process_timer_active());
-  EXPECT_EQ(Sampler::effective_hz(), 100);
-  EXPECT_EQ(Sampler::effective_period(), 10000000u);
-  go = true;
-  JoinWorkers(&workers);
-  Sampler::Stop();
-  const std::vector<Rec> all = DrainAll(&c);
-  EXPECT_EQ(c.wrong_tid.load(), 0u);
+  // The threads attach before Start: Start must arm their timers.
+  const std::vector<Rec> all = SampleWorkers(
+      o, AttachOrder::kBeforeStart, {2.0, 0.4, 20.0}, &workers, [] {
+        EXPECT_EQ(Sampler::attached_thread_count(), 4);
+        EXPECT_EQ(Sampler::active_source(), Source::kThreadTimer);
+        EXPECT_FALSE(Sampler::process_timer_active());
+        EXPECT_EQ(Sampler::effective_hz(), 100);
+        EXPECT_EQ(Sampler::effective_period(), 10000000u);
+      });
   size_t attributed = 0;
   for (const Worker& w : workers) {
     const std::vector<Rec> mine = Of(all, w.tid);
@@ -292,51 +316,53 @@ TEST_F(SamplerTest, ThreadTimersAt100HzMatchCpuTime) {
   EXPECT_EQ(s.arm_failures, 0u);
 }
 
+// Samples one attached worker (body `index`, 1 s, at least 0.3 s of CPU)
+// with `source` at 1000 Hz and checks that its samples add up; returns
+// them, and the worker's CPU time in *cpu_seconds.
+std::vector<Rec> ExpectOneWorkerAt1000Hz(Source source, int index,
+                                         double* cpu_seconds) {
+  std::vector<Worker> workers(1);
+  workers[0].index = index;
+  SamplerOptions o;
+  o.source = source;
+  o.hz = 1000;
+  // No itimer: it would sample the thread in the moment between its
+  // attaching and its own source being armed.
+  o.sample_unattached_threads = false;
+  const std::vector<Rec> all =
+      SampleWorkers(o, AttachOrder::kAfterStart, {1.0, 0.3, 20.0}, &workers);
+  std::vector<Rec> mine = Of(all, workers[0].tid);
+  ExpectAttributed(mine, workers[0], 1000, 0.25, source);
+  *cpu_seconds = workers[0].cpu_seconds;
+  return mine;
+}
+
 TEST_F(SamplerTest, ThreadTimerAbove250HzWeighsOverruns) {
   // Thread CPU timers fire on scheduler ticks; above the tick rate each
   // signal carries the periods it overran, so the weights still add up.
-  Collector c;
-  std::vector<Worker> workers(1);
-  std::atomic<bool> go{true};
-  std::atomic<int> ready{0};
-  SamplerOptions o;
-  o.source = Source::kThreadTimer;
-  o.hz = 1000;
-  o.sample_unattached_threads = false;
-  ASSERT_TRUE(Sampler::Start(o, Collect, &c).ok());
-  RunWorkers(&workers, {1.0, 0.3, 20.0}, &go, &ready);
-  JoinWorkers(&workers);
-  Sampler::Stop();
-  const std::vector<Rec> mine = Of(DrainAll(&c), workers[0].tid);
-  ExpectAttributed(mine, workers[0], 1000, 0.25, Source::kThreadTimer);
+  double cpu_seconds = 0;
+  const std::vector<Rec> mine =
+      ExpectOneWorkerAt1000Hz(Source::kThreadTimer, 0, &cpu_seconds);
   printf("1000 Hz thread timer: %zu signals for %.0f periods in %.2f s CPU\n",
-         mine.size(), static_cast<double>(SumWeight(mine)),
-         workers[0].cpu_seconds);
+         mine.size(), static_cast<double>(SumWeight(mine)), cpu_seconds);
 }
 
 TEST_F(SamplerTest, ItimerSamplesUnattachedThreadsWithoutDoubleCounting) {
-  Collector c;
   std::vector<Worker> workers(2);
   workers[0].index = 0;
   workers[0].attach = true;  // has its own thread timer
   workers[1].index = 1;
   workers[1].attach = false;  // only the itimer sees it
-  std::atomic<bool> go{false};
-  std::atomic<int> ready{0};
+  SamplerOptions o;           // kAuto: thread timers + ITIMER_PROF for the rest
+  o.hz = 100;
   // Attached before Start, so that Start arms its timer before the
   // itimer (a thread attaching while the itimer runs may get one itimer
   // sample before its own timer is armed).
-  RunWorkers(&workers, {2.0, 0.5, 20.0}, &go, &ready);
-  WaitReady(&ready, 2);
-  SamplerOptions o;  // kAuto: thread timers + ITIMER_PROF for the rest
-  o.hz = 100;
-  ASSERT_TRUE(Sampler::Start(o, Collect, &c).ok());
-  EXPECT_EQ(Sampler::active_source(), Source::kThreadTimer);
-  EXPECT_TRUE(Sampler::process_timer_active());
-  go = true;
-  JoinWorkers(&workers);
-  Sampler::Stop();
-  const std::vector<Rec> all = DrainAll(&c);
+  const std::vector<Rec> all = SampleWorkers(
+      o, AttachOrder::kBeforeStart, {2.0, 0.5, 20.0}, &workers, [] {
+        EXPECT_EQ(Sampler::active_source(), Source::kThreadTimer);
+        EXPECT_TRUE(Sampler::process_timer_active());
+      });
   const std::vector<Rec> attached = Of(all, workers[0].tid);
   const std::vector<Rec> unattached = Of(all, workers[1].tid);
   // The attached thread: its own timer only, never the itimer.
@@ -358,57 +384,33 @@ TEST_F(SamplerTest, ItimerSamplesUnattachedThreadsWithoutDoubleCounting) {
   EXPECT_GT(static_cast<double>(s.double_counted), 0.5 * attached_periods);
 #endif
   EXPECT_LT(static_cast<double>(s.double_counted), 1.5 * attached_periods);
-  EXPECT_EQ(c.wrong_tid.load(), 0u);
 }
 
 TEST_F(SamplerTest, PerfCpuClockAt100Hz) {
-  Collector c;
   std::vector<Worker> workers(2);
   workers[1].index = 1;
-  std::atomic<bool> go{false};
-  std::atomic<int> ready{0};
   SamplerOptions o;
   o.source = Source::kPerfEvent;
   o.event = PerfEvent::kCpuClock;
   o.hz = 100;
   o.sample_unattached_threads = false;
-  absl::Status st = Sampler::Start(o, Collect, &c);
-  ASSERT_TRUE(st.ok()) << st;
-  EXPECT_EQ(Sampler::active_source(), Source::kPerfEvent);
-  EXPECT_EQ(Sampler::active_event(), PerfEvent::kCpuClock);
-  EXPECT_EQ(Sampler::effective_period(), 10000000u);
   // The threads attach after Start: Attach arms their counters.
-  RunWorkers(&workers, {2.0, 0.4, 20.0}, &go, &ready);
-  WaitReady(&ready, 2);
-  go = true;
-  JoinWorkers(&workers);
-  Sampler::Stop();
-  const std::vector<Rec> all = DrainAll(&c);
+  const std::vector<Rec> all = SampleWorkers(
+      o, AttachOrder::kAfterStart, {2.0, 0.4, 20.0}, &workers, [] {
+        EXPECT_EQ(Sampler::active_source(), Source::kPerfEvent);
+        EXPECT_EQ(Sampler::active_event(), PerfEvent::kCpuClock);
+        EXPECT_EQ(Sampler::effective_period(), 10000000u);
+      });
   for (const Worker& w : workers) {
     ExpectAttributed(Of(all, w.tid), w, 100, 0.25, Source::kPerfEvent);
   }
-  EXPECT_EQ(c.wrong_tid.load(), 0u);
 }
 
 TEST_F(SamplerTest, PerfCpuClockAt1000HzIsNotTickBound) {
-  Collector c;
-  std::vector<Worker> workers(1);
-  workers[0].index = 2;
-  std::atomic<bool> go{true};
-  std::atomic<int> ready{0};
-  SamplerOptions o;
-  o.source = Source::kPerfEvent;
-  o.hz = 1000;
-  // No itimer: it would sample the thread in the moment between its
-  // attaching and its counter being armed.
-  o.sample_unattached_threads = false;
-  ASSERT_TRUE(Sampler::Start(o, Collect, &c).ok());
-  RunWorkers(&workers, {1.0, 0.3, 20.0}, &go, &ready);
-  JoinWorkers(&workers);
-  Sampler::Stop();
-  const std::vector<Rec> mine = Of(DrainAll(&c), workers[0].tid);
   // One signal per overflow: the count itself is cpu * 1000, each weight 1.
-  ExpectAttributed(mine, workers[0], 1000, 0.25, Source::kPerfEvent);
+  double cpu_seconds = 0;
+  const std::vector<Rec> mine =
+      ExpectOneWorkerAt1000Hz(Source::kPerfEvent, 2, &cpu_seconds);
   EXPECT_EQ(SumWeight(mine), mine.size());
 }
 
@@ -462,6 +464,16 @@ std::vector<Rec> SampleThread(bool heuristic, F body) {
   return Of(DrainAll(&c), tid);
 }
 
+// The samples taken while in function `name` (frame 0).
+std::vector<Rec> InFunction(const std::vector<Rec>& recs,
+                            const std::string& name) {
+  std::vector<Rec> out;
+  for (const Rec& r : recs) {
+    if (FrameIn(r, 0, 0, name)) out.push_back(r);
+  }
+  return out;
+}
+
 TEST_F(SamplerTest, CallerHeuristicRecoversTheCallerOfAFramelessLeaf) {
   GENTRACE_SKIP_IF_SIGNALS_DEFERRED();
   if (*reinterpret_cast<const uint8_t*>(&FramelessLeaf) == 0x55) {
@@ -470,10 +482,7 @@ TEST_F(SamplerTest, CallerHeuristicRecoversTheCallerOfAFramelessLeaf) {
   for (bool heuristic : {true, false}) {
     const std::vector<Rec> recs =
         SampleThread(heuristic, [] { g_sink += LeafCaller(0.5); });
-    std::vector<Rec> in_leaf;
-    for (const Rec& r : recs) {
-      if (FrameIn(r, 0, 0, "FramelessLeaf")) in_leaf.push_back(r);
-    }
+    const std::vector<Rec> in_leaf = InFunction(recs, "FramelessLeaf");
     ASSERT_GE(in_leaf.size(), 100u);
     const double with_caller = Fraction(
         in_leaf, [](const Rec& r) { return FrameIn(r, 1, 1, "LeafCaller"); });
@@ -498,10 +507,7 @@ TEST_F(SamplerTest, CodeWithoutFramePointers) {
     const double until = ThreadCpuSeconds() + 0.5;
     while (ThreadCpuSeconds() < until) g_sink += testing::NoFpOuter(20);
   });
-  std::vector<Rec> in_hot;
-  for (const Rec& r : recs) {
-    if (FrameIn(r, 0, 0, "NoFpHot")) in_hot.push_back(r);
-  }
+  const std::vector<Rec> in_hot = InFunction(recs, "NoFpHot");
   ASSERT_GE(in_hot.size(), 100u);
   const double middle = Fraction(
       in_hot, [](const Rec& r) { return FrameIn(r, 1, 1, "NoFpMiddle"); });
