@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "tracer/gentrace.h"
-#include "tracer/runtime.h"
+#include "tracer/internal/runtime.h"
 
 namespace gentrace {
 

@@ -50,8 +50,8 @@
 //      thread's: the thread ends it (GoDestroy) at its next traced event
 //      (TraceLocker, or when the scope ends). A fiber that is on no
 //      thread is ended by the thread destroying the handle.
-#ifndef GENTRACE_TRACER_RUNTIME_H_
-#define GENTRACE_TRACER_RUNTIME_H_
+#ifndef GENTRACE_TRACER_INTERNAL_RUNTIME_H_
+#define GENTRACE_TRACER_INTERNAL_RUNTIME_H_
 
 #include <pthread.h>
 #include <sys/types.h>
@@ -68,13 +68,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "format/spec.h"
-#include "tracer/clock.h"
 #include "tracer/gentrace.h"
-#include "tracer/sink.h"
-#include "tracer/stack_table.h"
-#include "tracer/string_table.h"
-#include "tracer/trace_buf.h"
-#include "tracer/tracecpu.h"
+#include "tracer/internal/clock.h"
+#include "tracer/internal/sink.h"
+#include "tracer/internal/stack_table.h"
+#include "tracer/internal/string_table.h"
+#include "tracer/internal/trace_buf.h"
+#include "tracer/internal/tracecpu.h"
 
 namespace gentrace::internal {
 
@@ -469,4 +469,4 @@ void SetTraceLockerHookForTesting(void (*hook)());
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_RUNTIME_H_
+#endif  // GENTRACE_TRACER_INTERNAL_RUNTIME_H_

@@ -1,5 +1,5 @@
 // The tracer runtime; see runtime.h for the design and its invariants.
-#include "tracer/runtime.h"
+#include "tracer/internal/runtime.h"
 
 #include <fcntl.h>
 #include <pthread.h>

@@ -45,8 +45,8 @@
 //      NoteInternalThread) and their system calls cope with EINTR. Thread
 //      timers and perf counters signal their own thread, which is running
 //      when they expire. docs/CPU_SAMPLES.md lists what remains.
-#ifndef GENTRACE_TRACER_TRACECPU_H_
-#define GENTRACE_TRACER_TRACECPU_H_
+#ifndef GENTRACE_TRACER_INTERNAL_TRACECPU_H_
+#define GENTRACE_TRACER_INTERNAL_TRACECPU_H_
 
 #include <sys/types.h>
 
@@ -63,9 +63,9 @@
 #include "absl/status/status.h"
 #include "cpusample/sample_ring.h"
 #include "cpusample/sampler.h"
-#include "tracer/clock.h"
 #include "tracer/gentrace.h"
-#include "tracer/trace_buf.h"
+#include "tracer/internal/clock.h"
+#include "tracer/internal/trace_buf.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -199,4 +199,4 @@ class CpuProfiler {
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_TRACECPU_H_
+#endif  // GENTRACE_TRACER_INTERNAL_TRACECPU_H_

@@ -1,5 +1,5 @@
 // CPU-profile samples in the trace; see tracecpu.h for the invariants.
-#include "tracer/tracecpu.h"
+#include "tracer/internal/tracecpu.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "format/gentrace_batch.h"
 #include "format/spec.h"
-#include "tracer/clock.h"
-#include "tracer/runtime.h"
+#include "tracer/internal/clock.h"
+#include "tracer/internal/runtime.h"
 
 namespace gentrace::internal {
 namespace {
