@@ -650,7 +650,8 @@ TEST(TracerTest, ControlCallsFromASignalHandlerInsideTheTracerAreRefused) {
     ASSERT_EQ(sigaction(SIGUSR1, &sa, nullptr), 0);
     {
       // Inside the tracer, as any gentrace call is while it writes.
-      internal::TraceLocker tl(internal::Runtime::Get().CurrentThread());
+      internal::TraceLocker tl(
+          internal::Runtime::Get().threads().CurrentThread());
       ASSERT_TRUE(tl.ok());
       raise(SIGUSR1);
     }
