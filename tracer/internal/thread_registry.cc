@@ -21,8 +21,8 @@ namespace gentrace::internal {
 // purpose: gold has been seen to mislink a file-private initial-exec
 // variable in a shared library that also has a thread_local with a
 // destructor (cpusample/README.md).
-__attribute__((
-    tls_model("initial-exec"))) thread_local ThreadState* tls_thread = nullptr;
+__thread ThreadState* tls_thread __attribute__((tls_model("initial-exec"))) =
+    nullptr;
 
 namespace {
 

@@ -95,9 +95,10 @@ struct ThreadState {
 
 // The calling thread's state: null before registration, 1 once the
 // thread is exiting, else a ThreadState. Initial-exec: one instruction to
-// read, and safe in a signal handler.
-extern __attribute__((
-    tls_model("initial-exec"))) thread_local ThreadState* tls_thread;
+// read, and safe in a signal handler. __thread, not thread_local: code that
+// sees only this declaration then calls no TLS wrapper function first.
+extern __thread ThreadState* tls_thread
+    __attribute__((tls_model("initial-exec")));
 inline bool IsThreadState(const ThreadState* ts) {
   return reinterpret_cast<uintptr_t>(ts) > 1;
 }

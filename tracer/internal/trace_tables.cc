@@ -6,13 +6,6 @@
 #include "tracer/internal/writer.h"
 
 namespace gentrace::internal {
-namespace {
-
-// StaticName's cache: the generation (its low 40 bits) above a 24-bit id.
-constexpr uint64_t kGenMask = (uint64_t{1} << 40) - 1;
-constexpr uint64_t kIdLimit = uint64_t{1} << 24;
-
-}  // namespace
 
 void TraceTables::BeginSession(int max_stack_depth) {
   max_stack_depth_ = max_stack_depth;
@@ -27,10 +20,9 @@ void TraceTables::EndSession() {
   }
 }
 
-uint64_t TraceTables::StaticStringId(TraceLocker& tl, const StaticName& name) {
+uint64_t TraceTables::StaticStringIdSlow(TraceLocker& tl,
+                                         const StaticName& name) {
   const uint64_t gen = tl.gen();
-  const uint64_t c = name.cache().load(std::memory_order_relaxed);
-  if ((c >> 24) == (gen & kGenMask) && c != 0) return c & (kIdLimit - 1);
   const uint64_t id = StringId(tl, name.str());
   if (id < kIdLimit) {
     name.cache().store(((gen & kGenMask) << 24) | id,

@@ -10,6 +10,7 @@
 #ifndef GENTRACE_TRACER_INTERNAL_TRACE_TABLES_H_
 #define GENTRACE_TRACER_INTERNAL_TRACE_TABLES_H_
 
+#include <atomic>
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
@@ -39,7 +40,15 @@ class TraceTables {
   uint64_t StringId(TraceLocker& tl, absl::string_view s) {
     return strings_[tl.gen() & 1].Put(s, tl.gen(), &tl.thread()->string_cache);
   }
-  uint64_t StaticStringId(TraceLocker& tl, const StaticName& name);
+  // A literal's id, cached in the StaticName for the generation (its low
+  // 40 bits, above a 24-bit id).
+  uint64_t StaticStringId(TraceLocker& tl, const StaticName& name) {
+    const uint64_t c = name.cache().load(std::memory_order_relaxed);
+    if (__builtin_expect(c != 0 && (c >> 24) == (tl.gen() & kGenMask), 1)) {
+      return c & (kIdLimit - 1);
+    }
+    return StaticStringIdSlow(tl, name);
+  }
   // Writes s as a new string (never deduplicated; for log messages).
   uint64_t UniqueStringId(TraceLocker& tl, absl::string_view s);
   // If `want`, walks the stack from frame pointer `fp` (the API entry
@@ -64,6 +73,10 @@ class TraceTables {
   void WriteAndReset(uint64_t gen);
 
  private:
+  static constexpr uint64_t kGenMask = (uint64_t{1} << 40) - 1;
+  static constexpr uint64_t kIdLimit = uint64_t{1} << 24;
+
+  uint64_t StaticStringIdSlow(TraceLocker& tl, const StaticName& name);
   uint64_t CaptureStackId(TraceLocker& tl, void* fp);
 
   Writer* const writer_;
