@@ -94,6 +94,14 @@ class FailingSink : public Sink {
   int writes_ = 0;
 };
 
+// Adds a consumer to the running trace; returns its id.
+int AddConsumer(std::unique_ptr<Sink> sink, bool stops_tracing) {
+  absl::StatusOr<int> id =
+      Runtime::Get().writer().AddConsumer(std::move(sink), stops_tracing);
+  EXPECT_TRUE(id.ok()) << id.status();
+  return id.ok() ? *id : -1;
+}
+
 void EndGeneration() {
   absl::Status s = AdvanceGenerationForTesting();
   ASSERT_TRUE(s.ok()) << s;
@@ -130,8 +138,7 @@ TEST(WriterTest, ConsumerAddedMidGenerationStartsAtTheNextOne) {
   dest.WaitUntilHolding();
   auto owned = std::make_unique<StringTraceSink>();
   StringTraceSink* extra = owned.get();
-  absl::StatusOr<int> id = writer.AddConsumer(std::move(owned), false);
-  ASSERT_TRUE(id.ok()) << id.status();
+  const int id = AddConsumer(std::move(owned), false);
   dest.Release();
   advance.join();
   gentrace::Log("test", "generation 3");
@@ -149,7 +156,7 @@ TEST(WriterTest, ConsumerAddedMidGenerationStartsAtTheNextOne) {
     EXPECT_EQ(late.gens[i].batches, all.gens[i + 2].batches);
   }
   EXPECT_EQ(extra->generations, 2);
-  const ConsumerStats stats = writer.consumer_stats(*id);
+  const ConsumerStats stats = writer.consumer_stats(id);
   EXPECT_EQ(stats.first_gen, all.gens[2].gen);
   EXPECT_EQ(stats.generations, 2u);
   EXPECT_EQ(stats.bytes, extra->data.size());
@@ -173,9 +180,7 @@ TEST(WriterTest, RingAddedAtStartHoldsTheWholeTrace) {
   ASSERT_TRUE(ring.ok()) << ring.status();
   Destination dest;
   ASSERT_TRUE(Start(dest.MakeOptions()).ok());
-  absl::StatusOr<int> id = Runtime::Get().writer().AddConsumer(
-      std::make_unique<RingSink>(ring->get()), false);
-  ASSERT_TRUE(id.ok()) << id.status();
+  const int id = AddConsumer(std::make_unique<RingSink>(ring->get()), false);
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t) {
     threads.emplace_back([t] {
@@ -194,7 +199,7 @@ TEST(WriterTest, RingAddedAtStartHoldsTheWholeTrace) {
   absl::StatusOr<SnapshotInfo> info = (*ring)->WriteTo(&snapshot);
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(snapshot.data, dest.bytes());
-  EXPECT_EQ(Runtime::Get().writer().consumer_stats(*id).generations, 2u);
+  EXPECT_EQ(Runtime::Get().writer().consumer_stats(id).generations, 2u);
   EXPECT_EQ(MustCheck(snapshot.data, "writer-ring").generations, 2u);
 }
 
@@ -202,9 +207,7 @@ TEST(WriterTest, FailingConsumerStopsOnlyItself) {
   Destination dest;
   ASSERT_TRUE(Start(dest.MakeOptions()).ok());
   Writer& writer = Runtime::Get().writer();
-  absl::StatusOr<int> id =
-      writer.AddConsumer(std::make_unique<FailingSink>(), false);
-  ASSERT_TRUE(id.ok()) << id.status();
+  const int id = AddConsumer(std::make_unique<FailingSink>(), false);
   gentrace::Log("test", "generation 1");
   EndGeneration();
   EXPECT_FALSE(writer.failed());
@@ -213,7 +216,7 @@ TEST(WriterTest, FailingConsumerStopsOnlyItself) {
   EXPECT_TRUE(IsTracing());
   ASSERT_TRUE(Stop().ok());
 
-  const ConsumerStats failed = writer.consumer_stats(*id);
+  const ConsumerStats failed = writer.consumer_stats(id);
   EXPECT_EQ(failed.status.code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(failed.generations, 0u);
   EXPECT_EQ(GetStats().generations, 3u);
@@ -226,9 +229,7 @@ TEST(WriterTest, FailingConsumerThatStopsTracing) {
   Destination dest;
   ASSERT_TRUE(Start(dest.MakeOptions()).ok());
   Writer& writer = Runtime::Get().writer();
-  absl::StatusOr<int> id =
-      writer.AddConsumer(std::make_unique<FailingSink>(), true);
-  ASSERT_TRUE(id.ok()) << id.status();
+  AddConsumer(std::make_unique<FailingSink>(), true);
   gentrace::Log("test", "generation 1");
   const absl::Status advance = AdvanceGenerationForTesting();
   EXPECT_EQ(advance.code(), absl::StatusCode::kDataLoss) << advance;
