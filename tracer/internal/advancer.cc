@@ -199,7 +199,6 @@ Advancer::Switch Advancer::SwitchGeneration(uint64_t gen, bool stop) {
   // 2. Switch the generation (or turn tracing off).
   //    The next generation starts just before the switch and this one
   //    ends just after it (tracecpu.h C5).
-  last_gen_ = gen;
   Switch sw;
   sw.next_start = OrderedNow();
   if (stop) g_enabled.store(false, std::memory_order_relaxed);

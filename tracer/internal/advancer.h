@@ -78,10 +78,6 @@ class Advancer {
   // has stopped. The caller checks it may wait here (Runtime::AdvanceNow).
   absl::Status AdvanceNow();
 
-  // The last generation of any trace in this process (generation numbers
-  // never repeat, so ids cached per generation are never mistaken).
-  uint64_t last_gen() const { return last_gen_; }
-
  private:
   // What stayed silent in a generation so far, noted before the switch.
   struct SilentProc {
@@ -121,9 +117,8 @@ class Advancer {
   absl::Duration period_;
   bool cpu_on_ = false;
   uint64_t session_ = 0;
-  // Under the control lock.
-  uint64_t last_gen_ = 0;
-  uint64_t gen_start_time_ = 0;  // when the current generation began
+  // Under the control lock: when the current generation began.
+  uint64_t gen_start_time_ = 0;
 
   std::thread thread_;
   std::mutex mu_;

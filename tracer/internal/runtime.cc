@@ -128,7 +128,9 @@ Runtime::Runtime()
 void Runtime::AtForkChild() {
   // The child has only the forking thread; the tracer's threads, locks and
   // buffers stay behind. Leave the old state untouched (it may be mid-use)
-  // and start over with tracing off. The parent's trace is unaffected.
+  // and start over with tracing off. The parent's trace is unaffected. The
+  // child's traces number their generations above the parent's
+  // (TraceState::last_gen): StaticNames keep ids cached by the parent.
   g_enabled.store(false, std::memory_order_relaxed);
   g_trace.SetGen(0);
   tls_thread = nullptr;
@@ -212,10 +214,9 @@ absl::Status Runtime::Start(const Options& options) {
   }
   InitClock();
   // Generation numbers never repeat within the process, even across
-  // traces: ids cached per generation (StaticName, thread caches) must not
-  // be mistaken for ids of a later trace. Go's parser accepts a trace
+  // traces and forks (TraceState::last_gen). Go's parser accepts a trace
   // starting at any generation.
-  const uint64_t first_gen = advancer_.last_gen() + 1;
+  const uint64_t first_gen = g_trace.last_gen() + 1;
   if (absl::Status s = writer_.Begin(
           first_gen, format::EncodeHeader(format::Version::kGo123),
           std::move(sink));

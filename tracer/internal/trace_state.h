@@ -5,7 +5,8 @@
 // hot path reads them with one load each, not through the Runtime object.
 // Who writes them: Runtime::Start (a new session, then its first
 // generation), the advancer (every switch, and 0 at the end of a trace),
-// and a forked child (generation 0).
+// and a forked child (generation 0; it keeps the rest, so its traces and
+// sessions continue its parent's numbering).
 #ifndef GENTRACE_TRACER_INTERNAL_TRACE_STATE_H_
 #define GENTRACE_TRACER_INTERNAL_TRACE_STATE_H_
 
@@ -35,13 +36,26 @@ class TraceState {
     session_.store(s, std::memory_order_relaxed);
     return s;
   }
+  // The highest generation published in this process so far, across
+  // traces (and, in a forked child, its parent's). A new trace starts above
+  // it: ids cached per generation (a StaticName's, the threads' caches)
+  // must never be taken for ids of a later trace.
+  uint64_t last_gen() const {
+    return last_gen_.load(std::memory_order_relaxed);
+  }
+
   // Publishes generation `gen` (0: tracing off). A full barrier against
-  // the seqlocks (I2).
-  void SetGen(uint64_t gen) { gen_.store(gen, std::memory_order_seq_cst); }
+  // the seqlocks (I2). Callers are serialized (Start, the advancer: the
+  // control lock; a forked child: alone).
+  void SetGen(uint64_t gen) {
+    if (gen > last_gen()) last_gen_.store(gen, std::memory_order_relaxed);
+    gen_.store(gen, std::memory_order_seq_cst);
+  }
 
  private:
   std::atomic<uint64_t> gen_{0};
   std::atomic<uint64_t> session_{0};
+  std::atomic<uint64_t> last_gen_{0};
 };
 
 // The process's words (defined in runtime.cc).
