@@ -37,11 +37,12 @@
 //  C1-C6. CPU samples. CpuProfiler (tracecpu.h).
 //
 // The parts, and what each may call: the API (tracer/api.cc) reaches them
-// through Runtime::Get(); ThreadRegistry uses Goroutines (ids, a thread's
-// last events) and Writer; Goroutines uses ThreadRegistry (FiberRelease)
-// and TraceTables; TraceTables uses Writer; the Advancer uses them all;
-// CpuProfiler sees only CpuSampleHost and TraceState; Writer sees only its
-// Sinks.
+// through Runtime::Get(), and so do TraceLocker's slow paths (registering
+// again, a fresh buffer with the thread's statuses) and the thread exit
+// hook; ThreadRegistry uses Goroutines (ids, a thread's last events) and
+// Writer; Goroutines uses ThreadRegistry (FiberRelease) and TraceTables;
+// TraceTables uses Writer; the Advancer uses them all; CpuProfiler sees
+// only CpuSampleHost and TraceState; Writer sees only its Sinks.
 #ifndef GENTRACE_TRACER_INTERNAL_RUNTIME_H_
 #define GENTRACE_TRACER_INTERNAL_RUNTIME_H_
 
