@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "tracer/gentrace.h"
-#include "tracer/runtime.h"
+#include "tracer/internal/runtime.h"
 
 namespace gentrace {
 
@@ -26,8 +26,8 @@ std::atomic<uint64_t> g_next_task{1};
 
 // Writes one event with up to four args after dt.
 template <typename... Args>
-void Write(Runtime& rt, TraceLocker& tl, uint8_t type, Args... args) {
-  internal::Emit(rt.Reserve(tl, kMaxEventBytes), type, args...);
+void Write(TraceLocker& tl, uint8_t type, Args... args) {
+  internal::Emit(tl.Reserve(kMaxEventBytes), type, args...);
 }
 
 // A region's name: a literal with a cached id (StaticName), or any text.
@@ -35,21 +35,22 @@ struct RegionName {
   absl::string_view text;
   const StaticName* static_name;  // null for a dynamic name
   uint64_t Id(Runtime& rt, TraceLocker& tl) const {
-    return static_name != nullptr ? rt.StaticStringId(tl, *static_name)
-                                  : rt.StringId(tl, text);
+    return static_name != nullptr ? rt.tables().StaticStringId(tl, *static_name)
+                                  : rt.tables().StringId(tl, text);
   }
 };
 
 __attribute__((always_inline)) inline uint64_t RegionBeginImpl(
     const RegionName& name, TaskId task, void* fp) {
   Runtime& rt = Runtime::Get();
-  ThreadState* ts = rt.CurrentThread();
+  ThreadState* ts = rt.threads().CurrentThread();
   if (ts == nullptr) return 0;
   TraceLocker tl(ts);
   if (!tl.ok() || ts->cur_g == nullptr) return 0;
   const uint64_t id = name.Id(rt, tl);
-  const uint64_t stack = rt.StackId(tl, rt.options().stacks.regions, fp);
-  Write(rt, tl, format::kEvUserRegionBegin, task, id, stack);
+  const uint64_t stack =
+      rt.tables().StackId(tl, rt.options().stacks.regions, fp);
+  Write(tl, format::kEvUserRegionBegin, task, id, stack);
   GState* g = ts->cur_g;
   internal::OpenRegion& r = g->regions.emplace_back();
   // Unique among the regions open at once: the goroutine, and a count of
@@ -71,7 +72,7 @@ template <typename Match>
 __attribute__((always_inline)) inline void RegionEndImpl(Match match,
                                                          void* fp) {
   Runtime& rt = Runtime::Get();
-  ThreadState* ts = rt.CurrentThread();
+  ThreadState* ts = rt.threads().CurrentThread();
   if (ts == nullptr) return;
   TraceLocker tl(ts);
   if (!tl.ok() || ts->cur_g == nullptr) return;
@@ -79,13 +80,14 @@ __attribute__((always_inline)) inline void RegionEndImpl(Match match,
   size_t i = regions.size();
   while (i > 0 && !match(regions[i - 1])) --i;
   if (i == 0) return;
-  const uint64_t stack = rt.StackId(tl, rt.options().stacks.regions, fp);
+  const uint64_t stack =
+      rt.tables().StackId(tl, rt.options().stacks.regions, fp);
   while (regions.size() >= i) {
     const internal::OpenRegion& r = regions.back();
     const uint64_t name = r.static_name != nullptr
-                              ? rt.StaticStringId(tl, *r.static_name)
-                              : rt.StringId(tl, r.name);
-    Write(rt, tl, format::kEvUserRegionEnd, r.task, name, stack);
+                              ? rt.tables().StaticStringId(tl, *r.static_name)
+                              : rt.tables().StringId(tl, r.name);
+    Write(tl, format::kEvUserRegionEnd, r.task, name, stack);
     regions.pop_back();
   }
 }
@@ -104,33 +106,33 @@ Stats CurrentStats() { return Runtime::Get().GetStats(); }
 void NameThread(absl::string_view name) {
   std::string os(name.substr(0, 15));
   pthread_setname_np(pthread_self(), os.c_str());
-  Runtime::Get().SetThreadName(name);
+  Runtime::Get().threads().SetThreadName(name);
 }
 
 __attribute__((noinline)) TaskId TaskBegin(absl::string_view name,
                                            TaskId parent) {
   Runtime& rt = Runtime::Get();
-  ThreadState* ts = rt.CurrentThread();
+  ThreadState* ts = rt.threads().CurrentThread();
   if (ts == nullptr) return 0;
   TraceLocker tl(ts);
   if (!tl.ok() || ts->cur_g == nullptr) return 0;
   const TaskId id = g_next_task.fetch_add(1, std::memory_order_relaxed);
-  const uint64_t name_id = rt.StringId(tl, name);
-  const uint64_t stack =
-      rt.StackId(tl, rt.options().stacks.tasks, __builtin_frame_address(0));
-  Write(rt, tl, format::kEvUserTaskBegin, id, parent, name_id, stack);
+  const uint64_t name_id = rt.tables().StringId(tl, name);
+  const uint64_t stack = rt.tables().StackId(tl, rt.options().stacks.tasks,
+                                             __builtin_frame_address(0));
+  Write(tl, format::kEvUserTaskBegin, id, parent, name_id, stack);
   return id;
 }
 
 __attribute__((noinline)) void TaskEnd(TaskId id) {
   Runtime& rt = Runtime::Get();
-  ThreadState* ts = rt.CurrentThread();
+  ThreadState* ts = rt.threads().CurrentThread();
   if (ts == nullptr) return;
   TraceLocker tl(ts);
   if (!tl.ok() || ts->cur_g == nullptr) return;
-  const uint64_t stack =
-      rt.StackId(tl, rt.options().stacks.tasks, __builtin_frame_address(0));
-  Write(rt, tl, format::kEvUserTaskEnd, id, stack);
+  const uint64_t stack = rt.tables().StackId(tl, rt.options().stacks.tasks,
+                                             __builtin_frame_address(0));
+  Write(tl, format::kEvUserTaskEnd, id, stack);
 }
 
 __attribute__((noinline)) uint64_t RegionBegin(absl::string_view name,
@@ -159,21 +161,21 @@ __attribute__((always_inline)) inline void LogImpl(CategoryId category_id,
                                                    absl::string_view message,
                                                    TaskId task, void* fp) {
   Runtime& rt = Runtime::Get();
-  ThreadState* ts = rt.CurrentThread();
+  ThreadState* ts = rt.threads().CurrentThread();
   if (ts == nullptr) return;
   TraceLocker tl(ts);
   if (!tl.ok() || ts->cur_g == nullptr) return;
   const uint64_t key = category_id(tl);
-  const uint64_t value = rt.UniqueStringId(tl, message);
-  const uint64_t stack = rt.StackId(tl, rt.options().stacks.logs, fp);
-  Write(rt, tl, format::kEvUserLog, task, key, value, stack);
+  const uint64_t value = rt.tables().UniqueStringId(tl, message);
+  const uint64_t stack = rt.tables().StackId(tl, rt.options().stacks.logs, fp);
+  Write(tl, format::kEvUserLog, task, key, value, stack);
 }
 
 __attribute__((noinline)) void Log(absl::string_view category,
                                    absl::string_view message, TaskId task) {
   LogImpl(
       [category](TraceLocker& tl) {
-        return Runtime::Get().StringId(tl, category);
+        return Runtime::Get().tables().StringId(tl, category);
       },
       message, task, __builtin_frame_address(0));
 }
@@ -183,42 +185,43 @@ __attribute__((noinline)) void LogStatic(const StaticName& category,
                                          TaskId task) {
   LogImpl(
       [&category](TraceLocker& tl) {
-        return Runtime::Get().StaticStringId(tl, category);
+        return Runtime::Get().tables().StaticStringId(tl, category);
       },
       message, task, __builtin_frame_address(0));
 }
 
 __attribute__((noinline)) bool BlockBegin(BlockReason reason) {
   Runtime& rt = Runtime::Get();
-  ThreadState* ts = rt.CurrentThread();
+  ThreadState* ts = rt.threads().CurrentThread();
   if (ts == nullptr) return false;
   TraceLocker tl(ts);
-  return tl.ok() &&
-         rt.Block(tl, BlockReasonName(reason), __builtin_frame_address(0));
+  return tl.ok() && rt.goroutines().Block(tl, BlockReasonName(reason),
+                                          __builtin_frame_address(0));
 }
 
 __attribute__((noinline)) void BlockEnd() {
   Runtime& rt = Runtime::Get();
-  ThreadState* ts = rt.CurrentThread();
+  ThreadState* ts = rt.threads().CurrentThread();
   if (ts == nullptr) return;
   TraceLocker tl(ts);
-  if (tl.ok()) rt.Unblock(tl, __builtin_frame_address(0));
+  if (tl.ok()) rt.goroutines().Unblock(tl, __builtin_frame_address(0));
 }
 
 __attribute__((noinline)) bool SyscallBegin() {
   Runtime& rt = Runtime::Get();
-  ThreadState* ts = rt.CurrentThread();
+  ThreadState* ts = rt.threads().CurrentThread();
   if (ts == nullptr) return false;
   TraceLocker tl(ts);
-  return tl.ok() && rt.EnterSyscall(tl, __builtin_frame_address(0));
+  return tl.ok() &&
+         rt.goroutines().EnterSyscall(tl, __builtin_frame_address(0));
 }
 
 __attribute__((noinline)) void SyscallEnd() {
   Runtime& rt = Runtime::Get();
-  ThreadState* ts = rt.CurrentThread();
+  ThreadState* ts = rt.threads().CurrentThread();
   if (ts == nullptr) return;
   TraceLocker tl(ts);
-  if (tl.ok()) rt.ExitSyscall(tl);
+  if (tl.ok()) rt.goroutines().ExitSyscall(tl);
 }
 
 // ------------------------------------------------------------------ fibers
@@ -229,7 +232,7 @@ namespace {
 template <typename F>
 __attribute__((always_inline)) inline bool WithThread(F fn) {
   Runtime& rt = Runtime::Get();
-  ThreadState* ts = rt.CurrentThread();
+  ThreadState* ts = rt.threads().CurrentThread();
   if (ts == nullptr) return false;
   TraceLocker tl(ts);
   return tl.ok() && fn(rt, tl);
@@ -242,7 +245,7 @@ __attribute__((noinline)) GState* FiberCreate(absl::string_view name,
   void* fp = __builtin_frame_address(0);
   GState* g = nullptr;
   WithThread([&](Runtime& rt, TraceLocker& tl) {
-    g = rt.FiberCreate(tl, name, blocked, fp);
+    g = rt.goroutines().FiberCreate(tl, name, blocked, fp);
     return g != nullptr;
   });
   return g;
@@ -250,52 +253,54 @@ __attribute__((noinline)) GState* FiberCreate(absl::string_view name,
 
 __attribute__((noinline)) bool FiberResume(GState* g) {
   void* fp = __builtin_frame_address(0);
-  return WithThread(
-      [&](Runtime& rt, TraceLocker& tl) { return rt.FiberResume(tl, g, fp); });
+  return WithThread([&](Runtime& rt, TraceLocker& tl) {
+    return rt.goroutines().FiberResume(tl, g, fp);
+  });
 }
 
 __attribute__((noinline)) bool FiberYield(GState* g) {
   void* fp = __builtin_frame_address(0);
   return WithThread([&](Runtime& rt, TraceLocker& tl) {
-    return rt.FiberLeave(tl, g, format::kEvGoStop, "yield", fp);
+    return rt.goroutines().FiberLeave(tl, g, format::kEvGoStop, "yield", fp);
   });
 }
 
 __attribute__((noinline)) bool FiberBlock(GState* g, BlockReason reason) {
   void* fp = __builtin_frame_address(0);
   return WithThread([&](Runtime& rt, TraceLocker& tl) {
-    return rt.FiberLeave(tl, g, format::kEvGoBlock, BlockReasonName(reason),
-                         fp);
+    return rt.goroutines().FiberLeave(tl, g, format::kEvGoBlock,
+                                      BlockReasonName(reason), fp);
   });
 }
 
 __attribute__((noinline)) bool FiberWake(GState* g) {
   void* fp = __builtin_frame_address(0);
-  return WithThread(
-      [&](Runtime& rt, TraceLocker& tl) { return rt.FiberWake(tl, g, fp); });
+  return WithThread([&](Runtime& rt, TraceLocker& tl) {
+    return rt.goroutines().FiberWake(tl, g, fp);
+  });
 }
 
 __attribute__((noinline)) bool FiberFinish(GState* g) {
   return WithThread([&](Runtime& rt, TraceLocker& tl) {
-    return rt.FiberLeave(tl, g, format::kEvGoDestroy, "", nullptr);
+    return rt.goroutines().FiberLeave(tl, g, format::kEvGoDestroy, "", nullptr);
   });
 }
 
 void FiberRelease(GState* g) {
   // Ends an unfinished fiber: here if it runs here or on no thread, else
   // on the thread where it is, at that thread's next event.
-  Runtime::Get().FiberRelease(g);
+  Runtime::Get().goroutines().FiberRelease(g);
 }
 
 bool CoroutineSwitch(GState* target, bool destroy_current) {
   return WithThread([&](Runtime& rt, TraceLocker& tl) {
-    return rt.CoroutineSwitch(tl, target, destroy_current);
+    return rt.goroutines().CoroutineSwitch(tl, target, destroy_current);
   });
 }
 
 GState* RunningFiberResumer(GState* g) {
   if (g == nullptr || !Enabled()) return nullptr;
-  ThreadState* ts = Runtime::Get().CurrentThread();
+  ThreadState* ts = Runtime::Get().threads().CurrentThread();
   return ts != nullptr && ts->cur_g == g ? g->resumer : nullptr;
 }
 
@@ -308,7 +313,7 @@ __attribute__((noinline)) GState* WaitBegin(BlockReason reason) {
   GState* g = nullptr;
   WithThread([&](Runtime& rt, TraceLocker& tl) {
     GState* cur = tl.thread()->cur_g;
-    if (rt.Block(tl, BlockReasonName(reason), fp)) g = cur;
+    if (rt.goroutines().Block(tl, BlockReasonName(reason), fp)) g = cur;
     return g != nullptr;
   });
   return g;
@@ -318,15 +323,16 @@ __attribute__((noinline)) void WaitEnd(GState* g) {
   if (g == nullptr) return;
   void* fp = __builtin_frame_address(0);
   WithThread([&](Runtime& rt, TraceLocker& tl) {
-    rt.Unblock(tl, fp);
+    rt.goroutines().Unblock(tl, fp);
     return true;
   });
 }
 
 __attribute__((noinline)) void WakeWaiter(GState* g) {
   void* fp = __builtin_frame_address(0);
-  WithThread(
-      [&](Runtime& rt, TraceLocker& tl) { return rt.FiberWake(tl, g, fp); });
+  WithThread([&](Runtime& rt, TraceLocker& tl) {
+    return rt.goroutines().FiberWake(tl, g, fp);
+  });
 }
 
 }  // namespace internal

@@ -44,9 +44,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tracer/crash_handler.h"
-#include "tracer/generation_ring.h"
 #include "tracer/gentrace.h"
-#include "tracer/ring_sink.h"
+#include "tracer/internal/generation_ring.h"
+#include "tracer/internal/ring_sink.h"
 #include "tracer/ring_test_util.h"
 
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "tracer/sink.h"
+#include "tracer/internal/sink.h"
 
 namespace gentrace::testing {
 

@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "tracer/generation_ring.h"
 #include "tracer/gentrace.h"
-#include "tracer/ring_sink.h"
+#include "tracer/internal/generation_ring.h"
+#include "tracer/internal/ring_sink.h"
 #include "tracer/ring_test_util.h"
 
 namespace gentrace::internal {

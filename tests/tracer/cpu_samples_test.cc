@@ -40,8 +40,8 @@
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
 #include "tracer/gentrace.h"
-#include "tracer/runtime.h"
-#include "tracer/tracecpu.h"
+#include "tracer/internal/runtime.h"
+#include "tracer/internal/tracecpu.h"
 
 namespace gentrace {
 namespace {

@@ -21,7 +21,7 @@
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
 #include "tracer/gentrace.h"
-#include "tracer/runtime.h"
+#include "tracer/internal/runtime.h"
 
 namespace gentrace {
 namespace {

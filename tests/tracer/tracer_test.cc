@@ -27,7 +27,7 @@
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
 #include "tracer/gentrace.h"
-#include "tracer/runtime.h"
+#include "tracer/internal/runtime.h"
 
 namespace gentrace {
 namespace {
@@ -650,7 +650,8 @@ TEST(TracerTest, ControlCallsFromASignalHandlerInsideTheTracerAreRefused) {
     ASSERT_EQ(sigaction(SIGUSR1, &sa, nullptr), 0);
     {
       // Inside the tracer, as any gentrace call is while it writes.
-      internal::TraceLocker tl(internal::Runtime::Get().CurrentThread());
+      internal::TraceLocker tl(
+          internal::Runtime::Get().threads().CurrentThread());
       ASSERT_TRUE(tl.ok());
       raise(SIGUSR1);
     }

@@ -37,7 +37,7 @@
 #include "format/header.h"
 #include "format/ring_file.h"
 #include "tests/fuzz/fuzz_check.h"
-#include "tracer/generation_ring.h"
+#include "tracer/internal/generation_ring.h"
 
 namespace gentrace {
 namespace {

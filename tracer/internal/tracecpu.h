@@ -16,8 +16,8 @@
 //      100 ms, holding its own seqlock-like word, which the advancer waits
 //      on too; so reader and advancer never drain the same buffer at once.
 //  C3. In traceAdvance the order is: drain the old generation's profile
-//      buffer, flush the CPU-sample trace buffers, then (runtime.cc) dump
-//      the stack table, then the string table. Symbolizing CPU-sample
+//      buffer, flush the CPU-sample trace buffers, then (advancer.cc)
+//      dump the stack table, then the string table. Symbolizing CPU-sample
 //      stacks needs the stack table; dumping stacks adds strings.
 //  C4. Nothing is dropped silently: a sample stands for `weight` sampling
 //      periods; those that do not reach the trace (the profile buffer was
@@ -31,8 +31,8 @@
 //      for the handler's hold, C1); OrderedNow() keeps the clock read
 //      between the two loads. The advancer takes a generation's start just
 //      before the switch into it and its end just after the switch out of
-//      it (runtime.cc, Advance). A sample of gen was stamped after the
-//      switch into gen and before the switch out, so within the span.
+//      it (advancer.cc, SwitchGeneration). A sample of gen was stamped after
+//      the switch into gen and before the switch out, so within the span.
 //      Consecutive spans overlap by the length of a switch (a store and
 //      two clock reads).
 //  C6. A profiling signal never goes to a thread that is not running
@@ -45,8 +45,8 @@
 //      NoteInternalThread) and their system calls cope with EINTR. Thread
 //      timers and perf counters signal their own thread, which is running
 //      when they expire. docs/CPU_SAMPLES.md lists what remains.
-#ifndef GENTRACE_TRACER_TRACECPU_H_
-#define GENTRACE_TRACER_TRACECPU_H_
+#ifndef GENTRACE_TRACER_INTERNAL_TRACECPU_H_
+#define GENTRACE_TRACER_INTERNAL_TRACECPU_H_
 
 #include <sys/types.h>
 
@@ -63,17 +63,16 @@
 #include "absl/status/status.h"
 #include "cpusample/sample_ring.h"
 #include "cpusample/sampler.h"
-#include "tracer/clock.h"
 #include "tracer/gentrace.h"
-#include "tracer/trace_buf.h"
+#include "tracer/internal/clock.h"
+#include "tracer/internal/trace_buf.h"
+#include "tracer/internal/trace_state.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
 namespace gentrace::internal {
-
-class Runtime;
 
 // A sample above the tick rate stands for `weight` periods (a thread timer
 // that overran); it is written as that many CPUSample events, at most this
@@ -123,9 +122,25 @@ struct CpuGenerationInfo {
   std::string event;   // perf event name, if any
 };
 
+// What the bridge may do to the trace, and nothing more: put a stack into
+// a generation's stack table, and take and hand over a buffer of a
+// generation (a batch on no thread), each for a generation it may write
+// to (C1, C2). The generation and the session it reads from TraceState.
+class CpuSampleHost {
+ public:
+  virtual uint64_t PutSampleStack(uint64_t gen, const uintptr_t* pcs,
+                                  int n) = 0;
+  virtual TraceBuf* NewSampleBuf(uint64_t gen) = 0;
+  virtual void FlushSampleBuf(TraceBuf* b) = 0;
+
+ protected:
+  ~CpuSampleHost() = default;
+};
+
 class CpuProfiler {
  public:
-  explicit CpuProfiler(Runtime* rt) : rt_(rt) {}
+  CpuProfiler(const TraceState* trace, CpuSampleHost* host)
+      : trace_(trace), host_(host) {}
   ~CpuProfiler();
   CpuProfiler(const CpuProfiler&) = delete;
   CpuProfiler& operator=(const CpuProfiler&) = delete;
@@ -167,7 +182,8 @@ class CpuProfiler {
   void Drain(uint64_t gen);
   void FlushCpuBuf(uint64_t gen);
 
-  Runtime* const rt_;
+  const TraceState* const trace_;
+  CpuSampleHost* const host_;
   CpuProfileOptions options_;
   bool running_ = false;
   std::atomic<bool> accepting_threads_{false};  // NoteInternalThread
@@ -199,4 +215,4 @@ class CpuProfiler {
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_TRACECPU_H_
+#endif  // GENTRACE_TRACER_INTERNAL_TRACECPU_H_

@@ -1,4 +1,4 @@
-#include "tracer/generation_ring.h"
+#include "tracer/internal/generation_ring.h"
 
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "format/ring_file.h"
 #include "reader/synthetic_trace.h"
-#include "tracer/ring_sink.h"
+#include "tracer/internal/ring_sink.h"
 #include "tracer/ring_test_util.h"
 
 namespace gentrace::internal {

@@ -4,8 +4,8 @@
 // Sinks are used by the tracer's writer thread only (one thread at a
 // time). A sink that fails returns the error; the tracer then stops tracing
 // and Stop() reports it.
-#ifndef GENTRACE_TRACER_SINK_H_
-#define GENTRACE_TRACER_SINK_H_
+#ifndef GENTRACE_TRACER_INTERNAL_SINK_H_
+#define GENTRACE_TRACER_INTERNAL_SINK_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -47,4 +47,4 @@ absl::StatusOr<std::unique_ptr<Sink>> MakeZstdSink(std::unique_ptr<Sink> inner,
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_SINK_H_
+#endif  // GENTRACE_TRACER_INTERNAL_SINK_H_

@@ -1,15 +1,15 @@
 // RingSink: the tracer's writer thread feeding a GenerationRing through the
-// ordinary Sink interface (tracer/sink.h).
-#ifndef GENTRACE_TRACER_RING_SINK_H_
-#define GENTRACE_TRACER_RING_SINK_H_
+// ordinary Sink interface (tracer/internal/sink.h).
+#ifndef GENTRACE_TRACER_INTERNAL_RING_SINK_H_
+#define GENTRACE_TRACER_INTERNAL_RING_SINK_H_
 
 #include <atomic>
 #include <cstdint>
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
-#include "tracer/generation_ring.h"
-#include "tracer/sink.h"
+#include "tracer/internal/generation_ring.h"
+#include "tracer/internal/sink.h"
 
 namespace gentrace::internal {
 
@@ -49,4 +49,4 @@ class RingSink : public Sink {
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_RING_SINK_H_
+#endif  // GENTRACE_TRACER_INTERNAL_RING_SINK_H_

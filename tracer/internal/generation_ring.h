@@ -50,8 +50,8 @@
 //   R5. Held generations (between head_ and committed_end_) are
 //       consecutive whole generations; a dropped generation's records lie
 //       outside that range (the next commit evicts everything before it).
-#ifndef GENTRACE_TRACER_GENERATION_RING_H_
-#define GENTRACE_TRACER_GENERATION_RING_H_
+#ifndef GENTRACE_TRACER_INTERNAL_GENERATION_RING_H_
+#define GENTRACE_TRACER_INTERNAL_GENERATION_RING_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -67,7 +67,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "format/ring_file.h"
-#include "tracer/sink.h"
+#include "tracer/internal/sink.h"
 
 namespace gentrace::internal {
 
@@ -293,4 +293,4 @@ class GenerationRing {
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_GENERATION_RING_H_
+#endif  // GENTRACE_TRACER_INTERNAL_GENERATION_RING_H_

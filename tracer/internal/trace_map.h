@@ -13,8 +13,8 @@
 //  2. ForEach() and Reset() run only when no Put() can be running (the
 //     tracer guarantees this for a generation's tables once all threads
 //     have left that generation).
-#ifndef GENTRACE_TRACER_TRACE_MAP_H_
-#define GENTRACE_TRACER_TRACE_MAP_H_
+#ifndef GENTRACE_TRACER_INTERNAL_TRACE_MAP_H_
+#define GENTRACE_TRACER_INTERNAL_TRACE_MAP_H_
 
 #include <atomic>
 #include <cstddef>
@@ -161,4 +161,4 @@ class IdCache {
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_TRACE_MAP_H_
+#endif  // GENTRACE_TRACER_INTERNAL_TRACE_MAP_H_

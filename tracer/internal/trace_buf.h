@@ -6,8 +6,8 @@
 // length is patched when the buffer is flushed. A buffer belongs to one
 // thread (or to the advancer) while it is being written; after Flush it
 // belongs to the writer thread until returned to the pool.
-#ifndef GENTRACE_TRACER_TRACE_BUF_H_
-#define GENTRACE_TRACER_TRACE_BUF_H_
+#ifndef GENTRACE_TRACER_INTERNAL_TRACE_BUF_H_
+#define GENTRACE_TRACER_INTERNAL_TRACE_BUF_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -103,4 +103,4 @@ class TableWriter {
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_TRACE_BUF_H_
+#endif  // GENTRACE_TRACER_INTERNAL_TRACE_BUF_H_

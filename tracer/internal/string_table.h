@@ -5,15 +5,15 @@
 // the table is written out as Strings batches and reset. Strings longer
 // than format::kMaxStringSize are truncated to their first
 // kMaxStringSize bytes, as Go's runtime does.
-#ifndef GENTRACE_TRACER_STRING_TABLE_H_
-#define GENTRACE_TRACER_STRING_TABLE_H_
+#ifndef GENTRACE_TRACER_INTERNAL_STRING_TABLE_H_
+#define GENTRACE_TRACER_INTERNAL_STRING_TABLE_H_
 
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
 #include "format/spec.h"
-#include "tracer/trace_buf.h"
-#include "tracer/trace_map.h"
+#include "tracer/internal/trace_buf.h"
+#include "tracer/internal/trace_map.h"
 
 namespace gentrace::internal {
 
@@ -56,4 +56,4 @@ inline size_t StringEntrySize(absl::string_view s) {
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_STRING_TABLE_H_
+#endif  // GENTRACE_TRACER_INTERNAL_STRING_TABLE_H_

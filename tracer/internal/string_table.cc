@@ -1,5 +1,5 @@
 // String table; see string_table.h.
-#include "tracer/string_table.h"
+#include "tracer/internal/string_table.h"
 
 namespace gentrace::internal {
 

@@ -1,5 +1,5 @@
 // Trace sinks; see sink.h.
-#include "tracer/sink.h"
+#include "tracer/internal/sink.h"
 
 #include <errno.h>
 #include <fcntl.h>

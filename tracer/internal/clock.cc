@@ -1,5 +1,5 @@
 // Trace clock selection and calibration; see clock.h.
-#include "tracer/clock.h"
+#include "tracer/internal/clock.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 // RingSink: reads each generation's number, frequency and time span from
 // its batches, as Go's flight recorder reads them from the runtime's.
-#include "tracer/ring_sink.h"
+#include "tracer/internal/ring_sink.h"
 
 #include <algorithm>
 

@@ -9,8 +9,8 @@
 // there, an exact PC as itself, so every wire PC has exactly one
 // (function, file, line): Go's parser keeps only the first symbols it sees
 // for a PC (GO_FORMAT.md §8).
-#ifndef GENTRACE_TRACER_STACK_TABLE_H_
-#define GENTRACE_TRACER_STACK_TABLE_H_
+#ifndef GENTRACE_TRACER_INTERNAL_STACK_TABLE_H_
+#define GENTRACE_TRACER_INTERNAL_STACK_TABLE_H_
 
 #include <elfutils/libdw.h>
 
@@ -22,9 +22,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "format/spec.h"
-#include "tracer/string_table.h"
-#include "tracer/trace_buf.h"
-#include "tracer/trace_map.h"
+#include "tracer/internal/string_table.h"
+#include "tracer/internal/trace_buf.h"
+#include "tracer/internal/trace_map.h"
 
 namespace gentrace::internal {
 
@@ -121,4 +121,4 @@ class StackTable {
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_STACK_TABLE_H_
+#endif  // GENTRACE_TRACER_INTERNAL_STACK_TABLE_H_

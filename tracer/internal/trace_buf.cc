@@ -1,5 +1,5 @@
 // Trace buffers, queues and pool; see trace_buf.h.
-#include "tracer/trace_buf.h"
+#include "tracer/internal/trace_buf.h"
 
 #include <cstring>
 

@@ -1,5 +1,5 @@
 // CPU-profile samples in the trace; see tracecpu.h for the invariants.
-#include "tracer/tracecpu.h"
+#include "tracer/internal/tracecpu.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "format/gentrace_batch.h"
 #include "format/spec.h"
-#include "tracer/clock.h"
-#include "tracer/runtime.h"
+#include "tracer/internal/clock.h"
+#include "tracer/internal/thread_registry.h"
 
 namespace gentrace::internal {
 namespace {
@@ -168,9 +168,9 @@ std::string CpuProfiler::source_description() const {
 void CpuProfiler::OnSample(const cpusample::Sample& s, void* arg) {
   // Async-signal-safe: atomics, the clock and the lock-free ring only.
   auto* self = static_cast<CpuProfiler*>(arg);
-  Runtime& rt = *self->rt_;
+  const TraceState& trace = *self->trace_;
   ThreadState* ts = tls_thread;
-  const bool traced = IsThreadState(ts) && ts->session == rt.session();
+  const bool traced = IsThreadState(ts) && ts->session == trace.session();
   const CpuSampleHooksForTesting* hooks =
       g_hooks.load(std::memory_order_acquire);
   bool took_seqlock = false;
@@ -187,14 +187,14 @@ void CpuProfiler::OnSample(const cpusample::Sample& s, void* arg) {
   // C5: stamp between two reads of the generation that agree. A second
   // switch cannot happen meanwhile (it waits for this hold), so this loops
   // at most twice.
-  uint64_t gen = rt.gen_seq_cst();
+  uint64_t gen = trace.gen_seq_cst();
   uint64_t now = 0;
   while (gen != 0) {
     if (hooks != nullptr && hooks->before_stamp != nullptr) {
       hooks->before_stamp(gen);
     }
     now = OrderedNow();
-    const uint64_t again = rt.gen_seq_cst();
+    const uint64_t again = trace.gen_seq_cst();
     if (again == gen) break;
     gen = again;
   }
@@ -231,7 +231,7 @@ void CpuProfiler::ReaderLoop() {
                               [this] { return reader_stop_; })) {
     l.unlock();
     reader_seq_.fetch_add(1, std::memory_order_seq_cst);  // C2
-    const uint64_t gen = rt_->gen();
+    const uint64_t gen = trace_->gen();
     if (gen != 0) Drain(gen);
     reader_seq_.store(reader_seq_.load(std::memory_order_relaxed) + 1,
                       std::memory_order_release);
@@ -242,8 +242,8 @@ void CpuProfiler::ReaderLoop() {
 void CpuProfiler::Drain(uint64_t gen) {
   cpusample::SampleRing& ring = *rings_[gen & 1];
   ring.Drain([&](const cpusample::SampleRecord& r, const uintptr_t* pcs) {
-    const uint64_t stack = rt_->PutStack(gen, pcs, static_cast<int>(r.nframes),
-                                         /*exact_first=*/true);
+    const uint64_t stack =
+        host_->PutSampleStack(gen, pcs, static_cast<int>(r.nframes));
     // C4: one event per period up to the cap, the rest counted as lost.
     // The periods' own times are unknown (the kernel reports them all at
     // once, at a tick): every copy carries the sample's time.
@@ -253,8 +253,8 @@ void CpuProfiler::Drain(uint64_t gen) {
     for (uint64_t c = 0; c < copies; ++c) {
       TraceBuf*& b = cpu_buf_[gen & 1];
       if (b == nullptr || b->available() < kMaxEventBytes) {
-        if (b != nullptr) rt_->FlushBuf(b);
-        b = rt_->NewBuf(gen, format::kNoThread);
+        if (b != nullptr) host_->FlushSampleBuf(b);
+        b = host_->NewSampleBuf(gen);
         b->Byte(format::kEvCPUSamples);
       }
       b->Byte(format::kEvCPUSample);
@@ -271,7 +271,7 @@ void CpuProfiler::Drain(uint64_t gen) {
 void CpuProfiler::FlushCpuBuf(uint64_t gen) {
   TraceBuf*& b = cpu_buf_[gen & 1];
   if (b != nullptr) {
-    rt_->FlushBuf(b);
+    host_->FlushSampleBuf(b);
     b = nullptr;
   }
 }

@@ -9,8 +9,8 @@
 // clock is initialized.
 //
 // Now() is async-signal-safe.
-#ifndef GENTRACE_TRACER_CLOCK_H_
-#define GENTRACE_TRACER_CLOCK_H_
+#ifndef GENTRACE_TRACER_INTERNAL_CLOCK_H_
+#define GENTRACE_TRACER_INTERNAL_CLOCK_H_
 
 #include <time.h>
 
@@ -57,4 +57,4 @@ void ForceClockSourceForTesting(ClockSource source);
 
 }  // namespace gentrace::internal
 
-#endif  // GENTRACE_TRACER_CLOCK_H_
+#endif  // GENTRACE_TRACER_INTERNAL_CLOCK_H_

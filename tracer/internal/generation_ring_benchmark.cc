@@ -1,5 +1,5 @@
 // Costs of the flight recorder's ring (./dev bench
-// tracer:generation_ring_benchmark):
+// tracer/internal:generation_ring_benchmark):
 //
 //  * Append throughput (records framed, checksummed, committed) next to a
 //    plain memcpy of the same chunks into a buffer of the same size: the
@@ -20,8 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "format/crc32c.h"
 #include "format/header.h"
-#include "tracer/generation_ring.h"
-#include "tracer/sink.h"
+#include "tracer/internal/generation_ring.h"
+#include "tracer/internal/sink.h"
 
 namespace gentrace::internal {
 namespace {

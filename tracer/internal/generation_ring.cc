@@ -1,6 +1,6 @@
 // GenerationRing: see generation_ring.h for the semantics and the
 // invariants R1-R5 this file keeps.
-#include "tracer/generation_ring.h"
+#include "tracer/internal/generation_ring.h"
 
 #include <errno.h>
 #include <fcntl.h>

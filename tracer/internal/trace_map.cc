@@ -1,5 +1,5 @@
 // Lock-free hash trie and arena; see trace_map.h.
-#include "tracer/trace_map.h"
+#include "tracer/internal/trace_map.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,5 +1,5 @@
 // Stack table and symbolizer; see stack_table.h.
-#include "tracer/stack_table.h"
+#include "tracer/internal/stack_table.h"
 
 #include <cxxabi.h>
 #include <dwarf.h>

@@ -1,0 +1,81 @@
+// The generations' string and stack tables; see trace_tables.h.
+#include "tracer/internal/trace_tables.h"
+
+#include "cpusample/fp_unwind.h"
+#include "format/spec.h"
+#include "tracer/internal/writer.h"
+
+namespace gentrace::internal {
+
+void TraceTables::BeginSession(int max_stack_depth) {
+  max_stack_depth_ = max_stack_depth;
+  EndSession();
+  symbolizer_.Reset();
+}
+
+void TraceTables::EndSession() {
+  for (int i = 0; i < 2; ++i) {
+    strings_[i].Reset();
+    stacks_[i].Reset();
+  }
+}
+
+uint64_t TraceTables::StaticStringIdSlow(TraceLocker& tl,
+                                         const StaticName& name) {
+  const uint64_t gen = tl.gen();
+  const uint64_t id = StringId(tl, name.str());
+  if (id < kIdLimit) {
+    name.cache().store(((gen & kGenMask) << 24) | id,
+                       std::memory_order_relaxed);
+  }
+  return id;
+}
+
+uint64_t TraceTables::UniqueStringId(TraceLocker& tl, absl::string_view s) {
+  s = StringTable::Truncate(s);
+  ThreadState* ts = tl.thread();
+  const uint64_t gen = tl.gen();
+  const uint64_t id = strings_[gen & 1].NextId();
+  TraceBuf*& b = ts->sbuf[gen & 1];
+  if (b == nullptr || b->available() < StringEntrySize(s)) {
+    if (b != nullptr) writer_->FlushBuf(b);
+    b = writer_->NewBuf(gen, format::kNoThread);
+    b->Byte(format::kEvStrings);
+  }
+  WriteStringEntry(b, id, s);
+  return id;
+}
+
+uint64_t TraceTables::CaptureStackId(TraceLocker& tl, void* fp) {
+  ThreadState* ts = tl.thread();
+  uintptr_t pcs[format::kMaxFramesPerStack];
+  // The walk starts at the API function's frame, so the first PC is the
+  // return address into its caller.
+  const uintptr_t start = reinterpret_cast<uintptr_t>(fp);
+  const int n =
+      start >= ts->stack_lo && start < ts->stack_hi
+          ? cpusample::internal::WalkBounded(start, start, ts->stack_hi, pcs, 0,
+                                             max_stack_depth_, 0)
+          : 0;
+  return stacks_[tl.gen() & 1].Put(pcs, n, false, tl.gen(), &ts->stack_cache);
+}
+
+void TraceTables::WriteAndReset(uint64_t gen) {
+  auto new_buf = [this, gen] {
+    return writer_->NewBuf(gen, format::kNoThread);
+  };
+  auto flush = [this](TraceBuf* b) { writer_->FlushBuf(b); };
+  // Stacks, then strings: symbolizing stacks adds strings (Go's order).
+  {
+    TableWriter w(format::kEvStacks, new_buf, flush);
+    stacks_[gen & 1].Dump(w, strings_[gen & 1], symbolizer_);
+  }
+  stacks_[gen & 1].Reset();
+  {
+    TableWriter w(format::kEvStrings, new_buf, flush);
+    strings_[gen & 1].Dump(w);
+  }
+  strings_[gen & 1].Reset();
+}
+
+}  // namespace gentrace::internal
