@@ -15,10 +15,10 @@
 #include "absl/strings/str_cat.h"
 #include "format/header.h"
 #include "format/spec.h"
+#include "format/zstd.h"
 #include "reader/go_compat.h"
 #include "reader/go_sort.h"
 #include "reader/type_info.h"
-#include "reader/zstd_source.h"
 
 namespace gentrace::reader {
 namespace {
@@ -39,8 +39,8 @@ absl::StatusOr<std::unique_ptr<Reader>> Reader::FromBuffer(
     absl::Span<const uint8_t> data) {
   std::unique_ptr<Reader> r(new Reader());
   absl::Status s;
-  if (IsZstdMagic(data)) {
-    s = r->Init(std::make_unique<ZstdSource>(
+  if (format::LooksLikeZstd(data)) {
+    s = r->Init(std::make_unique<format::ZstdSource>(
                     std::make_unique<format::SpanSource>(data)),
                 {}, false);
   } else {
@@ -53,7 +53,7 @@ absl::StatusOr<std::unique_ptr<Reader>> Reader::FromBuffer(
 absl::StatusOr<std::unique_ptr<Reader>> Reader::FromSource(
     std::unique_ptr<format::ByteSource> source) {
   absl::StatusOr<std::unique_ptr<format::ByteSource>> src =
-      MaybeDecompress(std::move(source));
+      format::MaybeDecompress(std::move(source));
   if (!src.ok()) return src.status();
   std::unique_ptr<Reader> r(new Reader());
   absl::Status s = r->Init(*std::move(src), {}, false);

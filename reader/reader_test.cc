@@ -23,7 +23,6 @@
 #include "reader/dump.h"
 #include "reader/generation.h"
 #include "reader/validator.h"
-#include "reader/zstd_source.h"
 
 namespace gentrace::reader {
 namespace {
@@ -414,28 +413,6 @@ TEST(ValidatorTest, AcceptsValidStreamAndRejectsThreadlessRunningProc) {
   Event ev;
   ASSERT_TRUE((*r)->ReadEvent(&ev));
   EXPECT_EQ(v.Event(ev).message(), "must have thread, but thread ID is none");
-}
-
-TEST(ZstdSourceTest, TruncatedStreamFailsAfterItsData) {
-  std::string data(100000, 'x');
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
-  const std::string z = Zstd(data);
-  ZstdSource src(
-      std::make_unique<format::SpanSource>(Bytes(z).subspan(0, z.size() - 10)));
-  std::string got;
-  absl::Status err;
-  for (;;) {
-    uint8_t buf[4096];
-    absl::StatusOr<size_t> n = src.Read(buf, sizeof buf);
-    if (!n.ok()) {
-      err = n.status();
-      break;
-    }
-    if (*n == 0) break;
-    got.append(reinterpret_cast<char*>(buf), *n);
-  }
-  EXPECT_FALSE(err.ok());
-  EXPECT_TRUE(absl::StartsWith(data, got));
 }
 
 }  // namespace

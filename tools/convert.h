@@ -5,7 +5,8 @@
 //
 // Binary input is streamed; text input is read into memory (text traces are
 // hand-written or converted test data, and the batch sizes of text going to
-// binary need the events after each batch header anyway).
+// binary need the events after each batch header anyway). Compressed input
+// of either kind is decompressed as it streams.
 #ifndef GENTRACE_TOOLS_CONVERT_H_
 #define GENTRACE_TOOLS_CONVERT_H_
 
@@ -30,25 +31,24 @@ absl::string_view TraceFormatName(TraceFormat f);
 absl::StatusOr<TraceFormat> ParseTraceFormat(absl::string_view name);
 
 // Converts the trace read from `in` to format `to`, writing to `out`.
+// zstd-compressed input (of either format) is decompressed first.
 // Converting to the input's own format normalizes it:
-// * binary -> binary re-encodes every event with minimal varints. A batch
-//   size that matched the bytes up to the next batch is recomputed; any
-//   other size is kept as written (so broken traces stay broken). Like
-//   binary -> text, this reads the input as a flat sequence of events (Go's
-//   raw reader), so it needs no intact batch framing.
+// * binary -> binary re-encodes every event with minimal varints and
+//   recomputes the batch sizes that were right (format::NormalizeBinary).
+//   Like binary -> text, this reads the input as a flat sequence of events
+//   (Go's raw reader), so it needs no intact batch framing.
 // * text -> text reprints in the canonical layout Go's TextWriter uses;
-//   sizes are kept, including size=0.
+//   sizes are kept, including size=0 (format::NormalizeText).
 // Text -> binary fills in "EventBatch ... size=0" with the size of the
 // events after it; nonzero sizes are written as given.
-// zstd-compressed input is refused with a hint to decompress it.
 //
 // On error, `out` holds what was converted before it. Errors name the byte
 // offset (binary) or line (text) and the problem.
 absl::Status Convert(format::ByteSource* in, format::ByteSink* out,
                      TraceFormat to);
 
-// The detected format of `in`, for callers that want to know (e.g. to
-// report it). Same detection as Convert; reads all of `in`.
+// The detected format of `input` (after decompression), for callers that
+// want to know (e.g. to report it). Same detection as Convert.
 absl::StatusOr<TraceFormat> DetectFormat(absl::string_view input);
 
 }  // namespace gentrace::tools

@@ -30,8 +30,8 @@ The input format is detected:
           "Trace Go1.22" or "Trace Go1.23"
   txtar   an archive with a "-- trace --" file, such as Go's .test files:
           only that file is converted
-zstd-compressed traces are not read yet: decompress them first
-(zstd -d -c IN > IN.trace).
+A zstd-compressed input (such as a trace the tracer wrote with zstd
+compression) is decompressed first.
 
 Text to binary writes minimal varints, as Go's raw writer does, and fills in
 "EventBatch ... size=0" with the size of the events that follow it, up to the

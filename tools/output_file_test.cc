@@ -53,8 +53,8 @@ TEST(OutputFileTest, AppearsOnlyOnCommit) {
   {
     absl::StatusOr<std::unique_ptr<OutputFile>> out = OutputFile::Create(path);
     ASSERT_TRUE(out.ok()) << out.status();
-    ASSERT_TRUE((*out)->sink()->Write("hello ").ok());
-    ASSERT_TRUE((*out)->sink()->Write(std::string(100000, 'x')).ok());
+    ASSERT_TRUE((*out)->sink()->WriteString("hello ").ok());
+    ASSERT_TRUE((*out)->sink()->WriteString(std::string(100000, 'x')).ok());
     // Written so far, but not there yet: only a temporary file is.
     EXPECT_EQ(access(path.c_str(), F_OK), -1);
     std::vector<std::string> during = Entries(dir);
@@ -73,7 +73,7 @@ TEST(OutputFileTest, WithoutCommitLeavesNothingAndKeepsTheOldFile) {
   {
     absl::StatusOr<std::unique_ptr<OutputFile>> out = OutputFile::Create(path);
     ASSERT_TRUE(out.ok()) << out.status();
-    ASSERT_TRUE((*out)->sink()->Write("partial").ok());
+    ASSERT_TRUE((*out)->sink()->WriteString("partial").ok());
   }
   EXPECT_EQ(Entries(dir), std::vector<std::string>{});
 
@@ -81,7 +81,7 @@ TEST(OutputFileTest, WithoutCommitLeavesNothingAndKeepsTheOldFile) {
   {
     absl::StatusOr<std::unique_ptr<OutputFile>> out = OutputFile::Create(path);
     ASSERT_TRUE(out.ok()) << out.status();
-    ASSERT_TRUE((*out)->sink()->Write("partial").ok());
+    ASSERT_TRUE((*out)->sink()->WriteString("partial").ok());
     ASSERT_TRUE((*out)->sink()->Flush().ok());
   }
   EXPECT_EQ(ReadFileOrEmpty(path), "old");
@@ -95,7 +95,7 @@ TEST(OutputFileTest, ReplacementKeepsPermissions) {
   ASSERT_EQ(chmod(path.c_str(), 0600), 0);
   absl::StatusOr<std::unique_ptr<OutputFile>> out = OutputFile::Create(path);
   ASSERT_TRUE(out.ok()) << out.status();
-  ASSERT_TRUE((*out)->sink()->Write("new").ok());
+  ASSERT_TRUE((*out)->sink()->WriteString("new").ok());
   ASSERT_TRUE((*out)->Commit().ok());
   EXPECT_EQ(ReadFileOrEmpty(path), "new");
   EXPECT_EQ(Mode(path), 0600u);
@@ -116,7 +116,7 @@ TEST(OutputFileTest, FollowsASymbolicLink) {
   absl::StatusOr<std::unique_ptr<OutputFile>> out =
       OutputFile::Create(dir + "/link");
   ASSERT_TRUE(out.ok()) << out.status();
-  ASSERT_TRUE((*out)->sink()->Write("new").ok());
+  ASSERT_TRUE((*out)->sink()->WriteString("new").ok());
   ASSERT_TRUE((*out)->Commit().ok());
   struct stat st;
   ASSERT_EQ(lstat((dir + "/link").c_str(), &st), 0);
@@ -129,7 +129,7 @@ TEST(OutputFileTest, WritesStraightIntoWhatIsNotARegularFile) {
   absl::StatusOr<std::unique_ptr<OutputFile>> out =
       OutputFile::Create("/dev/null");
   ASSERT_TRUE(out.ok()) << out.status();
-  ASSERT_TRUE((*out)->sink()->Write("gone").ok());
+  ASSERT_TRUE((*out)->sink()->WriteString("gone").ok());
   ASSERT_TRUE((*out)->Commit().ok());
   struct stat st;
   ASSERT_EQ(stat("/dev/null", &st), 0);

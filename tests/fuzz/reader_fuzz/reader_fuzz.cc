@@ -27,7 +27,8 @@
 #include "reader/gentrace_info.h"
 #include "reader/reader.h"
 #include "reader/validator.h"
-#include "reader/zstd_source.h"
+#include "format/header.h"
+#include "format/zstd.h"
 
 namespace {
 
@@ -126,9 +127,9 @@ void Check(absl::Span<const uint8_t> data) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::Span<const uint8_t> in(data, size);
-  if (gentrace::reader::IsZstdMagic(in)) {
+  if (gentrace::format::LooksLikeZstd(in)) {
     // Decompress a bounded amount, then read that.
-    gentrace::reader::ZstdSource z(
+    gentrace::format::ZstdSource z(
         std::make_unique<gentrace::format::SpanSource>(in));
     std::string plain;
     constexpr size_t kLimit = 16 << 20;
