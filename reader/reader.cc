@@ -67,14 +67,14 @@ absl::Status Reader::Init(std::unique_ptr<format::ByteSource> source,
                           absl::Span<const uint8_t> buffer, bool zero_copy) {
   source_ = std::move(source);
   if (zero_copy) {
-    input_ = std::make_unique<format::Input>(buffer);
+    batches_ = std::make_unique<format::BatchReader>(buffer);
   } else {
-    input_ = std::make_unique<format::Input>(source_.get());
+    batches_ = std::make_unique<format::BatchReader>(source_.get());
   }
-  absl::StatusOr<format::Version> v = ReadGoHeader(input_.get());
+  absl::StatusOr<format::Version> v = batches_->ReadHeader();
   if (!v.ok()) return v.status();
   version_ = *v;
-  gens_ = std::make_unique<GenerationReader>(input_.get(), zero_copy);
+  gens_ = std::make_unique<GenerationReader>(batches_.get(), zero_copy);
   return absl::OkStatus();
 }
 

@@ -16,8 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "format/batch.h"
 #include "format/byte_source.h"
-#include "format/input.h"
 #include "format/text.h"
 #include "gtest/gtest.h"
 #include "reader/dump.h"
@@ -345,11 +345,10 @@ TEST(GenerationReaderTest, BatchesKeepTheirExactBytes) {
   const std::string bin = Bin(TwoGenerations());
   for (bool zero_copy : {true, false}) {
     format::SpanSource src(Bytes(bin));
-    std::unique_ptr<format::Input> in =
-        zero_copy ? std::make_unique<format::Input>(Bytes(bin))
-                  : std::make_unique<format::Input>(&src);
-    ASSERT_TRUE(in->Ensure(16).ok());
-    in->Skip(16);
+    std::unique_ptr<format::BatchReader> in =
+        zero_copy ? std::make_unique<format::BatchReader>(Bytes(bin))
+                  : std::make_unique<format::BatchReader>(&src);
+    ASSERT_TRUE(in->ReadHeader().ok());
     GenerationReader gens(in.get(), zero_copy);
     Generation g;
     std::string copy = bin.substr(0, 16);
@@ -372,9 +371,8 @@ TEST(GenerationReaderTest, BatchesKeepTheirExactBytes) {
 
 TEST(GenerationReaderTest, TablesAndFrames) {
   const std::string bin = Bin(TwoGenerations());
-  format::Input in(Bytes(bin));
-  ASSERT_TRUE(in.Ensure(16).ok());
-  in.Skip(16);
+  format::BatchReader in(Bytes(bin));
+  ASSERT_TRUE(in.ReadHeader().ok());
   GenerationReader gens(&in, true);
   Generation g;
   ASSERT_TRUE(*gens.Next(&g));
