@@ -141,26 +141,38 @@ TEST(GentraceInfoTest, ExperimentIdReadsAlikeInGosParserAndRawReader) {
   EXPECT_NE(format::kExperimentGentraceInfo, format::kExperimentAllocFree);
 }
 
-TEST(GentraceInfoTest, ReportsCutAndUnknownRecords) {
-  GentraceInfo info;
+TEST(GentraceInfoTest, ABadBatchIsReportedAndTheOthersStillDecode) {
   std::string cut;
   Varint(&cut, format::kRecordFiber);
   Varint(&cut, 5);
   Varint(&cut, 10);  // a 10-byte name, absent
-  EXPECT_FALSE(
-      DecodeGentraceInfoBatch(
-          absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(cut.data()),
-                              cut.size()),
-          &info)
-          .ok());
-  std::string unknown;
-  Varint(&unknown, 77);
-  absl::Status s = DecodeGentraceInfoBatch(
-      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(unknown.data()),
-                          unknown.size()),
-      &info);
-  EXPECT_EQ(s.message(), "gentrace info batch: unknown record kind 77");
-  EXPECT_TRUE(info.fibers.empty());
+  std::string good;
+  Varint(&good, format::kRecordFiber);
+  Varint(&good, 6);
+  Str(&good, "good");
+  const std::string text = absl::StrCat(
+      "Trace Go1.23\n", "EventBatch gen=1 m=1 time=1 size=0\n",
+      "ProcStatus dt=1 p=0 pstatus=2\n",
+      "EventBatch gen=1 m=18446744073709551615 time=0 size=0\n",
+      "Frequency freq=1000000000\n",
+      "ExperimentalBatch exp=", int{format::kExperimentGentraceInfo},
+      " gen=1 m=0 time=0\n\tdata=", Quote(cut), "\n",
+      "ExperimentalBatch exp=", int{format::kExperimentGentraceInfo},
+      " gen=1 m=0 time=0\n\tdata=", Quote(good), "\n");
+  absl::StatusOr<std::string> bin = format::TextToBinary(text);
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  absl::StatusOr<std::unique_ptr<Reader>> r =
+      Reader::FromBuffer(absl::MakeConstSpan(
+          reinterpret_cast<const uint8_t*>(bin->data()), bin->size()));
+  ASSERT_TRUE(r.ok()) << r.status();
+  Event ev;
+  ASSERT_TRUE((*r)->ReadEvent(&ev));
+  GentraceInfo info;
+  EXPECT_EQ(DecodeGentraceInfo(*(*r)->generation(), &info).message(),
+            "gentrace info batch: record of kind 3 at offset 0 is cut short");
+  ASSERT_EQ(info.fibers.size(), 1u);
+  EXPECT_EQ(info.fibers[0].goroutine, 6u);
+  EXPECT_EQ(info.fibers[0].name, "good");
 }
 
 }  // namespace
