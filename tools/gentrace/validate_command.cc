@@ -1,5 +1,6 @@
-// `gentrace validate [--allow-broken-tail] FILE`; see validate_command.h.
-#include "tools/validate_command.h"
+// `gentrace validate [--allow-broken-tail] FILE`: whether a trace is valid
+// the way Go checks its own (the reader reads it to the end, and Go's
+// testtrace.Validator checks hold; reader/validator.h).
 
 #include <cstdio>
 #include <memory>
@@ -9,6 +10,7 @@
 #include "reader/dump.h"
 #include "reader/reader.h"
 #include "reader/validator.h"
+#include "tools/gentrace/command.h"
 
 namespace gentrace::tools {
 namespace {
@@ -36,21 +38,10 @@ Flags:
 Exit status: 0 valid, 1 not valid, 2 usage error.
 )";
 
-int RunValidate(const std::vector<std::string>& args) {
-  const Command& self = ValidateCommand();
-  absl::StatusOr<ParsedArgs> parsed =
-      ParseArgs(args, {{"allow-broken-tail", false}});
-  if (!parsed.ok()) return UsageError(self, parsed.status().message());
-  if (parsed->help) {
-    std::fputs(kHelp, stdout);
-    return kExitOk;
-  }
-  if (parsed->positional.size() != 1) {
-    return UsageError(self, "need exactly one FILE");
-  }
-  const bool allow_tail = parsed->flags.count("allow-broken-tail") > 0;
+int RunValidate(const ParsedArgs& args) {
+  const bool allow_tail = args.has("allow-broken-tail");
   absl::StatusOr<std::unique_ptr<reader::Reader>> r =
-      reader::Reader::Open(parsed->positional[0]);
+      reader::Reader::Open(args.positional[0]);
   if (!r.ok()) {
     std::printf("%s\n", std::string(r.status().message()).c_str());
     return kExitFailure;
@@ -91,10 +82,9 @@ int RunValidate(const std::vector<std::string>& args) {
 
 const Command& ValidateCommand() {
   static const Command kCommand = {
-      "validate",
-      "check that a trace is valid by Go's rules",
-      kHelp,
-      &RunValidate,
+      "validate", "check that a trace is valid by Go's rules",
+      kHelp,      {{"allow-broken-tail", false}},
+      {"FILE"},   &RunValidate,
   };
   return kCommand;
 }

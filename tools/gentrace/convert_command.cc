@@ -1,6 +1,5 @@
-// `gentrace convert --to=text|binary IN OUT`; see convert.h for what the
-// conversions do.
-#include "tools/convert_command.h"
+// `gentrace convert --to=text|binary IN OUT`: the command line front end of
+// convert.h, which says what the conversions do.
 
 #include <sys/stat.h>
 
@@ -8,10 +7,10 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "format/byte_sink.h"
 #include "format/byte_source.h"
-#include "tools/convert.h"
-#include "tools/output_file.h"
+#include "tools/gentrace/command.h"
+#include "tools/gentrace/convert.h"
+#include "tools/gentrace/output_file.h"
 
 namespace gentrace::tools {
 namespace {
@@ -62,34 +61,16 @@ bool SameFile(const std::string& a, const std::string& b) {
          sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-int Fail(absl::string_view message) {
-  std::fprintf(stderr, "gentrace convert: %.*s\n",
-               static_cast<int>(message.size()), message.data());
-  return kExitFailure;
-}
-
-int RunConvert(const std::vector<std::string>& args) {
+int RunConvert(const ParsedArgs& args) {
   const Command& self = ConvertCommand();
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, {{"to", true}});
-  if (!parsed.ok()) return UsageError(self, parsed.status().message());
-  if (parsed->help) {
-    std::fputs(kHelp, stdout);
-    return kExitOk;
-  }
-  auto to_flag = parsed->flags.find("to");
-  if (to_flag == parsed->flags.end()) {
+  auto to_flag = args.flags.find("to");
+  if (to_flag == args.flags.end()) {
     return UsageError(self, "missing --to=text or --to=binary");
   }
   absl::StatusOr<TraceFormat> to = ParseTraceFormat(to_flag->second);
   if (!to.ok()) return UsageError(self, to.status().message());
-  if (parsed->positional.size() != 2) {
-    return UsageError(
-        self, absl::StrCat("need IN and OUT, got ", parsed->positional.size(),
-                           " file argument",
-                           parsed->positional.size() == 1 ? "" : "s"));
-  }
-  const std::string& in_path = parsed->positional[0];
-  const std::string& out_path = parsed->positional[1];
+  const std::string& in_path = args.positional[0];
+  const std::string& out_path = args.positional[1];
   if (SameFile(in_path, out_path)) {
     return UsageError(
         self, absl::StrCat("IN and OUT are the same file (", out_path, ")"));
@@ -97,15 +78,15 @@ int RunConvert(const std::vector<std::string>& args) {
 
   absl::StatusOr<std::unique_ptr<format::FdSource>> in =
       format::FdSource::Open(in_path);
-  if (!in.ok()) return Fail(in.status().message());
+  if (!in.ok()) return Failure(self, in.status().message());
   absl::StatusOr<std::unique_ptr<OutputFile>> out =
       OutputFile::Create(out_path);
-  if (!out.ok()) return Fail(out.status().message());
+  if (!out.ok()) return Failure(self, out.status().message());
 
   absl::Status st = Convert(in->get(), (*out)->sink(), *to);
   if (st.ok()) st = (*out)->Commit();
   // Without Commit(), *out removes what it wrote when it goes.
-  if (!st.ok()) return Fail(st.message());
+  if (!st.ok()) return Failure(self, st.message());
   return kExitOk;
 }
 
@@ -113,10 +94,9 @@ int RunConvert(const std::vector<std::string>& args) {
 
 const Command& ConvertCommand() {
   static const Command kCommand = {
-      "convert",
-      "convert a trace between the binary and the text format",
-      kHelp,
-      &RunConvert,
+      "convert",     "convert a trace between the binary and the text format",
+      kHelp,         {{"to", true}},
+      {"IN", "OUT"}, &RunConvert,
   };
   return kCommand;
 }

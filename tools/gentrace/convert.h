@@ -7,8 +7,8 @@
 // hand-written or converted test data, and the batch sizes of text going to
 // binary need the events after each batch header anyway). Compressed input
 // of either kind is decompressed as it streams.
-#ifndef GENTRACE_TOOLS_CONVERT_H_
-#define GENTRACE_TOOLS_CONVERT_H_
+#ifndef GENTRACE_TOOLS_GENTRACE_CONVERT_H_
+#define GENTRACE_TOOLS_GENTRACE_CONVERT_H_
 
 #include <string>
 
@@ -53,4 +53,4 @@ absl::StatusOr<TraceFormat> DetectFormat(absl::string_view input);
 
 }  // namespace gentrace::tools
 
-#endif  // GENTRACE_TOOLS_CONVERT_H_
+#endif  // GENTRACE_TOOLS_GENTRACE_CONVERT_H_

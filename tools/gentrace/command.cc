@@ -1,10 +1,11 @@
 // Flag parsing shared by the gentrace subcommands; see command.h.
-#include "tools/command.h"
+#include "tools/gentrace/command.h"
 
 #include <cstdio>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace gentrace::tools {
 
@@ -54,6 +55,30 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
     out.flags[std::string(name)] = value;
   }
   return out;
+}
+
+int RunCommand(const Command& command, const std::vector<std::string>& args) {
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, command.flags);
+  if (!parsed.ok()) return UsageError(command, parsed.status().message());
+  if (parsed->help) {
+    std::fwrite(command.help.data(), 1, command.help.size(), stdout);
+    return kExitOk;
+  }
+  const size_t n = parsed->positional.size();
+  if (n != command.positional.size()) {
+    return UsageError(
+        command,
+        absl::StrCat("need ", absl::StrJoin(command.positional, " and "),
+                     ", got ", n, " file argument", n == 1 ? "" : "s"));
+  }
+  return command.run(*parsed);
+}
+
+int Failure(const Command& command, absl::string_view message) {
+  std::fprintf(stderr, "gentrace %.*s: %.*s\n",
+               static_cast<int>(command.name.size()), command.name.data(),
+               static_cast<int>(message.size()), message.data());
+  return kExitFailure;
 }
 
 int UsageError(const Command& command, absl::string_view message) {

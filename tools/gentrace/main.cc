@@ -1,29 +1,22 @@
 // The `gentrace` command line tool: a table of subcommands (convert, ...).
-// To add one, write tools/NAME_command.{h,cc} exposing `const Command&
-// NAMECommand()` (see command.h and convert_command.cc), add it to
-// kCommands below and to the gentrace target in tools/BUILD.bazel.
+// To add one, write tools/gentrace/NAME_command.cc defining `const Command&
+// NAMECommand()` (declare it in command.h; see convert_command.cc), and add
+// it to kCommands below and to the commands library in
+// tools/gentrace/BUILD.bazel.
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "tools/command.h"
-#include "tools/convert_command.h"
-#include "tools/dump_command.h"
-#include "tools/recover_command.h"
-#include "tools/stats_command.h"
-#include "tools/validate_command.h"
+#include "tools/gentrace/command.h"
 
 namespace gentrace::tools {
 namespace {
 
 // The subcommands, in the order `gentrace help` lists them.
 const Command* const kCommands[] = {
-    &ConvertCommand(),
-    &DumpCommand(),
-    &RecoverCommand(),
-    &StatsCommand(),
-    &ValidateCommand(),
+    &ConvertCommand(), &DumpCommand(),     &RecoverCommand(),
+    &StatsCommand(),   &ValidateCommand(),
 };
 
 const Command* Find(absl::string_view name) {
@@ -86,7 +79,7 @@ int Main(int argc, char** argv) {
     PrintUsage(stderr);
     return kExitUsage;
   }
-  return c->run(std::vector<std::string>(args.begin() + 1, args.end()));
+  return RunCommand(*c, std::vector<std::string>(args.begin() + 1, args.end()));
 }
 
 }  // namespace

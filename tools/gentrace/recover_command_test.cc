@@ -1,6 +1,7 @@
 // `gentrace recover` on ring files left by processes killed with SIGKILL
 // (tracer/crash_test_program traces itself through a file-backed ring), and
 // on bad input.
+#include <dirent.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -20,7 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "tools/test_process.h"
+#include "tools/gentrace/test_process.h"
 #include "tracer/ring_test_util.h"
 
 namespace gentrace::tools {
@@ -31,8 +32,8 @@ using ::gentrace::testing::ReadFile;
 using ::gentrace::testing::TempPath;
 using ::gentrace::testing::TraceCheck;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
-constexpr char kGentrace[] = "tools/gentrace";
 constexpr char kProgram[] = "tracer/crash_test_program";
 
 // Starts the program in `mode`, waits (bounded) until its stdout has a
@@ -70,6 +71,16 @@ std::string RunAndKill(const std::string& mode, const std::string& dir,
   return line;
 }
 
+// The names in `dir`.
+std::vector<std::string> DirEntries(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) names.push_back(e->d_name);
+    closedir(d);
+  }
+  return names;
+}
+
 std::string NewDir(const std::string& name) {
   const std::string dir = TempPath(name);
   EXPECT_EQ(mkdir(dir.c_str(), 0755), 0);
@@ -79,7 +90,7 @@ std::string NewDir(const std::string& name) {
 // Recovers ring -> out; returns gentrace's report.
 std::string Recover(const std::string& ring, const std::string& out) {
   absl::StatusOr<ProcessResult> r =
-      RunProcess(kGentrace, {"recover", ring, out});
+      RunProcess(kGentraceBinary, {"recover", ring, out});
   EXPECT_TRUE(r.ok()) << r.status();
   if (!r.ok()) return "";
   EXPECT_EQ(r->exit_code, 0) << r->stdout_data << r->stderr_data;
@@ -119,9 +130,10 @@ TEST(RecoverCommandTest, KilledInTheMiddleOfARecord) {
   EXPECT_EQ(c->generations, last - first + 1);
   EXPECT_EQ(c->gen_numbers.front(), first);
   EXPECT_EQ(c->gen_numbers.back(), last);
-  // No temporary file is left next to OUT.
-  struct stat st;
-  EXPECT_NE(stat(absl::StrCat(out, ".tmp-", getpid()).c_str(), &st), 0);
+  // No temporary file (OutputFile's ".NAME.tmp-PID-N") is left next to OUT.
+  const std::vector<std::string> names = DirEntries(dir);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "recovered.trace"), 1);
+  for (const std::string& n : names) EXPECT_THAT(n, Not(HasSubstr(".tmp-")));
 }
 
 TEST(RecoverCommandTest, KilledWhileTracing) {
@@ -156,7 +168,7 @@ TEST(RecoverCommandTest, BadInputIsOneLineAndExitOne) {
     const std::string in = dir + "/in.gtring";
     ASSERT_TRUE(WriteFile(in, b.content));
     absl::StatusOr<ProcessResult> r =
-        RunProcess(kGentrace, {"recover", in, out});
+        RunProcess(kGentraceBinary, {"recover", in, out});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->exit_code, 1);
     EXPECT_THAT(r->stderr_data,
@@ -167,11 +179,11 @@ TEST(RecoverCommandTest, BadInputIsOneLineAndExitOne) {
     EXPECT_EQ(ReadFile(out), "keep me");  // never touched
   }
   absl::StatusOr<ProcessResult> r =
-      RunProcess(kGentrace, {"recover", dir + "/missing", out});
+      RunProcess(kGentraceBinary, {"recover", dir + "/missing", out});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 1);
   EXPECT_THAT(r->stderr_data, HasSubstr("No such file or directory"));
-  r = RunProcess(kGentrace, {"recover", dir + "/missing"});
+  r = RunProcess(kGentraceBinary, {"recover", dir + "/missing"});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 2);
 }
@@ -183,7 +195,7 @@ TEST(RecoverCommandTest, TruncatedRingFileNamesTheOffset) {
   const std::string cut = dir + "/cut.gtring";
   ASSERT_TRUE(WriteFile(cut, ring.substr(0, ring.size() / 2)));
   absl::StatusOr<ProcessResult> r =
-      RunProcess(kGentrace, {"recover", cut, dir + "/out.trace"});
+      RunProcess(kGentraceBinary, {"recover", cut, dir + "/out.trace"});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 1);
   EXPECT_THAT(r->stderr_data, HasSubstr("its header (offset 16) says"));

@@ -24,8 +24,8 @@
 //   crash.
 // * A process killed while writing leaves its temporary file behind:
 //   ".<name>.tmp-<pid>-<n>" in the output's directory.
-#ifndef GENTRACE_TOOLS_OUTPUT_FILE_H_
-#define GENTRACE_TOOLS_OUTPUT_FILE_H_
+#ifndef GENTRACE_TOOLS_GENTRACE_OUTPUT_FILE_H_
+#define GENTRACE_TOOLS_GENTRACE_OUTPUT_FILE_H_
 
 #include <memory>
 #include <string>
@@ -73,4 +73,4 @@ class OutputFile {
 
 }  // namespace gentrace::tools
 
-#endif  // GENTRACE_TOOLS_OUTPUT_FILE_H_
+#endif  // GENTRACE_TOOLS_GENTRACE_OUTPUT_FILE_H_

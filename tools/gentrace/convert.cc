@@ -1,5 +1,5 @@
 // Trace format detection and conversion; see convert.h.
-#include "tools/convert.h"
+#include "tools/gentrace/convert.h"
 
 #include <algorithm>
 #include <cstring>

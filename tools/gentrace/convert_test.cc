@@ -1,5 +1,5 @@
 // Tests of format detection and conversion behind `gentrace convert`.
-#include "tools/convert.h"
+#include "tools/gentrace/convert.h"
 
 #include <gtest/gtest.h>
 

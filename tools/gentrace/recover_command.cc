@@ -1,6 +1,7 @@
-// `gentrace recover RINGFILE OUT`; see the help text below and
-// format/ring_file.h for what is recovered and how it is checked.
-#include "tools/recover_command.h"
+// `gentrace recover RINGFILE OUT`: the whole generations left in a flight
+// recorder's ring file (after a crash, kill -9 or an OOM kill), as a trace.
+// See the help text below and format/ring_file.h for what is recovered and
+// how it is checked.
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,8 +15,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "format/byte_sink.h"
 #include "format/ring_file.h"
+#include "tools/gentrace/command.h"
+#include "tools/gentrace/output_file.h"
 
 namespace gentrace::tools {
 namespace {
@@ -49,12 +51,6 @@ Exit status: 0 recovered, 1 nothing recoverable or bad input (one line
 saying why, with the file offset), 2 usage error.
 )";
 
-int Fail(absl::string_view message) {
-  std::fprintf(stderr, "gentrace recover: %.*s\n",
-               static_cast<int>(message.size()), message.data());
-  return kExitFailure;
-}
-
 // A read-only mapping of a whole file.
 class MappedFile {
  public:
@@ -87,47 +83,30 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Writes the trace through an OutputFile: whole or not at all.
 absl::Status WriteOut(const format::RingRecovery& r,
                       absl::Span<const uint8_t> file, const std::string& out) {
-  if (out == "-") {
-    format::FdSink sink(STDOUT_FILENO, /*owned=*/false);
-    return format::WriteRecoveredTrace(r, file, &sink);
-  }
-  const std::string tmp = absl::StrCat(out, ".tmp-", getpid());
-  absl::StatusOr<std::unique_ptr<format::FdSink>> sink =
-      format::FdSink::Open(tmp);
-  if (!sink.ok()) return sink.status();
-  absl::Status s = format::WriteRecoveredTrace(r, file, sink->get());
-  if (s.ok()) s = (*sink)->Close();
-  if (s.ok() && rename(tmp.c_str(), out.c_str()) != 0) {
-    s = absl::InternalError(
-        absl::StrCat("rename to ", out, ": ", std::strerror(errno)));
-  }
-  if (!s.ok()) unlink(tmp.c_str());
+  absl::StatusOr<std::unique_ptr<OutputFile>> o = OutputFile::Create(out);
+  if (!o.ok()) return o.status();
+  absl::Status s = format::WriteRecoveredTrace(r, file, (*o)->sink());
+  if (s.ok()) s = (*o)->Commit();
   return s;
 }
 
-int RunRecover(const std::vector<std::string>& args) {
+int RunRecover(const ParsedArgs& args) {
   const Command& self = RecoverCommand();
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, {});
-  if (!parsed.ok()) return UsageError(self, parsed.status().message());
-  if (parsed->help) {
-    std::fputs(kHelp, stdout);
-    return kExitOk;
-  }
-  if (parsed->positional.size() != 2) {
-    return UsageError(self, "need RINGFILE and OUT");
-  }
-  const std::string& in = parsed->positional[0];
-  const std::string& out = parsed->positional[1];
+  const std::string& in = args.positional[0];
+  const std::string& out = args.positional[1];
   MappedFile f;
   if (absl::Status s = f.Open(in); !s.ok()) {
-    return Fail(absl::StrCat(in, ": ", s.message()));
+    return Failure(self, absl::StrCat(in, ": ", s.message()));
   }
   absl::StatusOr<format::RingRecovery> r = format::RecoverRingFile(f.bytes());
-  if (!r.ok()) return Fail(absl::StrCat(in, ": ", r.status().message()));
+  if (!r.ok()) {
+    return Failure(self, absl::StrCat(in, ": ", r.status().message()));
+  }
   if (absl::Status s = WriteOut(*r, f.bytes(), out); !s.ok()) {
-    return Fail(absl::StrCat(out, ": ", s.message()));
+    return Failure(self, absl::StrCat(out, ": ", s.message()));
   }
   std::FILE* report = out == "-" ? stderr : stdout;
   const format::RecoveredGeneration& first = r->generations.front();
@@ -153,6 +132,8 @@ const Command& RecoverCommand() {
       "recover",
       "get the whole generations out of a flight recorder's ring file",
       kHelp,
+      {},
+      {"RINGFILE", "OUT"},
       &RunRecover,
   };
   return kCommand;

@@ -1,5 +1,5 @@
-// `gentrace dump [--allow-broken-tail] FILE`; see dump_command.h.
-#include "tools/dump_command.h"
+// `gentrace dump [--allow-broken-tail] FILE`: every event of a trace, one
+// canonical line each (the format Go's side prints too; see reader/dump.h).
 
 #include <cstdio>
 #include <memory>
@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "reader/dump.h"
 #include "reader/reader.h"
+#include "tools/gentrace/command.h"
 
 namespace gentrace::tools {
 namespace {
@@ -33,21 +34,10 @@ Flags:
 Exit status: 0 the whole trace was read, 1 reading failed, 2 usage error.
 )";
 
-int RunDump(const std::vector<std::string>& args) {
-  const Command& self = DumpCommand();
-  absl::StatusOr<ParsedArgs> parsed =
-      ParseArgs(args, {{"allow-broken-tail", false}});
-  if (!parsed.ok()) return UsageError(self, parsed.status().message());
-  if (parsed->help) {
-    std::fputs(kHelp, stdout);
-    return kExitOk;
-  }
-  if (parsed->positional.size() != 1) {
-    return UsageError(self, "need exactly one FILE");
-  }
-  const bool allow_tail = parsed->flags.count("allow-broken-tail") > 0;
+int RunDump(const ParsedArgs& args) {
+  const bool allow_tail = args.has("allow-broken-tail");
   absl::StatusOr<std::unique_ptr<reader::Reader>> r =
-      reader::Reader::Open(parsed->positional[0]);
+      reader::Reader::Open(args.positional[0]);
   if (!r.ok()) {
     std::fprintf(stderr, "gentrace dump: %s\n",
                  std::string(r.status().message()).c_str());
@@ -91,10 +81,9 @@ int RunDump(const std::vector<std::string>& args) {
 
 const Command& DumpCommand() {
   static const Command kCommand = {
-      "dump",
-      "print every event of a trace, one line each",
-      kHelp,
-      &RunDump,
+      "dump",   "print every event of a trace, one line each",
+      kHelp,    {{"allow-broken-tail", false}},
+      {"FILE"}, &RunDump,
   };
   return kCommand;
 }

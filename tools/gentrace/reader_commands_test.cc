@@ -8,12 +8,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "format/text.h"
-#include "tools/test_process.h"
+#include "tools/gentrace/test_process.h"
 
 namespace gentrace::tools {
 namespace {
-
-constexpr char kBinary[] = "tools/gentrace";
 
 // Two generations; a goroutine logs in a task, then blocks.
 constexpr char kText[] =
@@ -36,19 +34,8 @@ constexpr char kText[] =
     "EventBatch gen=2 m=18446744073709551615 time=0 size=0\n"
     "Strings\nString id=1\n\tdata=\"sync\"\n";
 
-std::string Tmp(const std::string& name) {
-  const char* d = getenv("TEST_TMPDIR");
-  return absl::StrCat(d != nullptr ? d : "/tmp", "/", name);
-}
-
-ProcessResult Gentrace(const std::vector<std::string>& args) {
-  absl::StatusOr<ProcessResult> r = RunProcess(kBinary, args);
-  EXPECT_TRUE(r.ok()) << r.status();
-  return r.ok() ? *r : ProcessResult{};
-}
-
 std::string WriteTrace(const std::string& name, const std::string& bin) {
-  const std::string path = Tmp(name);
+  const std::string path = TestTempPath(name);
   EXPECT_TRUE(WriteFile(path, bin));
   return path;
 }
@@ -61,7 +48,7 @@ std::string Binary() {
 
 TEST(ReaderCommandsTest, Dump) {
   const std::string path = WriteTrace("ok.trace", Binary());
-  ProcessResult r = Gentrace({"dump", path});
+  ProcessResult r = RunGentrace({"dump", path});
   EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_EQ(r.stdout_data,
             "StateTransition t=101 m=5 p=-1 g=-1 resource=Proc:0 "
@@ -87,26 +74,26 @@ TEST(ReaderCommandsTest, BrokenTail) {
   const std::string bin = Binary();
   const std::string path =
       WriteTrace("cut.trace", bin.substr(0, bin.size() - 3));
-  ProcessResult r = Gentrace({"dump", path});
+  ProcessResult r = RunGentrace({"dump", path});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(r.stdout_data, "Sync t=105"));
   EXPECT_TRUE(absl::StrContains(r.stdout_data, "\nEND error: "));
   // With --allow-broken-tail, only complete generations, and success.
-  r = Gentrace({"dump", "--allow-broken-tail", path});
+  r = RunGentrace({"dump", "--allow-broken-tail", path});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(r.stdout_data,
                                 "Sync t=105 m=-1 p=-1 g=-1 "
                                 "stack=[]\nEND error: "))
       << r.stdout_data;
 
-  r = Gentrace({"validate", path});
+  r = RunGentrace({"validate", path});
   EXPECT_EQ(r.exit_code, 1);
-  r = Gentrace({"validate", "--allow-broken-tail", path});
+  r = RunGentrace({"validate", "--allow-broken-tail", path});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(absl::StartsWith(r.stdout_data, "PARTIAL: 1 complete"))
       << r.stdout_data;
 
-  r = Gentrace({"stats", "--json", path});
+  r = RunGentrace({"stats", "--json", path});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(r.stdout_data, "\"generations_complete\": 1"))
       << r.stdout_data;
@@ -115,7 +102,7 @@ TEST(ReaderCommandsTest, BrokenTail) {
 
 TEST(ReaderCommandsTest, StatsJson) {
   const std::string path = WriteTrace("stats.trace", Binary());
-  ProcessResult r = Gentrace({"stats", "--json", path});
+  ProcessResult r = RunGentrace({"stats", "--json", path});
   EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_EQ(r.stdout_data,
             "{\"events_by_kind\": {\"Sync\": 2, \"Metric\": 0, \"Label\": 0, "
@@ -131,11 +118,11 @@ TEST(ReaderCommandsTest, ValidateAndZstd) {
   std::string z(ZSTD_compressBound(bin.size()), '\0');
   z.resize(ZSTD_compress(z.data(), z.size(), bin.data(), bin.size(), 3));
   const std::string path = WriteTrace("z.trace.zst", z);
-  ProcessResult r = Gentrace({"validate", path});
+  ProcessResult r = RunGentrace({"validate", path});
   EXPECT_EQ(r.exit_code, 0) << r.stdout_data;
   EXPECT_EQ(r.stdout_data, "OK: 9 events, 2 generations\n");
-  EXPECT_EQ(Gentrace({"dump", path}).stdout_data,
-            Gentrace({"dump", WriteTrace("plain.trace", bin)}).stdout_data);
+  EXPECT_EQ(RunGentrace({"dump", path}).stdout_data,
+            RunGentrace({"dump", WriteTrace("plain.trace", bin)}).stdout_data);
 
   // Go's parser accepts a running P announced by a batch without a thread;
   // its validator (and so `validate`) does not.
@@ -146,16 +133,16 @@ TEST(ReaderCommandsTest, ValidateAndZstd) {
       "EventBatch gen=1 m=18446744073709551615 time=0 size=0\n"
       "Frequency freq=1000000000\n");
   ASSERT_TRUE(bad.ok());
-  r = Gentrace({"validate", WriteTrace("bad.trace", *bad)});
+  r = RunGentrace({"validate", WriteTrace("bad.trace", *bad)});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(absl::StartsWith(r.stdout_data, "validator: event #1 ("))
       << r.stdout_data;
   EXPECT_TRUE(absl::StrContains(r.stdout_data,
                                 "must have thread, but thread ID is none"));
 
-  r = Gentrace({"validate", Tmp("does-not-exist")});
+  r = RunGentrace({"validate", TestTempPath("does-not-exist")});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(Gentrace({"stats"}).exit_code, 2);
+  EXPECT_EQ(RunGentrace({"stats"}).exit_code, 2);
 }
 
 }  // namespace

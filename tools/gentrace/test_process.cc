@@ -1,5 +1,5 @@
 // Subprocess helper for command line tests; see test_process.h.
-#include "tools/test_process.h"
+#include "tools/gentrace/test_process.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -26,6 +26,20 @@ std::string TempDir() {
 }
 
 }  // namespace
+
+ProcessResult RunGentrace(const std::vector<std::string>& args,
+                          const std::string& stdin_data) {
+  absl::StatusOr<ProcessResult> r =
+      RunProcess(kGentraceBinary, args, stdin_data);
+  if (r.ok()) return *std::move(r);
+  ProcessResult failed;
+  failed.stderr_data = std::string(r.status().message());
+  return failed;
+}
+
+std::string TestTempPath(const std::string& name) {
+  return absl::StrCat(TempDir(), "/", name);
+}
 
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -1,7 +1,7 @@
 // Tests of OutputFile: an output appears whole or not at all, replaces a
 // file keeping its permissions, follows a symbolic link, and writes
 // straight into what is not a regular file.
-#include "tools/output_file.h"
+#include "tools/gentrace/output_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "tools/test_process.h"
+#include "tools/gentrace/test_process.h"
 
 namespace gentrace::tools {
 namespace {

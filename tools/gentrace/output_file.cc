@@ -1,5 +1,5 @@
 // Output files that appear whole or not at all; see output_file.h.
-#include "tools/output_file.h"
+#include "tools/gentrace/output_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

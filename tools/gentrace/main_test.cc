@@ -15,12 +15,10 @@
 #include "format/header.h"
 #include "format/text.h"
 #include "format/zstd.h"
-#include "tools/test_process.h"
+#include "tools/gentrace/test_process.h"
 
 namespace gentrace::tools {
 namespace {
-
-constexpr char kBinary[] = "tools/gentrace";
 
 constexpr char kText[] =
     "Trace Go1.23\n"
@@ -29,39 +27,27 @@ constexpr char kText[] =
     "EventBatch gen=1 m=5 time=10 size=2\n"
     "ProcStop dt=2\n";
 
-std::string Tmp(const std::string& name) {
-  const char* d = getenv("TEST_TMPDIR");
-  return absl::StrCat(d != nullptr ? d : "/tmp", "/", name);
-}
-
-ProcessResult Gentrace(const std::vector<std::string>& args,
-                       const std::string& stdin_data = "") {
-  absl::StatusOr<ProcessResult> r = RunProcess(kBinary, args, stdin_data);
-  EXPECT_TRUE(r.ok()) << r.status();
-  return r.ok() ? *r : ProcessResult{};
-}
-
 TEST(GentraceMainTest, HelpAndUsage) {
-  ProcessResult r = Gentrace({});
+  ProcessResult r = RunGentrace({});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(absl::StrContains(r.stderr_data, "usage: gentrace COMMAND"));
   EXPECT_TRUE(absl::StrContains(r.stderr_data, "convert"));
 
-  r = Gentrace({"help"});
+  r = RunGentrace({"help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(r.stdout_data, "usage: gentrace COMMAND"));
 
-  r = Gentrace({"help", "convert"});
+  r = RunGentrace({"help", "convert"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(absl::StartsWith(r.stdout_data,
                                "usage: gentrace convert --to=text|binary"));
-  EXPECT_EQ(Gentrace({"convert", "--help"}).stdout_data, r.stdout_data);
+  EXPECT_EQ(RunGentrace({"convert", "--help"}).stdout_data, r.stdout_data);
 
-  r = Gentrace({"help", "nope"});
+  r = RunGentrace({"help", "nope"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(absl::StrContains(r.stderr_data, "unknown command \"nope\""));
 
-  r = Gentrace({"frobnicate", "x"});
+  r = RunGentrace({"frobnicate", "x"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(absl::StartsWith(r.stderr_data,
                                "gentrace: unknown command \"frobnicate\""));
@@ -82,41 +68,42 @@ TEST(GentraceMainTest, ConvertUsageErrors) {
       {{"convert", "--to"}, "flag --to needs a value"},
   };
   for (const Case& c : cases) {
-    ProcessResult r = Gentrace(c.args);
+    ProcessResult r = RunGentrace(c.args);
     EXPECT_EQ(r.exit_code, 2) << c.want;
     EXPECT_TRUE(absl::StartsWith(r.stderr_data, "gentrace convert: " + c.want))
         << r.stderr_data;
     EXPECT_TRUE(absl::StrContains(r.stderr_data, "usage: gentrace convert"))
         << r.stderr_data;
   }
-  const std::string same = Tmp("same.txt");
+  const std::string same = TestTempPath("same.txt");
   ASSERT_TRUE(WriteFile(same, kText));
-  ProcessResult r = Gentrace({"convert", "--to=text", same, same});
+  ProcessResult r = RunGentrace({"convert", "--to=text", same, same});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(absl::StrContains(r.stderr_data, "IN and OUT are the same file"));
   EXPECT_EQ(ReadFileOrEmpty(same), kText);  // not truncated
 }
 
 TEST(GentraceMainTest, ConvertsFilesAndPipes) {
-  const std::string text_path = Tmp("in.txt");
-  const std::string bin_path = Tmp("out.trace");
-  const std::string back_path = Tmp("back.txt");
+  const std::string text_path = TestTempPath("in.txt");
+  const std::string bin_path = TestTempPath("out.trace");
+  const std::string back_path = TestTempPath("back.txt");
   ASSERT_TRUE(WriteFile(text_path, kText));
-  ProcessResult r = Gentrace({"convert", "--to=binary", text_path, bin_path});
+  ProcessResult r =
+      RunGentrace({"convert", "--to=binary", text_path, bin_path});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_EQ(r.stderr_data, "");
   const std::string bin = ReadFileOrEmpty(bin_path);
   EXPECT_EQ(bin, *format::TextToBinary(kText));
 
-  r = Gentrace({"convert", "--to", "text", bin_path, back_path});
+  r = RunGentrace({"convert", "--to", "text", bin_path, back_path});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_EQ(ReadFileOrEmpty(back_path), kText);
 
   // stdin to stdout, flags after the files.
-  r = Gentrace({"convert", "-", "-", "--to=text"}, bin);
+  r = RunGentrace({"convert", "-", "-", "--to=text"}, bin);
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_EQ(r.stdout_data, kText);
-  r = Gentrace({"convert", "--to=binary", "-", "-"}, kText);
+  r = RunGentrace({"convert", "--to=binary", "-", "-"}, kText);
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_EQ(r.stdout_data, bin);
 }
@@ -135,32 +122,33 @@ TEST(GentraceMainTest, ConvertsZstdInput) {
     ASSERT_TRUE((*s)->WriteString(bin.substr(20)).ok());
     ASSERT_TRUE((*s)->Close().ok());
   }
-  const std::string zpath = Tmp("in.trace.zst");
-  const std::string text_path = Tmp("from-zstd.txt");
+  const std::string zpath = TestTempPath("in.trace.zst");
+  const std::string text_path = TestTempPath("from-zstd.txt");
   ASSERT_TRUE(WriteFile(zpath, z));
-  ProcessResult r = Gentrace({"convert", "--to=text", zpath, text_path});
+  ProcessResult r = RunGentrace({"convert", "--to=text", zpath, text_path});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_EQ(ReadFileOrEmpty(text_path), kText);
-  r = Gentrace({"convert", "--to=binary", "-", "-"}, z);
+  r = RunGentrace({"convert", "--to=binary", "-", "-"}, z);
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_EQ(r.stdout_data, bin);
 }
 
 TEST(GentraceMainTest, ConversionErrorsExitOne) {
-  ProcessResult r = Gentrace({"convert", "--to=binary", "-", "-"},
-                             "Trace Go1.23\nProcStop dt=x\n");
+  ProcessResult r = RunGentrace({"convert", "--to=binary", "-", "-"},
+                                "Trace Go1.23\nProcStop dt=x\n");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.stderr_data,
             "gentrace convert: line 2: ProcStop: argument dt: invalid value "
             "\"x\" (expected an unsigned decimal integer below 2^64)\n");
 
-  r = Gentrace({"convert", "--to=text", Tmp("does-not-exist"), "-"});
+  r = RunGentrace(
+      {"convert", "--to=text", TestTempPath("does-not-exist"), "-"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(absl::StartsWith(r.stderr_data, "gentrace convert: cannot open"))
       << r.stderr_data;
 
   // zstd's magic with garbage behind it.
-  r = Gentrace({"convert", "--to=text", "-", "-"}, "\x28\xb5\x2f\xfd....");
+  r = RunGentrace({"convert", "--to=text", "-", "-"}, "\x28\xb5\x2f\xfd....");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.stderr_data,
             "gentrace convert: zstd: Unsupported frame parameter\n");
@@ -182,7 +170,7 @@ std::vector<std::string> FilesContaining(const std::string& dir,
 // A conversion that fails writes nothing: no output file appears, an output
 // file that was there stays as it was, and no temporary file is left.
 TEST(GentraceMainTest, FailedConversionLeavesNoOutput) {
-  const std::string dir = Tmp("failed-conversion");
+  const std::string dir = TestTempPath("failed-conversion");
   ASSERT_TRUE(mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) << dir;
   std::string broken_bin = *format::TextToBinary(kText);
   broken_bin.push_back('\x63');  // event type 99: fails after the rest
@@ -197,21 +185,22 @@ TEST(GentraceMainTest, FailedConversionLeavesNoOutput) {
   for (const auto& c : cases) {
     SCOPED_TRACE("to " + c.to + ": " + c.error);
     const std::string out = dir + "/out." + c.to;
-    ProcessResult r = Gentrace({"convert", "--to=" + c.to, "-", out}, c.input);
+    ProcessResult r =
+        RunGentrace({"convert", "--to=" + c.to, "-", out}, c.input);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_TRUE(absl::StrContains(r.stderr_data, c.error)) << r.stderr_data;
     EXPECT_EQ(access(out.c_str(), F_OK), -1) << "a partial " << out;
 
     ASSERT_TRUE(WriteFile(out, "precious\n"));
     ASSERT_EQ(chmod(out.c_str(), 0640), 0);
-    r = Gentrace({"convert", "--to=" + c.to, "-", out}, c.input);
+    r = RunGentrace({"convert", "--to=" + c.to, "-", out}, c.input);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_EQ(ReadFileOrEmpty(out), "precious\n");
     unlink(out.c_str());
   }
   EXPECT_EQ(FilesContaining(dir, "out"), std::vector<std::string>{});
   // To standard output, what converted before the error is still shown.
-  ProcessResult r = Gentrace({"convert", "--to=text", "-", "-"}, broken_bin);
+  ProcessResult r = RunGentrace({"convert", "--to=text", "-", "-"}, broken_bin);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.stdout_data, kText);
 }
@@ -219,12 +208,12 @@ TEST(GentraceMainTest, FailedConversionLeavesNoOutput) {
 // A conversion that succeeds replaces the output whole, keeping the
 // permissions of the file it replaces; a new file gets the usual ones.
 TEST(GentraceMainTest, ConversionReplacesOutputWhole) {
-  const std::string dir = Tmp("replaced");
+  const std::string dir = TestTempPath("replaced");
   ASSERT_TRUE(mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) << dir;
   const std::string out = dir + "/out.trace";
   ASSERT_TRUE(WriteFile(out, "old contents, longer than the new ones......"));
   ASSERT_EQ(chmod(out.c_str(), 0604), 0);
-  ProcessResult r = Gentrace({"convert", "--to=binary", "-", out}, kText);
+  ProcessResult r = RunGentrace({"convert", "--to=binary", "-", out}, kText);
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   EXPECT_EQ(ReadFileOrEmpty(out), *format::TextToBinary(kText));
   struct stat st;
@@ -233,7 +222,7 @@ TEST(GentraceMainTest, ConversionReplacesOutputWhole) {
 
   const mode_t old_umask = umask(027);  // the child inherits it
   const std::string fresh = dir + "/fresh.trace";
-  r = Gentrace({"convert", "--to=binary", "-", fresh}, kText);
+  r = RunGentrace({"convert", "--to=binary", "-", fresh}, kText);
   umask(old_umask);
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   ASSERT_EQ(stat(fresh.c_str(), &st), 0);

@@ -1,5 +1,5 @@
-// `gentrace stats [--json] FILE`; see stats_command.h.
-#include "tools/stats_command.h"
+// `gentrace stats [--json] FILE`: events of a trace by kind, and its
+// complete generations.
 
 #include <cstdio>
 #include <memory>
@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "reader/reader.h"
+#include "tools/gentrace/command.h"
 
 namespace gentrace::tools {
 namespace {
@@ -68,23 +69,13 @@ void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-int RunStats(const std::vector<std::string>& args) {
-  const Command& self = StatsCommand();
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, {{"json", false}});
-  if (!parsed.ok()) return UsageError(self, parsed.status().message());
-  if (parsed->help) {
-    std::fputs(kHelp, stdout);
-    return kExitOk;
-  }
-  if (parsed->positional.size() != 1) {
-    return UsageError(self, "need exactly one FILE");
-  }
-  const bool json = parsed->flags.count("json") > 0;
+int RunStats(const ParsedArgs& args) {
+  const bool json = args.has("json");
   uint64_t counts[reader::kNumEventKinds] = {};
   uint64_t events = 0, gens = 0;
   absl::Status error;
   absl::StatusOr<std::unique_ptr<reader::Reader>> r =
-      reader::Reader::Open(parsed->positional[0]);
+      reader::Reader::Open(args.positional[0]);
   if (!r.ok()) {
     error = r.status();
   } else {
@@ -133,10 +124,9 @@ int RunStats(const std::vector<std::string>& args) {
 
 const Command& StatsCommand() {
   static const Command kCommand = {
-      "stats",
-      "count a trace's events by kind and its generations",
-      kHelp,
-      &RunStats,
+      "stats",  "count a trace's events by kind and its generations",
+      kHelp,    {{"json", false}},
+      {"FILE"}, &RunStats,
   };
   return kCommand;
 }
