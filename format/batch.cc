@@ -76,8 +76,11 @@ absl::StatusOr<bool> BatchReader::Next(Batch* batch) {
   batch->experiment = kNoExperiment;
   if (batch->experimental) {
     // Go reads the experiment byte with ReadByte and takes its EOF for the
-    // clean end of the trace.
-    if (q == end) return false;
+    // clean end of the trace (the batch byte read).
+    if (q == end) {
+      in_.Skip(1);
+      return false;
+    }
     batch->experiment = *q++;
   }
   static constexpr const char* kWhat[4] = {"gen", "M ID", "timestamp", "size"};

@@ -130,6 +130,16 @@ TEST(BatchTest, EveryTruncationIsAnErrorInGosWords) {
       EXPECT_NE(e, "") << cut;
     }
   }
+  // The ExperimentalBatch byte alone is read, then the input ends.
+  {
+    const std::string lone = t.substr(0, first_end + 1);
+    BatchReader r(Bytes(lone));
+    ASSERT_TRUE(r.ReadHeader().ok());
+    Batch b;
+    ASSERT_TRUE(*r.Next(&b));
+    EXPECT_FALSE(*r.Next(&b));
+    EXPECT_EQ(r.offset(), first_end + 1);
+  }
   EXPECT_EQ(ErrorOf(t.substr(0, 17)), "error reading batch gen: EOF");
   EXPECT_EQ(ErrorOf(t.substr(0, 19)), "error reading batch timestamp: EOF");
   EXPECT_EQ(ErrorOf(t.substr(0, 20)),
