@@ -352,6 +352,44 @@ TEST(ZstdSourceTest, TruncatedStreamFailsAfterItsData) {
   EXPECT_EQ(src.Read(&b, 1).status(), err);
 }
 
+// What the tracer's writer thread does: zstd into the caller's fd (a pipe
+// here), header first, a frame per generation; bytes_written() is what
+// reached the fd; Close() leaves the caller's fd open.
+TEST(ZstdSinkTest, TracerStyleIntoACallersPipe) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::string got;
+  std::thread reader([&] {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = read(fds[0], buf, sizeof(buf));
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+  });
+  const std::string header = EncodeHeader(Version::kGo123);
+  const std::string g1 = Pattern(70000), g2 = Pattern(500);
+  {
+    absl::StatusOr<std::unique_ptr<ZstdSink>> s = ZstdSink::Create(
+        std::make_unique<FdSink>(fds[1], /*owned=*/false,
+                                 FdSink::Options{0, "trace fd"}),
+        3);
+    ASSERT_TRUE(s.ok()) << s.status();
+    ASSERT_TRUE((*s)->WriteString(header).ok());
+    ASSERT_TRUE((*s)->WriteString(g1).ok());
+    ASSERT_TRUE((*s)->EndGeneration().ok());
+    ASSERT_TRUE((*s)->WriteString(g2).ok());
+    ASSERT_TRUE((*s)->EndGeneration().ok());
+    ASSERT_TRUE((*s)->Close().ok());
+    EXPECT_GE(fcntl(fds[1], F_GETFD), 0);  // still open
+    close(fds[1]);
+    reader.join();
+    EXPECT_EQ((*s)->bytes_written(), got.size());
+  }
+  close(fds[0]);
+  EXPECT_EQ(Frames(got), (std::vector<std::string>{header + g1, g2}));
+}
+
 // ---------------------------------------------------------------- sources
 
 TEST(ByteSourceTest, PrefixIsReadBackBeforeTheRest) {
