@@ -10,10 +10,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/sys.h"
 
 extern char** environ;
 
@@ -42,10 +44,7 @@ std::string TestTempPath(const std::string& name) {
 }
 
 std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return base::ReadSmallFile(path, std::numeric_limits<size_t>::max());
 }
 
 bool WriteFile(const std::string& path, const std::string& data) {
