@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "format/chunked_source.h"
 #include "format/header.h"
 #include "format/leb128.h"
 
@@ -203,20 +204,6 @@ TEST(BatchTest, HeaderByGosRules) {
 
 TEST(BatchTest, MaxSizeBatchThroughSmallStreamReads) {
   // A full 64 KiB payload read through a source that returns 7 bytes a call.
-  class Trickle : public ByteSource {
-   public:
-    explicit Trickle(std::string s) : s_(std::move(s)) {}
-    absl::StatusOr<size_t> Read(uint8_t* dst, size_t n) override {
-      size_t k = std::min({n, size_t{7}, s_.size() - pos_});
-      std::copy(s_.begin() + pos_, s_.begin() + pos_ + k, dst);
-      pos_ += k;
-      return k;
-    }
-
-   private:
-    std::string s_;
-    size_t pos_ = 0;
-  };
   std::string t = EncodeHeader(Version::kGo122);
   uint8_t h[kMaxBatchHeaderSize];
   for (int i = 0; i < 3; ++i) {
@@ -225,7 +212,7 @@ TEST(BatchTest, MaxSizeBatchThroughSmallStreamReads) {
     t.append(reinterpret_cast<char*>(h), n);
     t.append(kMaxBatchPayload, static_cast<char>('a' + i));
   }
-  Trickle src(t);
+  ChunkedSource src(t, 7);
   BatchReader r(&src);
   ASSERT_TRUE(r.ReadHeader().ok());
   Batch b;

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "format/batch.h"
 #include "format/byte_source.h"
+#include "format/chunked_source.h"
 #include "format/text.h"
 #include "gtest/gtest.h"
 #include "reader/dump.h"
@@ -92,27 +93,9 @@ std::string DumpBuffer(const std::string& bin) {
   return DumpOf(*std::move(r));
 }
 
-// A source that hands out at most `chunk` bytes per Read.
-class ChunkedSource : public format::ByteSource {
- public:
-  ChunkedSource(std::string data, size_t chunk)
-      : data_(std::move(data)), chunk_(chunk) {}
-  absl::StatusOr<size_t> Read(uint8_t* dst, size_t n) override {
-    size_t k = std::min({n, chunk_, data_.size() - pos_});
-    memcpy(dst, data_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  std::string data_;
-  size_t chunk_;
-  size_t pos_ = 0;
-};
-
 std::string DumpStream(const std::string& bin, size_t chunk) {
   absl::StatusOr<std::unique_ptr<Reader>> r =
-      Reader::FromSource(std::make_unique<ChunkedSource>(bin, chunk));
+      Reader::FromSource(std::make_unique<format::ChunkedSource>(bin, chunk));
   if (!r.ok()) return DumpErrorLine(r.status().message());
   return DumpOf(*std::move(r));
 }

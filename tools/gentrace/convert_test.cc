@@ -10,6 +10,7 @@
 #include "format/batch.h"
 #include "format/byte_sink.h"
 #include "format/byte_source.h"
+#include "format/chunked_source.h"
 #include "format/header.h"
 #include "format/leb128.h"
 #include "format/raw_event.h"
@@ -21,28 +22,10 @@ namespace {
 
 using format::RawEvent;
 
-// Hands out at most `step` bytes a read, like a pipe.
-class TrickleSource : public format::ByteSource {
- public:
-  TrickleSource(std::string data, size_t step)
-      : data_(std::move(data)), step_(step) {}
-  absl::StatusOr<size_t> Read(uint8_t* dst, size_t n) override {
-    const size_t k = std::min({n, step_, data_.size() - pos_});
-    std::memcpy(dst, data_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  std::string data_;
-  size_t step_;
-  size_t pos_ = 0;
-};
-
 absl::StatusOr<std::string> ConvertBytes(const std::string& input,
                                          TraceFormat to,
                                          size_t step = 1 << 20) {
-  TrickleSource in(input, step);
+  format::ChunkedSource in(input, step);
   std::string out;
   format::StringSink sink(&out);
   absl::Status st = Convert(&in, &sink, to);
