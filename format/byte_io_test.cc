@@ -86,6 +86,18 @@ std::vector<std::string> Frames(const std::string& z) {
   return frames;
 }
 
+// A thread that reads fd to its end into *out.
+std::thread DrainInto(int fd, std::string* out) {
+  return std::thread([fd, out] {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = read(fd, buf, sizeof(buf));
+      if (n <= 0) break;
+      out->append(buf, static_cast<size_t>(n));
+    }
+  });
+}
+
 bool SigpipeBlocked() {
   sigset_t cur;
   pthread_sigmask(SIG_BLOCK, nullptr, &cur);
@@ -238,14 +250,7 @@ TEST(FdSinkTest, WriteFullyCountsWhatWasWritten) {
   ASSERT_EQ(pipe(fds), 0);
   const std::string data = Pattern(200000);  // more than a pipe holds
   std::string got;
-  std::thread reader([&] {
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = read(fds[0], buf, sizeof(buf));
-      if (n <= 0) break;
-      got.append(buf, static_cast<size_t>(n));
-    }
-  });
+  std::thread reader = DrainInto(fds[0], &got);
   size_t written = 0;
   EXPECT_EQ(WriteFully(fds[1], data.data(), data.size(), &written), 0);
   EXPECT_EQ(written, data.size());
@@ -359,14 +364,7 @@ TEST(ZstdSinkTest, TracerStyleIntoACallersPipe) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   std::string got;
-  std::thread reader([&] {
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = read(fds[0], buf, sizeof(buf));
-      if (n <= 0) break;
-      got.append(buf, static_cast<size_t>(n));
-    }
-  });
+  std::thread reader = DrainInto(fds[0], &got);
   const std::string header = EncodeHeader(Version::kGo123);
   const std::string g1 = Pattern(70000), g2 = Pattern(500);
   {
