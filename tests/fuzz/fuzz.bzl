@@ -14,6 +14,7 @@ fuzz_target(name, srcs, deps, corpus) makes
 def fuzz_target(name, srcs, deps, corpus, min_seeds = 1, replay_size = "small"):
     native.cc_binary(
         name = name,
+        testonly = True,
         srcs = srcs + ["//tests/fuzz:fuzz_check.h"],
         tags = [
             "fuzz",
