@@ -225,6 +225,13 @@ std::string Dur(int64_t ns) {
   return absl::StrCat(ns, "ns");
 }
 
+// "376 B", "19.6 KB", "3.2 MB".
+std::string Bytes(uint64_t n) {
+  if (n < 1000) return absl::StrCat(n, " B");
+  if (n < 1000 * 1000) return absl::StrFormat("%.1f KB", n / 1e3);
+  return absl::StrFormat("%.1f MB", n / 1e6);
+}
+
 // A table whose first column takes the width the others leave.
 class Table {
  public:
@@ -270,11 +277,10 @@ std::string ToText(const std::string& path, const StatsReport& r,
   const int width = OutputWidth();
   std::string out;
   absl::StrAppend(&out, "trace: ", path, "\n");
-  absl::StrAppend(&out, "duration: ", Dur(r.duration_ns()), " (",
-                  r.duration_ns(), " ns), ", r.generations_complete,
-                  " complete generations (largest ",
-                  absl::StrFormat("%.1f", r.largest_generation_bytes / 1e6),
-                  " MB), ", r.events, " events\n");
+  absl::StrAppend(
+      &out, "duration: ", Dur(r.duration_ns()), " (", r.duration_ns(), " ns), ",
+      r.generations_complete, " complete generations (largest ",
+      Bytes(r.largest_generation_bytes), "), ", r.events, " events\n");
   if (!error.ok()) absl::StrAppend(&out, "error: ", error.message(), "\n");
   if (!r.info_error.empty()) {
     absl::StrAppend(&out, "gentrace info: ", r.info_error, "\n");

@@ -298,8 +298,8 @@ TEST(StatsCommandTest, HandBuiltTraceText) {
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
   const std::string& out = r.stdout_data;
   for (const char* want : {
-           "duration: 6.0us (5991 ns), 2 complete generations (largest 0.0 "
-           "MB), 43 events\n",
+           "duration: 6.0us (5991 ns), 2 complete generations (largest 376 "
+           "B), 43 events\n",
            "\nThreads (2)\n"
            "  thread                         running   syscall   blocked   "
            "waiting   samples\n"
