@@ -328,6 +328,24 @@ TEST(StatsCommandTest, HandBuiltTraceText) {
   }
 }
 
+// --top limits the function lists; a bad value is a usage error.
+TEST(StatsCommandTest, Top) {
+  const std::string path = WriteTrace("hand-top.trace", HandBuiltTrace());
+  ProcessResult r = RunGentrace({"stats", "--json", "--top=1", path});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  EXPECT_TRUE(absl::StrContains(
+      r.stdout_data,
+      "\"top_flat\": [{\"function\": \"main.leaf\", \"samples\": 2}], "
+      "\"top_cumulative\": [{\"function\": \"main.main\", \"samples\": "
+      "3}]}}\n"))
+      << r.stdout_data;
+  r = RunGentrace({"stats", "--top=many", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(
+      absl::StartsWith(r.stderr_data, "gentrace stats: --top needs a number\n"))
+      << r.stderr_data;
+}
+
 // Bad input: one line on stderr naming the file and where reading
 // stopped, a non-zero exit, and the statistics of what was read.
 TEST(StatsCommandTest, BrokenInput) {

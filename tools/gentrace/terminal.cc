@@ -44,15 +44,19 @@ void Progress::Update(uint64_t bytes_done) {
     return;
   }
   last_ = now;
-  shown_ = true;
   const double mb = bytes_done / 1e6;
+  char line[160];
   if (total_ > 0) {
-    std::fprintf(stderr, "\r%s: %3d%% (%.1f MB of %.1f MB)", label_.c_str(),
-                 static_cast<int>(100.0 * bytes_done / total_), mb,
-                 total_ / 1e6);
+    std::snprintf(line, sizeof(line), "\r%s: %3d%% (%.1f MB of %.1f MB)",
+                  label_.c_str(), static_cast<int>(100.0 * bytes_done / total_),
+                  mb, total_ / 1e6);
   } else {
-    std::fprintf(stderr, "\r%s: %.1f MB", label_.c_str(), mb);
+    std::snprintf(line, sizeof(line), "\r%s: %.1f MB", label_.c_str(), mb);
   }
+  if (shown_ && line_ == line) return;
+  shown_ = true;
+  line_ = line;
+  std::fputs(line, stderr);
   std::fflush(stderr);
 }
 

@@ -39,6 +39,7 @@ class Progress {
   uint64_t total_;
   bool enabled_;
   bool shown_ = false;
+  std::string line_;  // the line shown last
   std::chrono::steady_clock::time_point start_, last_;
 };
 
