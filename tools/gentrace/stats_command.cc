@@ -43,7 +43,7 @@ input is decompressed) in one pass and says where its time went:
     sampling source, rate, and samples recorded and lost;
   * what `go tool trace -pprof=net|sync|syscall|sched` would total.
 
-Tables are as wide as the terminal (or $COLUMNS, else 80). A progress line
+Tables are as wide as the terminal (or $COLUMNS, else 80; 60 at least). A progress line
 appears on stderr when it is a terminal and reading takes over a second.
 If reading stops early, the statistics cover what was read and one line
 on stderr names the file, where reading stopped, and why.
@@ -241,14 +241,18 @@ class Table {
     rows_.push_back(std::move(cells));
   }
   void AppendTo(std::string* out) const {
-    const int others = static_cast<int>(headers_.size() - 1) * (num_width_ + 1);
-    const int first = std::max(12, width_ - 2 - others);
-    Line(headers_, first, out);
-    for (const auto& r : rows_) Line(r, first, out);
+    // Narrow the number columns (down to 7, which any Dur() fits) before
+    // the name column goes below 8.
+    const int n = static_cast<int>(headers_.size() - 1);
+    int num = num_width_;
+    while (num > 7 && width_ - 2 - n * (num + 1) < 8) --num;
+    const int first = std::max(8, width_ - 2 - n * (num + 1));
+    Line(headers_, first, num, out);
+    for (const auto& r : rows_) Line(r, first, num, out);
   }
 
  private:
-  void Line(const std::vector<std::string>& cells, int first,
+  void Line(const std::vector<std::string>& cells, int first, int num,
             std::string* out) const {
     std::string name = cells[0];
     if (static_cast<int>(name.size()) > first) {
@@ -256,12 +260,13 @@ class Table {
       // first word ("G12 ").
       size_t keep = name.find(' ');
       keep = keep != std::string::npos && keep < 10 ? keep + 1 : 0;
-      const size_t tail = first - 3 - keep;
+      if (static_cast<int>(keep) + 3 + 2 > first) keep = 0;
+      const size_t tail = std::max(0, first - 3 - static_cast<int>(keep));
       name = name.substr(0, keep) + "..." + name.substr(name.size() - tail);
     }
     std::string line = absl::StrFormat("  %-*s", first, name);
     for (size_t i = 1; i < cells.size(); ++i) {
-      absl::StrAppend(&line, absl::StrFormat(" %*s", num_width_, cells[i]));
+      absl::StrAppend(&line, absl::StrFormat(" %*s", num, cells[i]));
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     absl::StrAppend(out, line, "\n");

@@ -330,6 +330,37 @@ TEST(StatsCommandTest, HandBuiltTraceText) {
   }
 }
 
+// Tables take the width $COLUMNS gives (stdout is not a terminal here):
+// their header lines are exactly that wide, and no line is wider.
+TEST(StatsCommandTest, TablesFitTheWidth) {
+  const std::string path = WriteTrace("hand-width.trace", HandBuiltTrace());
+  for (int width : {60, 80, 132}) {
+    setenv("COLUMNS", absl::StrCat(width).c_str(), 1);
+    ProcessResult r = RunGentrace({"stats", path});
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+    int headers = 0;
+    for (absl::string_view line : absl::StrSplit(r.stdout_data, '\n')) {
+      if (absl::StartsWith(line, "trace: ") ||
+          absl::StartsWith(line, "duration: ") ||
+          absl::StartsWith(line, "All goroutines: ") ||
+          absl::StartsWith(line, "go tool trace -pprof: ") ||
+          absl::StartsWith(line, "CPU samples: ") ||
+          absl::StartsWith(line, "Events by kind:")) {
+        continue;  // sentences, not table rows
+      }
+      EXPECT_LE(static_cast<int>(line.size()), width) << line;
+      if (absl::StartsWith(line, "  thread ") ||
+          absl::StartsWith(line, "  goroutine ") ||
+          absl::StartsWith(line, "  region ")) {
+        EXPECT_EQ(static_cast<int>(line.size()), width) << line;
+        ++headers;
+      }
+    }
+    EXPECT_EQ(headers, 3) << r.stdout_data;
+  }
+  setenv("COLUMNS", "80", 1);
+}
+
 // --top limits the function lists; a bad value is a usage error.
 TEST(StatsCommandTest, Top) {
   const std::string path = WriteTrace("hand-top.trace", HandBuiltTrace());

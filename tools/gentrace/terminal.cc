@@ -24,7 +24,7 @@ int OutputWidth() {
              c == nullptr || !absl::SimpleAtoi(c, &width) || width <= 0) {
     width = 80;
   }
-  return width < 40 ? 40 : width;
+  return width < 60 ? 60 : width;
 }
 
 Progress::Progress(std::string label, uint64_t total_bytes)

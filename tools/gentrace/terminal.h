@@ -10,7 +10,7 @@
 namespace gentrace::tools {
 
 // The width tables are laid out for: the terminal's (TIOCGWINSZ) when
-// stdout is one, else $COLUMNS if it is a number, else 80. At least 40.
+// stdout is one, else $COLUMNS if it is a number, else 80. At least 60.
 int OutputWidth();
 
 // A progress line on stderr ("\rgentrace stats: 41% (120.3 MB of 290.0
