@@ -163,6 +163,10 @@ std::string ToJson(const StatsReport& r, const absl::Status& error) {
       ", \"largest_generation_bytes\": ", r.largest_generation_bytes,
       ", \"gentrace_info\": ", r.gentrace_info ? "true" : "false",
       ", \"info_error\": ", r.info_error.empty() ? "null" : Json(r.info_error));
+  // A thread's own goroutine (gentrace) says how long the thread was
+  // blocked, and on what, and how long it waited to run.
+  absl::flat_hash_map<int64_t, const GoroutineStats*> by_id;
+  for (const GoroutineStats& g : r.goroutines) by_id[g.id] = &g;
   out += ", \"threads\": [";
   for (size_t i = 0; i < r.threads.size(); ++i) {
     const ThreadStats& t = r.threads[i];
@@ -170,7 +174,20 @@ std::string ToJson(const StatsReport& r, const absl::Status& error) {
         &out, i ? ", " : "", "{\"thread\": ", t.id,
         ", \"name\": ", Json(t.name), ", \"goroutine\": ", t.goroutine,
         ", \"running_ns\": ", t.running_ns, ", \"syscall_ns\": ", t.syscall_ns,
-        ", \"cpu_samples\": ", t.cpu_samples, "}");
+        ", \"cpu_samples\": ", t.cpu_samples);
+    StateTimes own;
+    if (auto it = by_id.find(t.goroutine); it != by_id.end()) {
+      own = it->second->times;
+    }
+    absl::StrAppend(&out, ", \"runnable_ns\": ", own.runnable_ns,
+                    ", \"blocked_ns\": ", own.blocked_ns,
+                    ", \"blocked_by_reason\": {");
+    bool first = true;
+    for (const auto& [reason, ns] : own.blocked_by_reason) {
+      absl::StrAppend(&out, first ? "" : ", ", Json(reason), ": ", ns);
+      first = false;
+    }
+    out += "}}";
   }
   out += "], \"goroutines\": [";
   for (size_t i = 0; i < r.goroutines.size(); ++i) {
@@ -237,6 +254,7 @@ class Table {
  public:
   Table(int width, std::vector<std::string> headers, int num_width = 9)
       : width_(width), headers_(std::move(headers)), num_width_(num_width) {}
+  bool empty() const { return rows_.empty(); }
   void Row(std::vector<std::string> cells) {
     rows_.push_back(std::move(cells));
   }
@@ -309,6 +327,18 @@ std::string ToText(const std::string& path, const StatsReport& r,
              absl::StrCat(th.cpu_samples)});
     }
     t.AppendTo(&out);
+    Table reasons(width, {"thread: blocked on", "time"}, 12);
+    for (const ThreadStats& th : r.threads) {
+      auto it = by_id.find(th.goroutine);
+      if (it == by_id.end()) continue;
+      for (const auto& [reason, ns] : it->second->times.blocked_by_reason) {
+        reasons.Row(
+            {absl::StrCat(th.name.empty() ? absl::StrCat(th.id) : th.name, ": ",
+                          reason),
+             Dur(ns)});
+      }
+    }
+    if (!reasons.empty()) reasons.AppendTo(&out);
   }
 
   // Goroutines that are not a thread's own, busiest first.
