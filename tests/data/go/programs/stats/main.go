@@ -4,7 +4,11 @@
 // writes and fsyncs), over several generations when GODEBUG sets a short
 // traceadvanceperiod.
 //
-// Usage: stats OUT.trace [ROUNDS]
+// Usage: stats OUT.trace [ROUNDS [MIN_MS]]
+//
+// Runs ROUNDS rounds (20), and more until MIN_MS milliseconds (0) have
+// passed, so that a trace spans several generations however fast the
+// machine; prints "rounds=N".
 package main
 
 import (
@@ -22,12 +26,18 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	rounds := 20
+	rounds, minMs := 20, 0
 	if len(os.Args) > 2 {
 		if rounds, err = strconv.Atoi(os.Args[2]); err != nil {
 			panic(err)
 		}
 	}
+	if len(os.Args) > 3 {
+		if minMs, err = strconv.Atoi(os.Args[3]); err != nil {
+			panic(err)
+		}
+	}
+	start := time.Now()
 	if err := trace.Start(f); err != nil {
 		panic(err)
 	}
@@ -41,7 +51,8 @@ func main() {
 	var mu sync.Mutex
 	ch := make(chan int)
 	var wg sync.WaitGroup
-	for r := 0; r < rounds; r++ {
+	r := 0
+	for ; r < rounds || time.Since(start) < time.Duration(minMs)*time.Millisecond; r++ {
 		ctx, task := trace.NewTask(bg, "round")
 		trace.Logf(ctx, "round", "%d", r)
 		// Mutex contention: one goroutine holds the lock while others wait.
@@ -93,4 +104,5 @@ func main() {
 	if err := f.Close(); err != nil {
 		panic(err)
 	}
+	fmt.Printf("rounds=%d\n", r)
 }
