@@ -4,7 +4,8 @@
 # kept). Installs into a temporary prefix with tools/dev/install.sh, then
 #  1. builds examples/pkgconfig (a plain Makefile over `pkg-config gentrace`)
 #     and examples/cmake (find_package(gentrace): a program linked with the
-#     shared tracer and reader, and a plugin that a host loads with dlopen())
+#     shared tracer and reader, the same with the static ones, and a plugin
+#     that a host loads with dlopen())
 #     against that prefix only, and runs them;
 #  2. checks each trace with the installed `gentrace validate`, with Go's
 #     parser ($GENTRACE_GOTOOL, tests/go/build.sh), and that `stats --json`
@@ -90,10 +91,24 @@ if cmake -S "$ex" -B "$ex/build" -DCMAKE_BUILD_TYPE=Release \
   # 60 requests (a task, a region, a log each) and the producer's region
   # and log.
   check_trace pipeline "$work/pipeline.trace" 60 61 61
+  "$ex/build/pipeline_static" "$work/pipeline_static.trace" ||
+    fail "pipeline_static failed"
+  check_trace pipeline_static "$work/pipeline_static.trace" 60 61 61
+  ldd "$ex/build/pipeline_static" | grep -q libgentrace &&
+    fail "pipeline_static loads a shared libgentrace"
+  ldd "$ex/build/pipeline" | grep -q libgentrace_tracer ||
+    fail "pipeline does not load libgentrace_tracer.so"
   "$ex/build/plugin_host" "$ex/build/libtraced_plugin.so" \
     "$work/plugin.trace" || fail "plugin_host (dlopen) failed"
   # 3 plugin threads, a task, a region and a log each.
   check_trace plugin "$work/plugin.trace" 3 3 3
+  # The tracer's initial-exec TLS comes out of glibc's static TLS surplus
+  # when dlopen() brings it in; it fits even with the optional part of the
+  # surplus (which other libraries may have used up) set to nothing.
+  GLIBC_TUNABLES=glibc.rtld.optional_static_tls=0 "$ex/build/plugin_host" \
+    "$ex/build/libtraced_plugin.so" "$work/plugin_notls.trace" ||
+    fail "plugin_host (dlopen, optional_static_tls=0) failed"
+  check_trace plugin_notls "$work/plugin_notls.trace" 3 3 3
 else
   cat "$work/ex.log" >&2
   fail "examples/cmake does not build"
@@ -105,7 +120,7 @@ bazel build --noshow_progress //tools/gentrace //tools/demo 2>"$work/bazel.log" 
 bin=$(bazel info bazel-bin 2>/dev/null)
 "$bin/tools/demo/demo" --seconds=1 --out="$work/demo.trace" >/dev/null ||
   fail "the Bazel-built demo failed"
-for t in demo app pipeline plugin; do
+for t in demo app pipeline pipeline_static plugin; do
   [[ -f $work/$t.trace ]] || continue
   a=$("$prefix/bin/gentrace" stats --json "$work/$t.trace") || true
   b=$("$bin/tools/gentrace/gentrace" stats --json "$work/$t.trace") || true
