@@ -12,6 +12,8 @@ debs=(
   libclang-rt-14-dev
   clang-format      # ./dev format
   pkg-config
+  cmake             # ./dev install (the CMake build, docs/BUILDING.md)
+  make              # examples/pkgconfig's Makefile
   libabsl-dev
   libzstd-dev
   zstd

@@ -4,7 +4,12 @@
 #   default  bazel test //...
 #   tsan     bazel test --config=tsan     over tests tagged "tsan"
 #   asan     bazel test --config=sanitize over tests tagged "asan" (ASan+UBSan)
-# (--fast: only the first), count the test cases of each pass from their XML
+# (--fast: only the first), and, when the patterns are the default //...,
+# two script tests of the CMake build:
+#   cmake_sources  tools/dev/cmake_sources_check.sh (CMakeLists.txt vs Bazel)
+#   install        tools/dev/install_test.sh (./dev install into a temporary
+#                  prefix, the examples built and run against it)
+# count the test cases of each pass from their XML
 # results (tools/dev/count_tests.sh) and end with the line
 #   N passed, N failed
 # (a test case that left out a check with Go's tools counts as failed).
@@ -46,6 +51,7 @@ if [[ -f tests/go/build.sh ]]; then
     say "Go interop tool: $gotool"
     test_env+=("--test_env=GENTRACE_GOTOOL=$gotool")
   else
+    gotool=""
     summary+=("go tool: tests/go/build.sh failed" \
       "  FAILED tests/go/build.sh (see its output above)")
     ((failed += 1))
@@ -90,7 +96,29 @@ run_pass() {
   summary+=("$line" "${details[@]}")
 }
 
+# run_script NAME CMD...: a test that is a script outside Bazel; counts as
+# one test case (exit 3: passed but left out Go's checks).
+run_script() {
+  local name=$1 rc=0
+  shift
+  say "script test $name: $*"
+  "$@" || rc=$?
+  case $rc in
+    0) ((passed += 1)); summary+=("script $name: passed") ;;
+    3)
+      ((failed += 1, go_skipped += 1))
+      summary+=("script $name: left out Go's checks" "  FAILED $*")
+      ;;
+    *) ((failed += 1)); summary+=("script $name: failed" "  FAILED $*") ;;
+  esac
+}
+
 run_pass default ""
+if [[ ${patterns[*]} == //... ]]; then
+  run_script cmake_sources "$ROOT/tools/dev/cmake_sources_check.sh"
+  run_script install env "GENTRACE_GOTOOL=${gotool:-}" \
+    "$ROOT/tools/dev/install_test.sh"
+fi
 if ((fast == 0)); then
   run_pass tsan tsan --config=tsan
   run_pass asan asan --config=sanitize
