@@ -10,6 +10,7 @@
 
 #include "cpusample/fp_unwind.h"
 #include "cpusample/sampler.h"
+#include "tracer/internal/crash_gate.h"
 #include "tracer/internal/runtime.h"
 #include "tracer/internal/trace_locker.h"
 #include "tracer/internal/writer.h"
@@ -88,9 +89,10 @@ ThreadState* ThreadRegistry::Register(ThreadState* ts) {
     ts->name = OsThreadName(ts->tid);
     tls_thread = ts;
     pthread_setspecific(g_exit_key, ts);
+    EnsureAltStack(ts);
     std::lock_guard<std::mutex> l(mu_);
-    ts->next = threads_;
-    threads_ = ts;
+    ts->next = threads_.load(std::memory_order_relaxed);
+    threads_.store(ts, std::memory_order_release);  // for ForEachForCrash
   }
   std::unique_lock<std::mutex> l(mu_);
   const uint64_t session = g_trace.session();
@@ -142,6 +144,18 @@ ThreadState* ThreadRegistry::Register(ThreadState* ts) {
   return ts;
 }
 
+void ThreadRegistry::SetUpAltStack(ThreadState* ts) {
+  // Read the epoch first: an install after this read is seen next time.
+  const uint32_t epoch = CrashHandlerEpoch();
+  if (epoch % 2 == 1) {
+    // Installed. A failure (no memory for the stack) leaves the thread
+    // without one: it then dies of a stack overflow without a dump, as it
+    // would without the handler.
+    (void)InstallCrashAltStackForThisThread();
+  }
+  ts->alt_stack_epoch = epoch;
+}
+
 void ThreadRegistry::AttachSampler() {
   // Per-thread CPU timers and counters are armed for traced threads.
   if (sample_threads_.load(std::memory_order_relaxed) &&
@@ -173,12 +187,18 @@ void ThreadRegistry::ThreadExit(ThreadState* ts) {
       ts->exit_gen = tl.gen();
     }
     // Go's traceThreadDestroy: flush both generations' buffers now; the
-    // advancer may be waiting for us to flush the older one.
-    std::lock_guard<std::mutex> fl(ts->flush_mu);
-    for (int i = 0; i < 2; ++i) {
-      if (ts->buf[i] != nullptr) writer_->FlushBuf(ts->buf[i]);
-      if (ts->sbuf[i] != nullptr) writer_->FlushBuf(ts->sbuf[i]);
-      ts->buf[i] = ts->sbuf[i] = nullptr;
+    // advancer may be waiting for us to flush the older one. Not while a
+    // crash snapshot is taken (crash_gate.h X2): it writes them itself.
+    // The gate is read inside the hold (seq_cst after the seqlock's RMW),
+    // so either the crash path sees this hold and waits for it to end, or
+    // this sees the gate closed.
+    if (!g_crash_gate.closed()) {
+      std::lock_guard<std::mutex> fl(ts->flush_mu);
+      for (int i = 0; i < 2; ++i) {
+        if (ts->buf[i] != nullptr) writer_->FlushBuf(ts->buf[i]);
+        if (ts->sbuf[i] != nullptr) writer_->FlushBuf(ts->sbuf[i]);
+        ts->buf[i] = ts->sbuf[i] = nullptr;
+      }
     }
     // The thread's references, whether or not it is traced now (I8).
     GState* cur = ts->cur_g;
@@ -221,19 +241,26 @@ void ThreadRegistry::ReclaimExitedLocked(uint64_t gen, bool all) {
   // A thread whose own G some fiber still links to as its resumer stays
   // (I8).
   const uint64_t session = g_trace.session();
-  ThreadState** link = &threads_;
-  while (ThreadState* ts = *link) {
+  ThreadState* prev = nullptr;
+  ThreadState* ts = threads_.load(std::memory_order_relaxed);
+  while (ts != nullptr) {
+    ThreadState* const next = ts->next;
     if (ts->exited.load(std::memory_order_acquire) &&
         ts->own_g.refs.load(std::memory_order_acquire) == 0 &&
         (all || ts->session != session || ts->exit_gen + 1 <= gen)) {
-      *link = ts->next;
+      if (prev == nullptr) {
+        threads_.store(next, std::memory_order_release);
+      } else {
+        prev->next = next;
+      }
       if (ts->session == session && ts->created) {
         free_procs_.emplace_back(ts->proc, ts->exit_gen);
       }
       delete ts;
     } else {
-      link = &ts->next;
+      prev = ts;
     }
+    ts = next;
   }
 }
 

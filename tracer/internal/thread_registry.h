@@ -14,6 +14,15 @@
 // Registration (I9, with TraceLocker): a thread whose state belongs to an
 // earlier session is initialized again, under the registry's lock, before
 // it writes: a new P, a new G, empty caches.
+//
+// The crash path walks the list without the lock (ForEachForCrash): new
+// states are published at its head with a release store, and states are
+// unlinked and freed only inside the crash gate (crash_gate.h X1).
+//
+// Alternate signal stacks: while a crash handler is installed
+// (tracer/crash_handler.h), every registered thread gets one, at
+// registration or at its next buffer (TraceLocker's slow path), so that a
+// stack overflow on it is caught.
 #ifndef GENTRACE_TRACER_INTERNAL_THREAD_REGISTRY_H_
 #define GENTRACE_TRACER_INTERNAL_THREAD_REGISTRY_H_
 
@@ -29,6 +38,7 @@
 
 #include "absl/strings/string_view.h"
 #include "format/spec.h"
+#include "tracer/crash_handler.h"
 #include "tracer/internal/goroutines.h"
 #include "tracer/internal/stack_table.h"
 #include "tracer/internal/string_table.h"
@@ -77,6 +87,10 @@ struct ThreadState {
   // Bounds of the thread's stack, for the frame-pointer walk.
   uintptr_t stack_lo = 0;
   uintptr_t stack_hi = 0;
+
+  // The crash handler's install count this thread's alternate signal
+  // stack was set up for (owner only).
+  uint32_t alt_stack_epoch = 0;
 
   // Lifecycle.
   std::atomic<bool> exited{false};
@@ -153,7 +167,26 @@ class ThreadRegistry {
   template <typename F>
   void ForEach(F fn) {
     std::lock_guard<std::mutex> l(mu_);
-    for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) fn(ts);
+    for (ThreadState* ts = threads_.load(std::memory_order_relaxed);
+         ts != nullptr; ts = ts->next) {
+      fn(ts);
+    }
+  }
+  // The crash path's: the same without the lock, with the crash gate
+  // closed (no state is freed meanwhile). Async-signal-safe if fn is.
+  template <typename F>
+  void ForEachForCrash(F fn) const {
+    for (ThreadState* ts = threads_.load(std::memory_order_acquire);
+         ts != nullptr; ts = ts->next) {
+      fn(ts);
+    }
+  }
+  // Gives the calling thread (ts) an alternate signal stack if a crash
+  // handler was installed since it last looked. Not async-signal-safe.
+  static void EnsureAltStack(ThreadState* ts) {
+    if (__builtin_expect(ts->alt_stack_epoch != CrashHandlerEpoch(), 0)) {
+      SetUpAltStack(ts);
+    }
   }
   // The name ts has now: read again from the OS unless it was set through
   // gentrace (or the thread has exited).
@@ -170,6 +203,7 @@ class ThreadRegistry {
   // go to the writer; after this the advancer may free ts (I7).
   void ThreadExit(ThreadState* ts);
   void AttachSampler();
+  static void SetUpAltStack(ThreadState* ts);
   // A P for a thread registering now. Under mu_.
   uint64_t AllocProc();
   void ReclaimExitedLocked(uint64_t gen, bool all);
@@ -179,7 +213,8 @@ class ThreadRegistry {
   std::atomic<bool> sample_threads_{false};
 
   std::mutex mu_;
-  ThreadState* threads_ = nullptr;
+  // Written under mu_; read without it by the crash path.
+  std::atomic<ThreadState*> threads_{nullptr};
   uint64_t threads_seen_ = 0;
   // P ids: free ones become reusable two generations after their thread
   // exited, so a P never gets two statuses in one generation.
