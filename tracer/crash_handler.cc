@@ -540,9 +540,7 @@ void UninstallCrashHandler() {
   g.path[0] = '\0';
 }
 
-uint32_t CrashHandlerEpoch() {
-  return g_epoch.load(std::memory_order_acquire);
-}
+uint32_t CrashHandlerEpoch() { return g_epoch.load(std::memory_order_acquire); }
 
 std::string CrashDumpPath() {
   std::lock_guard<std::mutex> l(g_mu);

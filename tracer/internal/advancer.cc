@@ -2,8 +2,6 @@
 #include "tracer/internal/advancer.h"
 
 #include <sched.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdarg>
@@ -15,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "format/gentrace_batch.h"
 #include "tracer/internal/clock.h"
-#include "tracer/internal/crash_gate.h"
 #include "tracer/internal/goroutines.h"
 #include "tracer/internal/thread_registry.h"
 #include "tracer/internal/trace_locker.h"
@@ -66,10 +63,8 @@ void Advancer::StartThread(std::function<void()> setup) {
     exited_ = false;
   }
   thread_ = std::thread([this, setup = std::move(setup)] {
-    tid_.store(static_cast<int>(syscall(SYS_gettid)), std::memory_order_release);
     setup();
     Loop();
-    tid_.store(0, std::memory_order_release);
   });
 }
 
@@ -104,14 +99,10 @@ void Advancer::Loop() {
     // generation current when it was made ends here (or ended earlier).
     const uint64_t serving = requested_;
     l.unlock();
-    // X1 (crash_gate.h): no advance while a crash snapshot is taken; the
-    // advancer waits here until the gate opens again.
-    g_crash_gate.EnterWhenOpen();
     {
       std::lock_guard<std::mutex> cl(*parts_.control_mu);
       Advance(stop);
     }
-    g_crash_gate.Exit();
     l.lock();
     served_ = serving;
     if (stop) exited_ = true;

@@ -2,8 +2,8 @@
 // the current generation every generation_period, or when asked
 // (AdvanceNow), and writes everything of it that threads do not write
 // themselves. Advance takes Go's steps in Go's order; each is a function
-// of its own (the crash path, crash_snapshot.h, does the same steps for
-// the current generation in an async-signal-safe form). Invariant numbered as in runtime.h:
+// of its own (the flight recorder's crash path will reuse the flush
+// sequence). Invariant numbered as in runtime.h:
 //
 //  I2. After the advancer switches the global generation from N to N+1,
 //      it waits until every thread's seqlock is even or has changed since
@@ -14,13 +14,10 @@
 // The advancer also writes the statuses of whatever stayed silent in a
 // generation (I4, goroutines.h; relying on I5), frees fibers and threads
 // nothing refers to any more (I7, I8), and ends a generation only once the
-// writer has the previous one complete (I3, writer.h). Each advance runs
-// inside the crash gate (crash_gate.h X1): while a crash snapshot is taken
-// no advance starts, and the one running finishes first.
+// writer has the previous one complete (I3, writer.h).
 #ifndef GENTRACE_TRACER_INTERNAL_ADVANCER_H_
 #define GENTRACE_TRACER_INTERNAL_ADVANCER_H_
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -81,10 +78,6 @@ class Advancer {
   // has stopped. The caller checks it may wait here (Runtime::AdvanceNow).
   absl::Status AdvanceNow();
 
-  // The advancer thread's id (0 when it is not running), for the crash
-  // path. Async-signal-safe.
-  int thread_tid() const { return tid_.load(std::memory_order_acquire); }
-
  private:
   // What stayed silent in a generation so far, noted before the switch.
   struct SilentProc {
@@ -128,7 +121,6 @@ class Advancer {
   uint64_t gen_start_time_ = 0;
 
   std::thread thread_;
-  std::atomic<int> tid_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable done_cv_;

@@ -16,7 +16,6 @@
 #include "absl/strings/str_format.h"
 #include "format/header.h"
 #include "tracer/internal/clock.h"
-#include "tracer/internal/crash_gate.h"
 #include "tracer/internal/sink.h"
 
 namespace gentrace {
@@ -24,7 +23,6 @@ namespace internal {
 
 std::atomic<bool> g_enabled{false};
 TraceState g_trace;
-CrashGate g_crash_gate;
 
 // True on gentrace's own threads (the advancer, and the writer, which runs
 // Options::callback): Start, Stop and AdvanceNow there would wait for the
@@ -63,13 +61,12 @@ enum ControlOp {
 enum Refusal { kOnWriterThread, kInsideControlCall, kInSignalHandler, kNum };
 
 absl::Status MakeRefusal(ControlOp op, Refusal why) {
-  static constexpr const char* kNames[kNumOps] = {
-      "Start",
-      "Stop",
-      "AdvanceNow",
-      "FlightRecorder::Start",
-      "FlightRecorder::Stop",
-      "FlightRecorder::WriteTo"};
+  static constexpr const char* kNames[kNumOps] = {"Start",
+                                                  "Stop",
+                                                  "AdvanceNow",
+                                                  "FlightRecorder::Start",
+                                                  "FlightRecorder::Stop",
+                                                  "FlightRecorder::WriteTo"};
   static constexpr const char* kWhy[kNum] = {
       " called on gentrace's writer thread (from Options::callback), which "
       "it would wait for: to stop tracing from the callback, return a "
@@ -224,10 +221,10 @@ absl::Status ValidateSettings(const TraceSettings& t) {
 std::string SettingsDifference(const TraceSettings& running,
                                const TraceSettings& wanted) {
   if (running.generation_period != wanted.generation_period) {
-    return absl::StrCat(
-        "generation_period: the running trace has ",
-        absl::FormatDuration(running.generation_period), ", this asks for ",
-        absl::FormatDuration(wanted.generation_period));
+    return absl::StrCat("generation_period: the running trace has ",
+                        absl::FormatDuration(running.generation_period),
+                        ", this asks for ",
+                        absl::FormatDuration(wanted.generation_period));
   }
   if (!SameStacks(running.stacks, wanted.stacks)) {
     return absl::StrCat("stacks: the running trace has ",
@@ -288,8 +285,7 @@ absl::Status Runtime::Start(const Options& options) {
     }
     return sink;
   };
-  if (absl::Status s =
-          Attach(kDestination, SettingsOf(options), make_sink, {});
+  if (absl::Status s = Attach(kDestination, SettingsOf(options), make_sink, {});
       !s.ok()) {
     return s;
   }
@@ -398,13 +394,6 @@ absl::Status Runtime::StartTrace(const TraceSettings& settings,
     cpu_.Stop();
     return sink.status();
   }
-  if (!g_crash_gate.Enter()) {  // X1
-    cpu_.Stop();
-    return absl::UnavailableError("the process is crashing");
-  }
-  struct ExitGate {
-    ~ExitGate() { g_crash_gate.Exit(); }
-  } exit_gate;
   std::lock_guard<std::mutex> cl(control_mu_);
   InitClock();
   // Generation numbers never repeat within the process, even across
@@ -445,7 +434,6 @@ absl::Status Runtime::StopTrace() {
   cl.unlock();
   advancer_.StopAndJoin();  // it runs the final Advance(stop=true)
   writer_.Join();
-  g_crash_gate.EnterWhenOpen();  // X1
   cl.lock();
   for (Attachment& a : attached_) {
     if (a.id >= 0 && !a.ended) {
@@ -459,8 +447,6 @@ absl::Status Runtime::StopTrace() {
   threads_.EndSession();
   tables_.EndSession();
   writer_.ReleaseBuffers();
-  cl.unlock();
-  g_crash_gate.Exit();
   return error;
 }
 
@@ -521,7 +507,8 @@ void Runtime::StopAll() {
 bool Runtime::DestinationActive() {
   // Without attach_mu_: called from Options::callback too.
   const int id = destination_id_.load(std::memory_order_acquire);
-  return id >= 0 && g_trace.gen() != 0 && writer_.consumer_stats(id).status.ok();
+  return id >= 0 && g_trace.gen() != 0 &&
+         writer_.consumer_stats(id).status.ok();
 }
 
 Stats Runtime::GetStats() {

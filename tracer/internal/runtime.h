@@ -131,7 +131,6 @@ class Runtime final : private CpuSampleHost {
   Goroutines& goroutines() { return goroutines_; }
   TraceTables& tables() { return tables_; }
   Writer& writer() { return writer_; }
-  const Advancer& advancer() const { return advancer_; }
 
   // Fork handling: the child starts with tracing off and fresh state.
   static void AtForkChild();

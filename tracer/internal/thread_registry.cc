@@ -10,7 +10,6 @@
 
 #include "cpusample/fp_unwind.h"
 #include "cpusample/sampler.h"
-#include "tracer/internal/crash_gate.h"
 #include "tracer/internal/runtime.h"
 #include "tracer/internal/trace_locker.h"
 #include "tracer/internal/writer.h"
@@ -91,8 +90,8 @@ ThreadState* ThreadRegistry::Register(ThreadState* ts) {
     pthread_setspecific(g_exit_key, ts);
     EnsureAltStack(ts);
     std::lock_guard<std::mutex> l(mu_);
-    ts->next = threads_.load(std::memory_order_relaxed);
-    threads_.store(ts, std::memory_order_release);  // for ForEachForCrash
+    ts->next = threads_;
+    threads_ = ts;
   }
   std::unique_lock<std::mutex> l(mu_);
   const uint64_t session = g_trace.session();
@@ -187,18 +186,12 @@ void ThreadRegistry::ThreadExit(ThreadState* ts) {
       ts->exit_gen = tl.gen();
     }
     // Go's traceThreadDestroy: flush both generations' buffers now; the
-    // advancer may be waiting for us to flush the older one. Not while a
-    // crash snapshot is taken (crash_gate.h X2): it writes them itself.
-    // The gate is read inside the hold (seq_cst after the seqlock's RMW),
-    // so either the crash path sees this hold and waits for it to end, or
-    // this sees the gate closed.
-    if (!g_crash_gate.closed()) {
-      std::lock_guard<std::mutex> fl(ts->flush_mu);
-      for (int i = 0; i < 2; ++i) {
-        if (ts->buf[i] != nullptr) writer_->FlushBuf(ts->buf[i]);
-        if (ts->sbuf[i] != nullptr) writer_->FlushBuf(ts->sbuf[i]);
-        ts->buf[i] = ts->sbuf[i] = nullptr;
-      }
+    // advancer may be waiting for us to flush the older one.
+    std::lock_guard<std::mutex> fl(ts->flush_mu);
+    for (int i = 0; i < 2; ++i) {
+      if (ts->buf[i] != nullptr) writer_->FlushBuf(ts->buf[i]);
+      if (ts->sbuf[i] != nullptr) writer_->FlushBuf(ts->sbuf[i]);
+      ts->buf[i] = ts->sbuf[i] = nullptr;
     }
     // The thread's references, whether or not it is traced now (I8).
     GState* cur = ts->cur_g;
@@ -241,26 +234,19 @@ void ThreadRegistry::ReclaimExitedLocked(uint64_t gen, bool all) {
   // A thread whose own G some fiber still links to as its resumer stays
   // (I8).
   const uint64_t session = g_trace.session();
-  ThreadState* prev = nullptr;
-  ThreadState* ts = threads_.load(std::memory_order_relaxed);
-  while (ts != nullptr) {
-    ThreadState* const next = ts->next;
+  ThreadState** link = &threads_;
+  while (ThreadState* ts = *link) {
     if (ts->exited.load(std::memory_order_acquire) &&
         ts->own_g.refs.load(std::memory_order_acquire) == 0 &&
         (all || ts->session != session || ts->exit_gen + 1 <= gen)) {
-      if (prev == nullptr) {
-        threads_.store(next, std::memory_order_release);
-      } else {
-        prev->next = next;
-      }
+      *link = ts->next;
       if (ts->session == session && ts->created) {
         free_procs_.emplace_back(ts->proc, ts->exit_gen);
       }
       delete ts;
     } else {
-      prev = ts;
+      link = &ts->next;
     }
-    ts = next;
   }
 }
 

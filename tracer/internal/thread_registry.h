@@ -15,14 +15,12 @@
 // earlier session is initialized again, under the registry's lock, before
 // it writes: a new P, a new G, empty caches.
 //
-// The crash path walks the list without the lock (ForEachForCrash): new
-// states are published at its head with a release store, and states are
-// unlinked and freed only inside the crash gate (crash_gate.h X1).
-//
 // Alternate signal stacks: while a crash handler is installed
-// (tracer/crash_handler.h), every registered thread gets one, at
-// registration or at its next buffer (TraceLocker's slow path), so that a
-// stack overflow on it is caught.
+// (tracer/crash_handler.h), a thread registering (its first event of a
+// trace session) gets one, so that a stack overflow on it is caught. A
+// thread that registered before the handler was installed gets one at its
+// first event of the next session (or by calling
+// InstallCrashAltStackForThisThread itself).
 #ifndef GENTRACE_TRACER_INTERNAL_THREAD_REGISTRY_H_
 #define GENTRACE_TRACER_INTERNAL_THREAD_REGISTRY_H_
 
@@ -167,19 +165,7 @@ class ThreadRegistry {
   template <typename F>
   void ForEach(F fn) {
     std::lock_guard<std::mutex> l(mu_);
-    for (ThreadState* ts = threads_.load(std::memory_order_relaxed);
-         ts != nullptr; ts = ts->next) {
-      fn(ts);
-    }
-  }
-  // The crash path's: the same without the lock, with the crash gate
-  // closed (no state is freed meanwhile). Async-signal-safe if fn is.
-  template <typename F>
-  void ForEachForCrash(F fn) const {
-    for (ThreadState* ts = threads_.load(std::memory_order_acquire);
-         ts != nullptr; ts = ts->next) {
-      fn(ts);
-    }
+    for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) fn(ts);
   }
   // Gives the calling thread (ts) an alternate signal stack if a crash
   // handler was installed since it last looked. Not async-signal-safe.
@@ -213,8 +199,7 @@ class ThreadRegistry {
   std::atomic<bool> sample_threads_{false};
 
   std::mutex mu_;
-  // Written under mu_; read without it by the crash path.
-  std::atomic<ThreadState*> threads_{nullptr};
+  ThreadState* threads_ = nullptr;
   uint64_t threads_seen_ = 0;
   // P ids: free ones become reusable two generations after their thread
   // exited, so a P never gets two statuses in one generation.

@@ -2,7 +2,6 @@
 #include "tracer/internal/writer.h"
 
 #include <signal.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,7 +61,6 @@ void Writer::FlushBuf(TraceBuf* b) {
   {
     std::lock_guard<std::mutex> l(mu_);
     full_[b->gen & 1].Push(b);
-    undelivered_[b->gen & 1].fetch_add(1, std::memory_order_relaxed);
   }
   cv_.notify_all();
 }
@@ -95,8 +93,6 @@ absl::Status Writer::Begin(uint64_t first_gen, std::string header,
   gen_begun_ = false;
   completed_gen_ = first_gen - 1;
   written_gen_ = first_gen - 1;
-  undelivered_[0].store(0, std::memory_order_relaxed);
-  undelivered_[1].store(0, std::memory_order_relaxed);
   exit_ = false;
   open_ = true;
   return absl::OkStatus();
@@ -110,11 +106,8 @@ void Writer::StartThread(std::function<void()> setup,
     thread_running_ = true;
   }
   thread_ = std::thread([this, setup = std::move(setup)] {
-    thread_tid_.store(static_cast<int>(syscall(SYS_gettid)),
-                      std::memory_order_release);
     setup();
     Loop();
-    thread_tid_.store(0, std::memory_order_release);
     std::lock_guard<std::mutex> l(mu_);
     thread_running_ = false;  // CloseConsumer need not wait any more
     cv_.notify_all();
@@ -195,9 +188,7 @@ void Writer::Finish() {
   cv_.notify_all();
 }
 
-void Writer::Join() {
-  thread_.join();
-}
+void Writer::Join() { thread_.join(); }
 
 void Writer::CloseAll() {
   for (size_t i = 0; i < NumConsumers(); ++i) {
@@ -332,12 +323,8 @@ void Writer::Loop() {
       auto write = [b](Sink* s) {
         return s->Write(absl::MakeConstSpan(b->data, b->pos));
       };
-      // The `first` consumers, then the crash path may count the buffer
-      // as delivered, then the others.
-      const size_t first = first_count_;
-      Deliver(l, write, 0, first);
-      undelivered_[b->gen & 1].fetch_sub(1, std::memory_order_release);
-      Deliver(l, write, first, active_.size());
+      // The `first` consumers, then the others.
+      Deliver(l, write, 0, active_.size());
       pool_.Put(b);
       continue;
     }

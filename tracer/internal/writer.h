@@ -21,10 +21,7 @@
 // consumer that fails receives nothing more. Tracing stops (failed())
 // when a consumer marked `stops_tracing` fails, or when no consumer is left
 // that has not failed or been detached.
-//
-// For the crash path (crash_snapshot.h), async-signal-safe reads:
-// undelivered(parity), the buffers queued but not yet given to the `first`
-// consumers, and thread_tid(), the writer thread's id.
+
 #ifndef GENTRACE_TRACER_INTERNAL_WRITER_H_
 #define GENTRACE_TRACER_INTERNAL_WRITER_H_
 
@@ -59,8 +56,7 @@ struct ConsumerOptions {
   // Its failure stops tracing (otherwise only it stops receiving).
   bool stops_tracing = false;
   // Receives each batch before the consumers that are not `first` (a
-  // flight recorder's ring: the crash path counts on it, and a slow
-  // destination does not hold it back).
+  // flight recorder's ring: a slow destination does not hold it back).
   bool first = false;
   // The caller has written the header to it already (AddConsumer).
   bool header_written = false;
@@ -142,14 +138,6 @@ class Writer {
   ConsumerStats consumer_stats(int id);
   size_t buffers_allocated() const { return pool_.allocated(); }
 
-  // The crash path's (async-signal-safe): buffers of generations with
-  // this parity that were flushed but have not reached every `first`
-  // consumer yet; the writer thread's id (0 when it is not running).
-  int64_t undelivered(uint64_t parity) const {
-    return undelivered_[parity & 1].load(std::memory_order_acquire);
-  }
-  int thread_tid() const { return thread_tid_.load(std::memory_order_acquire); }
-
  private:
   static constexpr uint64_t kNoLast = ~uint64_t{0};
   struct Consumer {
@@ -179,7 +167,7 @@ class Writer {
   void Deliver(std::unique_lock<std::mutex>& l, Op op, size_t from, size_t to);
   size_t NumConsumers();
   void Fail(Consumer* c, absl::Status s);  // under mu_
-  bool AnyLive() const;                     // under mu_
+  bool AnyLive() const;                    // under mu_
   // Writer thread: consumers whose last generation was writer_gen_ leave.
   void RetireDetached();
 
@@ -206,8 +194,6 @@ class Writer {
   // (no lock needed); how many are `first`.
   std::vector<Consumer*> active_;
   size_t first_count_ = 0;
-  std::atomic<int64_t> undelivered_[2] = {{0}, {0}};
-  std::atomic<int> thread_tid_{0};
 };
 
 }  // namespace gentrace::internal
