@@ -460,7 +460,8 @@ GENTRACE_INTERNAL_NAMESPACE_END
 // ----------------------------------------------------------------- macros
 
 // A region named by a string literal, open until the end of the scope.
-#define GENTRACE_REGION(name) GENTRACE_INTERNAL_REGION(name, 0, __COUNTER__)
+#define GENTRACE_REGION(name) \
+  GENTRACE_INTERNAL_REGION(name, 0, __COUNTER__)
 // The same, within a task.
 #define GENTRACE_TASK_REGION(task_id, name) \
   GENTRACE_INTERNAL_REGION(name, task_id, __COUNTER__)
@@ -478,10 +479,10 @@ GENTRACE_INTERNAL_NAMESPACE_END
     }                                                                       \
   } while (0)
 
-#define GENTRACE_INTERNAL_REGION(name, task_id, n)                        \
-  static ::gentrace::StaticName GENTRACE_INTERNAL_CONCAT(gentrace_name_,  \
-                                                         n)(name);        \
-  ::gentrace::ScopedRegion GENTRACE_INTERNAL_CONCAT(gentrace_region_, n)( \
+#define GENTRACE_INTERNAL_REGION(name, task_id, n)                          \
+  static ::gentrace::StaticName GENTRACE_INTERNAL_CONCAT(gentrace_name_, n)( \
+      name);                                                                 \
+  ::gentrace::ScopedRegion GENTRACE_INTERNAL_CONCAT(gentrace_region_, n)(    \
       GENTRACE_INTERNAL_CONCAT(gentrace_name_, n), task_id)
 
 #include "tracer/flight_recorder.h"     // IWYU pragma: export
