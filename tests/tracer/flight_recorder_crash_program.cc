@@ -5,10 +5,10 @@
 //
 // It installs the recorder's crash handler (dump DIR/crash-<pid>.trace),
 // starts the recorder (20 ms generations) with three traced worker
-// threads, waits until the ring holds a few whole generations, logs the
-// marker (category "crash", message "marker") and waits until the
-// generation holding it is in the ring, prints "ready", logs "about to
-// crash" (category "crash") and then:
+// threads, waits until the ring has committed a few generations, stops the
+// workers, logs the marker (category "crash", message "marker") and waits
+// until the generation holding it is in the ring, prints "ready", logs
+// "about to crash" (category "crash") and then:
 //
 //   segv, abort, stack-overflow, terminate   on the main thread
 //   two-threads       two threads fault at the same moment
@@ -141,8 +141,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "no generations after 60 s\n");
     return 3;
   }
-  // The marker, then two more generations: the one holding it is whole in
-  // the ring (the dump holds the ring's whole generations only).
+  // The workers stop first, so that the generations from here on are
+  // small: under a sanitizer on a loaded machine one generation of their
+  // traffic can outgrow the ring, and the generation being written then
+  // evicts every whole one (GenerationRing's capacity note). Then a fresh
+  // generation, the marker in it, and two more generations: the one
+  // holding the marker is whole in the ring (the dump holds the ring's
+  // whole generations only).
+  g_stop_work = true;
+  for (std::thread& t : workers) t.join();
+  if (!WaitCommitted(fr, fr.stats().generations_committed + 2)) {
+    std::fprintf(stderr, "no generation after the workers stopped\n");
+    return 3;
+  }
   gentrace::Log("crash", "marker");
   if (!WaitCommitted(fr, fr.stats().generations_committed + 2)) {
     std::fprintf(stderr, "the marker's generation never ended\n");

@@ -43,10 +43,11 @@ int MarkerLogs(const std::string& path, const std::string& marker,
   return v->count_matching({"Log ", absl::StrCat("message=\"", marker, "\"")});
 }
 
-// Traced work on `n` threads until stopped.
+// Traced work on `n` threads until stopped. The default pause keeps
+// generations small enough for the rings below even under a sanitizer.
 class Workers {
  public:
-  explicit Workers(int n, absl::Duration pause = absl::Microseconds(100)) {
+  explicit Workers(int n, absl::Duration pause = absl::Milliseconds(1)) {
     for (int i = 0; i < n; ++i) {
       threads_.emplace_back([this, i, pause] {
         SetThreadName(absl::StrCat("worker-", i));
@@ -75,7 +76,7 @@ class Workers {
 
 FlightRecorderOptions SmallOptions() {
   FlightRecorderOptions o;
-  o.max_bytes = 4 << 20;
+  o.max_bytes = 16 << 20;
   o.min_age = absl::Seconds(60);
   o.generation_period = absl::Milliseconds(20);
   return o;
@@ -323,8 +324,13 @@ TEST(FlightRecorderTest, AGenerationBiggerThanTheRingIsDroppedWhole) {
 }
 
 TEST(FlightRecorderTest, SnapshotsWhileEightThreadsTraceAreAllValid) {
+  // A short min_age, as a service would use: the ring holds a few
+  // generations and has room to spare, so the writer never needs bytes a
+  // snapshot is still copying (with the ring full of history it would
+  // wait 100 ms for them and then drop its generation, which a slow
+  // sanitizer build does hit).
   FlightRecorderOptions o = SmallOptions();
-  o.max_bytes = 8 << 20;
+  o.min_age = absl::Milliseconds(200);
   FlightRecorder fr(o);
   ASSERT_TRUE(fr.Start().ok());
   Workers w(8);
