@@ -28,12 +28,13 @@ using internal::Runtime;
 
 namespace {
 
-// The writer's consumer: forwards to the recorder's RingSink, and counts
-// what it was given.
+// The writer's consumer: forwards to the recorder's RingSink, which it
+// shares with the recorder (the writer keeps a consumer that left until
+// its next trace; the recorder reads the RingSink's count for stats()).
 class RecorderSink : public internal::Sink {
  public:
-  explicit RecorderSink(internal::RingSink* ring_sink)
-      : ring_sink_(ring_sink) {}
+  explicit RecorderSink(std::shared_ptr<internal::RingSink> ring_sink)
+      : ring_sink_(std::move(ring_sink)) {}
   absl::Status Write(absl::Span<const uint8_t> bytes) override {
     return ring_sink_->Write(bytes);
   }
@@ -44,7 +45,7 @@ class RecorderSink : public internal::Sink {
   }
 
  private:
-  internal::RingSink* ring_sink_;
+  std::shared_ptr<internal::RingSink> ring_sink_;
 };
 
 uint64_t MonotonicNs() {
@@ -64,7 +65,7 @@ struct FlightRecorderImpl {
   std::unique_ptr<GenerationRing> ring;
   // Rebuilt at each Start (a new trace in the ring); the writer's consumer
   // forwards to it. Under control_mu.
-  std::unique_ptr<RingSink> ring_sink;
+  std::shared_ptr<RingSink> ring_sink;
   std::atomic<bool> running{false};
   mutable std::mutex control_mu;  // Start, Stop, InstallCrashHandler
   std::mutex write_to_mu;         // one WriteTo at a time
@@ -163,9 +164,9 @@ absl::Status FlightRecorder::Start() {
   t.cpu = options_.cpu;
   // The previous RingSink (if any) is no consumer any more (Stop waited
   // for that): a new one starts a new trace in the ring at its header.
-  auto ring_sink = std::make_unique<internal::RingSink>(impl_->ring.get());
+  auto ring_sink = std::make_shared<internal::RingSink>(impl_->ring.get());
   if (absl::Status s = Runtime::Get().StartRecorder(
-          t, std::make_unique<RecorderSink>(ring_sink.get()));
+          t, std::make_unique<RecorderSink>(ring_sink));
       !s.ok()) {
     return s;
   }

@@ -11,6 +11,9 @@
 // "about to crash" (category "crash") and then:
 //
 //   segv, abort, stack-overflow, terminate   on the main thread
+//   stack-overflow-thread  a stack overflow on a traced thread started
+//                     after the install (its alternate signal stack is
+//                     the tracer's, given at its first event)
 //   two-threads       two threads fault at the same moment
 //   seqlock-held      faults inside the tracer, holding its seqlock (Log
 //                     copies a message from a page nothing may read)
@@ -172,6 +175,12 @@ int main(int argc, char** argv) {
     Recurse(0);
   } else if (mode == "terminate") {
     throw std::runtime_error("nobody catches this");
+  } else if (mode == "stack-overflow-thread") {
+    std::thread t([] {
+      gentrace::Log("crash", "overflowing");  // registers the thread
+      Recurse(0);
+    });
+    t.join();
   } else if (mode == "two-threads") {
     std::thread a(FaultTogether), b(FaultTogether);
     a.join();

@@ -175,6 +175,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{"segv", SIGSEGV, "caught SIGSEGV"},
                       Case{"abort", SIGABRT, "caught SIGABRT"},
                       Case{"stack-overflow", SIGSEGV, "caught SIGSEGV"},
+                      Case{"stack-overflow-thread", SIGSEGV, "caught SIGSEGV"},
                       Case{"terminate", SIGABRT, "caught std::terminate"},
                       Case{"seqlock-held", SIGSEGV, "caught SIGSEGV"},
                       Case{"sink-callback", SIGSEGV, "caught SIGSEGV"}),
