@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -79,6 +80,15 @@ int Failure(const Command& command, absl::string_view message) {
                static_cast<int>(command.name.size()), command.name.data(),
                static_cast<int>(message.size()), message.data());
   return kExitFailure;
+}
+
+int InputFailure(const Command& command, absl::string_view path,
+                 const absl::Status& status, int64_t offset) {
+  std::string message = absl::StrCat(path, ": ", status.message());
+  if (offset >= 0 && !absl::StrContains(status.message(), "(at ")) {
+    absl::StrAppend(&message, " (input byte ", offset, ")");
+  }
+  return Failure(command, message);
 }
 
 int UsageError(const Command& command, absl::string_view message) {

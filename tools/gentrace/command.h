@@ -14,6 +14,7 @@
 #ifndef GENTRACE_TOOLS_GENTRACE_COMMAND_H_
 #define GENTRACE_TOOLS_GENTRACE_COMMAND_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -79,8 +80,17 @@ int UsageError(const Command& command, absl::string_view message);
 // Prints "gentrace NAME: MESSAGE" on stderr and returns kExitFailure.
 int Failure(const Command& command, absl::string_view message);
 
+// For input a subcommand could not read: prints one line, "gentrace NAME:
+// PATH: MESSAGE", on stderr, with " (input byte OFFSET)" added when the
+// message does not already name the event it stopped at ("(at EVENT ...)")
+// and `offset` is known (not negative; for compressed input it counts
+// decompressed bytes). Returns kExitFailure.
+int InputFailure(const Command& command, absl::string_view path,
+                 const absl::Status& status, int64_t offset);
+
 // The subcommands.
 const Command& ConvertCommand();
+const Command& CutCommand();
 const Command& DumpCommand();
 const Command& RecoverCommand();
 const Command& StatsCommand();

@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "format/header.h"
 #include "format/text.h"
 #include "format/zstd.h"
@@ -51,6 +52,45 @@ TEST(GentraceMainTest, HelpAndUsage) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(absl::StartsWith(r.stderr_data,
                                "gentrace: unknown command \"frobnicate\""));
+}
+
+// `gentrace help` lists every command, each has its help, and docs/CLI.md
+// documents exactly the commands help lists.
+TEST(GentraceMainTest, HelpListsEveryDocumentedCommand) {
+  const std::string list = RunGentrace({"help"}).stdout_data;
+  const std::string doc = ReadFileOrEmpty("docs/CLI.md");
+  ASSERT_FALSE(doc.empty());
+  std::vector<std::string> listed;
+  bool in_commands = false;
+  for (absl::string_view line : absl::StrSplit(list, '\n')) {
+    if (line == "Commands:") {
+      in_commands = true;
+      continue;
+    }
+    if (!in_commands || !absl::StartsWith(line, "  ")) continue;
+    line.remove_prefix(2);
+    const std::string name(line.substr(0, line.find(' ')));
+    if (name != "help") listed.push_back(name);
+  }
+  EXPECT_EQ(listed, (std::vector<std::string>{"convert", "cut", "dump",
+                                              "recover", "stats", "validate"}));
+  size_t documented = 0;
+  for (size_t p = 0; (p = doc.find("\n## gentrace ", p)) != std::string::npos;
+       ++p) {
+    ++documented;
+  }
+  EXPECT_EQ(documented, listed.size());
+  for (const std::string& name : listed) {
+    EXPECT_TRUE(
+        absl::StrContains(doc, absl::StrCat("\n## gentrace ", name, "\n")))
+        << name;
+    ProcessResult r = RunGentrace({"help", name});
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_TRUE(
+        absl::StartsWith(r.stdout_data, absl::StrCat("usage: gentrace ", name)))
+        << r.stdout_data;
+    EXPECT_EQ(RunGentrace({name, "--help"}).stdout_data, r.stdout_data);
+  }
 }
 
 TEST(GentraceMainTest, ConvertUsageErrors) {

@@ -104,13 +104,17 @@ TEST(ReaderCommandsTest, StatsJson) {
   const std::string path = WriteTrace("stats.trace", Binary());
   ProcessResult r = RunGentrace({"stats", "--json", path});
   EXPECT_EQ(r.exit_code, 0) << r.stderr_data;
-  EXPECT_EQ(r.stdout_data,
-            "{\"events_by_kind\": {\"Sync\": 2, \"Metric\": 0, \"Label\": 0, "
-            "\"StackSample\": 0, \"RangeBegin\": 0, \"RangeActive\": 0, "
-            "\"RangeEnd\": 0, \"TaskBegin\": 1, \"TaskEnd\": 0, "
-            "\"RegionBegin\": 0, \"RegionEnd\": 0, \"Log\": 1, "
-            "\"StateTransition\": 5, \"Experimental\": 0}, \"events\": 9, "
-            "\"generations_complete\": 2, \"error\": null}\n");
+  // The keys stats printed before it said where the time went come first,
+  // as they were; stats_command_test checks the rest.
+  EXPECT_TRUE(absl::StartsWith(
+      r.stdout_data,
+      "{\"events_by_kind\": {\"Sync\": 2, \"Metric\": 0, \"Label\": 0, "
+      "\"StackSample\": 0, \"RangeBegin\": 0, \"RangeActive\": 0, "
+      "\"RangeEnd\": 0, \"TaskBegin\": 1, \"TaskEnd\": 0, "
+      "\"RegionBegin\": 0, \"RegionEnd\": 0, \"Log\": 1, "
+      "\"StateTransition\": 5, \"Experimental\": 0}, \"events\": 9, "
+      "\"generations_complete\": 2, \"error\": null, "))
+      << r.stdout_data;
 }
 
 TEST(ReaderCommandsTest, ValidateAndZstd) {

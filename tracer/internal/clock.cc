@@ -1,13 +1,14 @@
 // Trace clock selection and calibration; see clock.h.
 #include "tracer/internal/clock.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
+
+#include "base/sys.h"
 
 namespace gentrace::internal {
 
@@ -27,32 +28,17 @@ bool g_clock_ready = false;
 bool g_forced = false;
 char g_description[96] = "uninitialized";
 
-std::string ReadSmallFile(const char* path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > (1 << 20)) break;
-  }
-  close(fd);
-  return out;
-}
-
 // The TSC is a usable trace clock only if it ticks at a constant rate in
 // every power state and the kernel trusts it as its own clocksource (which
 // means it found the TSCs of all CPUs synchronized).
 bool TscIsUsable() {
 #if defined(__x86_64__)
-  std::string cpuinfo = ReadSmallFile("/proc/cpuinfo");
+  std::string cpuinfo = base::ReadSmallFile("/proc/cpuinfo");
   if (cpuinfo.find(" constant_tsc") == std::string::npos ||
       cpuinfo.find(" nonstop_tsc") == std::string::npos) {
     return false;
   }
-  std::string cs = ReadSmallFile(
+  std::string cs = base::ReadSmallFile(
       "/sys/devices/system/clocksource/clocksource0/current_clocksource");
   return cs.rfind("tsc", 0) == 0;
 #else

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +13,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "base/sys.h"
+#include "format/byte_sink.h"
 
 namespace gentrace::internal {
 namespace {
@@ -29,13 +30,6 @@ constexpr uint64_t kMinRegion = 64 << 10;
 // Largest payload of one record (the length field is 32 bits).
 constexpr uint64_t kMaxChunk = uint64_t{1} << 30;
 
-// The calling thread's id. Async-signal-safe.
-int Tid() {
-  static thread_local __attribute__((tls_model("initial-exec"))) int tid = 0;
-  if (tid == 0) tid = static_cast<int>(syscall(SYS_gettid));
-  return tid;
-}
-
 uint64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -49,20 +43,6 @@ uint64_t NewSession() {
     s = MonotonicNs() ^ (static_cast<uint64_t>(getpid()) << 32);
   }
   return s == 0 ? 1 : s;
-}
-
-// Writes all of [p, p+n) to fd; 0 or errno. Async-signal-safe.
-int WriteAll(int fd, const uint8_t* p, uint64_t n) {
-  while (n > 0) {
-    const ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    p += w;
-    n -= static_cast<uint64_t>(w);
-  }
-  return 0;
 }
 
 // The newest run of consecutive, verified whole generations among the
@@ -206,7 +186,7 @@ bool EmitRange(const uint8_t* region, uint64_t size, uint32_t seed,
 class GenerationRing::BusyScope {
  public:
   explicit BusyScope(GenerationRing* r) : r_(r) {
-    r->busy_tid_.store(Tid(), std::memory_order_relaxed);
+    r->busy_tid_.store(base::GetTid(), std::memory_order_relaxed);
     r->busy_.store(true, std::memory_order_seq_cst);
     ok_ = !r->frozen_.load(std::memory_order_seq_cst);
   }
@@ -635,8 +615,8 @@ CrashSnapshotResult GenerationRing::WriteCrashSnapshot(
   // its bytes can be included; never wait for ourselves.
   if (busy_.load(std::memory_order_seq_cst)) {
     const uint64_t deadline = MonotonicNs() + options.wait_ns;
-    const bool self = busy_tid_.load(std::memory_order_relaxed) ==
-                      static_cast<int>(syscall(SYS_gettid));
+    const bool self =
+        busy_tid_.load(std::memory_order_relaxed) == base::GetTid();
     while (busy_.load(std::memory_order_seq_cst)) {
       if (self || MonotonicNs() >= deadline) {
         res.writer_busy = true;
@@ -693,10 +673,12 @@ CrashSnapshotResult GenerationRing::WriteCrashSnapshot(
     }
   }
 
-  if ((res.error = WriteAll(fd, header_, header_size)) != 0) return res;
+  if ((res.error = format::WriteFully(fd, header_, header_size)) != 0)
+    return res;
   res.bytes = header_size;
   auto write_data = [&](const RingRecord& rec, uint64_t) {
-    if ((res.error = WriteAll(fd, rec.payload, rec.length)) != 0) return false;
+    if ((res.error = format::WriteFully(fd, rec.payload, rec.length)) != 0)
+      return false;
     res.bytes += rec.length;
     return true;
   };

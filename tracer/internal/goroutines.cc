@@ -77,7 +77,7 @@ void Goroutines::EnsureGStatus(TraceLocker& tl, TraceBuf* b, GState* g) {
 }
 
 void Goroutines::StartHere(TraceLocker& tl, TraceBuf* b, GState* g,
-                           uint64_t stack) {
+                           uint64_t stack, bool adopt_ref) {
   const uint64_t gen = tl.gen();
   EnsureGStatus(tl, b, g);
   if (g->state == format::kGoWaiting) {
@@ -87,7 +87,7 @@ void Goroutines::StartHere(TraceLocker& tl, TraceBuf* b, GState* g,
   Emit(b, format::kEvGoStart, g->id, ++g->seq[gen & 1]);
   g->state = format::kGoRunning;
   g->m = static_cast<uint64_t>(tl.thread()->tid);
-  Ref(g);
+  if (!adopt_ref) Ref(g);
   SetCurrentG(tl.thread(), g);
 }
 
@@ -123,14 +123,16 @@ void Goroutines::Unblock(TraceLocker& tl, void* fp) {
   ts->blocked_g = nullptr;
   const uint64_t stack = tables_->StackId(tl, stacks_.blocking, fp);
   TraceBuf* b = tl.Reserve(3 * kMaxEventBytes);
+  bool started = false;
   {
     std::lock_guard<SpinLock> gl(g->mu);
     g->scope_blocked = false;
     if (g->state == format::kGoWaiting || g->state == format::kGoRunnable) {
-      StartHere(tl, b, g, stack);
+      StartHere(tl, b, g, stack, /*adopt_ref=*/true);  // blocked_g's
+      started = true;
     }
   }
-  Unref(g);  // blocked_g's
+  if (!started) Unref(g);  // blocked_g's, which nothing took over
   // A fiber whose handle went away while it was blocked ends now (I10).
   if (ts->cur_g != nullptr && ts->cur_g->released.load()) {
     EndReleasedFibers(tl);

@@ -194,8 +194,11 @@ class Goroutines {
   bool BlockRunning(TraceLocker& tl, TraceBuf* b, GState* g, uint64_t reason_id,
                     uint64_t stack, bool scope);
   // With g->mu held: g (Waiting or Runnable) runs on this thread now, as
-  // cur_g (which was null), with a reference of its own.
-  void StartHere(TraceLocker& tl, TraceBuf* b, GState* g, uint64_t stack);
+  // cur_g (which was null), with a reference of its own: a new one, or
+  // with `adopt_ref` the caller's (a block scope's ending hands over
+  // blocked_g's, which saves two atomic read-modify-writes per unblock).
+  void StartHere(TraceLocker& tl, TraceBuf* b, GState* g, uint64_t stack,
+                 bool adopt_ref = false);
   // Sets fiber's resumer link (Ref), returning the previous one, whose
   // reference the caller drops when done with it. Under fiber->mu.
   static GState* SetResumer(GState* fiber, GState* resumer);

@@ -13,21 +13,6 @@
 namespace gentrace::internal {
 namespace {
 
-// Reads the varints of `p` into out[0, n); false if there are fewer.
-bool ReadVarints(absl::Span<const uint8_t> p, uint64_t* out, size_t n) {
-  const uint8_t* cur = p.data();
-  const uint8_t* end = p.data() + p.size();
-  for (size_t i = 0; i < n; ++i) {
-    size_t used;
-    if (format::GetUvarint(cur, end, &out[i], &used) !=
-        format::VarintStatus::kOk) {
-      return false;
-    }
-    cur += used;
-  }
-  return true;
-}
-
 uint64_t TicksToNs(uint64_t ticks, uint64_t freq) {
   if (freq == 0) return ticks;
   return static_cast<uint64_t>(static_cast<unsigned __int128>(ticks) *
@@ -64,15 +49,23 @@ absl::Status RingSink::Scan(absl::Span<const uint8_t> batches) {
                        " while generation ", gen_, " is being written"));
     }
     if (b.kind() == format::BatchKind::kFrequency) {
-      ReadVarints(b.payload.subspan(1), &freq_, 1);
+      // The payload is the batch's event type, then the frequency.
+      const absl::Span<const uint8_t> p = b.payload.subspan(1);
+      size_t used;
+      if (format::GetUvarint(p.data(), p.data() + p.size(), &freq_, &used) !=
+          format::VarintStatus::kOk) {
+        freq_ = 0;
+      }
     } else if (b.kind() == format::BatchKind::kExperimental &&
                b.experiment == format::kExperimentGentraceInfo) {
-      // The generation record comes first in gentrace's info batch.
-      uint64_t v[3];
-      if (ReadVarints(b.payload, v, 3) && v[0] == format::kRecordGeneration) {
+      // The generation's span is a record of gentrace's info batch. A
+      // batch that does not decode leaves the span to the batches' times.
+      format::InfoRecords info;
+      if (format::DecodeInfoBatch(b.payload, &info).ok() &&
+          !info.spans.empty()) {
         have_span_ = true;
-        span_start_ = v[1];
-        span_end_ = v[2];
+        span_start_ = info.spans.front().start;
+        span_end_ = info.spans.front().end;
       }
     } else if (b.kind() != format::BatchKind::kStrings &&
                b.kind() != format::BatchKind::kStacks &&

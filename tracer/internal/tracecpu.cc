@@ -4,23 +4,22 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/sys.h"
 #include "format/gentrace_batch.h"
 #include "format/spec.h"
 #include "tracer/internal/clock.h"
+#include "tracer/internal/info_records.h"
 #include "tracer/internal/thread_registry.h"
 
 namespace gentrace::internal {
 namespace {
 
 std::atomic<const CpuSampleHooksForTesting*> g_hooks{nullptr};
-
-pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 cpusample::Source ToSource(CpuProfileOptions::Source s) {
   switch (s) {
@@ -157,7 +156,7 @@ void CpuProfiler::NoteInternalThread(const char* name) {
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   if (!accepting_threads_.load()) return;
   std::lock_guard<std::mutex> l(internal_mu_);
-  internal_threads_.emplace_back(GetTid(), name);
+  internal_threads_.emplace_back(base::GetTid(), name);
 }
 
 std::string CpuProfiler::source_description() const {
@@ -301,24 +300,22 @@ CpuGenerationInfo CpuProfiler::FinishGeneration(uint64_t gen) {
 
 void CpuProfiler::WriteInfoRecords(const CpuGenerationInfo& info,
                                    TableWriter* w) {
-  TraceBuf* b = w->Ensure(1 + 7 * format::kMaxVarintLen + info.event.size());
-  b->Varint(format::kRecordSampler);
-  b->Varint(info.source);
-  b->Varint(info.hz);
-  b->Varint(info.period);
-  b->Varint(info.taken);
-  b->Varint(info.lost);
-  b->Varint(info.event.size());
-  b->Bytes(info.event.data(), info.event.size());
+  format::SamplerRecord sampler;
+  sampler.source = info.source;
+  sampler.hz = info.hz;
+  sampler.period = info.period;
+  sampler.samples_taken = info.taken;
+  sampler.samples_lost = info.lost;
+  sampler.event = info.event;
+  WriteInfoRecord(sampler, w);
   std::lock_guard<std::mutex> l(internal_mu_);
   for (const auto& [tid, name] : internal_threads_) {
-    b = w->Ensure(1 + 4 * format::kMaxVarintLen + name.size());
-    b->Varint(format::kRecordThread);
-    b->Varint(static_cast<uint64_t>(tid));
-    b->Varint(format::kNoProc);
-    b->Varint(0);  // no goroutine
-    b->Varint(name.size());
-    b->Bytes(name.data(), name.size());
+    format::ThreadRecord thread;
+    thread.thread = static_cast<uint64_t>(tid);
+    thread.proc = format::kNoProc;
+    thread.goroutine = 0;  // gentrace's threads run no goroutine
+    thread.name = name;
+    WriteInfoRecord(thread, w);
   }
 }
 
