@@ -76,5 +76,41 @@ TEST(DemoTest, RunsAndGoToolTraceReadsItsTrace) {
       << top->stdout_data;
 }
 
+TEST(DemoTest, FlightRecorderSnapshotIsAValidTrace) {
+  const std::string snapshot = testing::TempPath("demo-snapshot.trace");
+  absl::StatusOr<tools::ProcessResult> demo = tools::RunProcess(
+      "tools/demo/demo",
+      {"--flight-recorder", absl::StrCat("--snapshot=", snapshot),
+       "--seconds=1", "--period_ms=100"});
+  ASSERT_TRUE(demo.ok()) << demo.status();
+  ASSERT_EQ(demo->exit_code, 0) << demo->stderr_data;
+  EXPECT_THAT(demo->stdout_data, HasSubstr("demo: snapshot in"));
+  EXPECT_THAT(demo->stdout_data, HasSubstr("demo: read back"));
+  absl::StatusOr<testing::GoView> v =
+      testing::ViewWithGo(snapshot, false, false);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->valid) << v->validate_output;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
+  EXPECT_GE(v->count("Sync"), 1);
+  EXPECT_GT(v->count("TaskBegin"), 0);
+}
+
+TEST(DemoTest, CrashLeavesADumpOfTheRing) {
+  const std::string dump = testing::TempPath("demo-crash.trace");
+  absl::StatusOr<tools::ProcessResult> demo = tools::RunProcess(
+      "tools/demo/demo", {"--crash=abort", absl::StrCat("--crash-dump=", dump),
+                          "--seconds=1", "--period_ms=50"});
+  ASSERT_TRUE(demo.ok()) << demo.status();
+  EXPECT_EQ(demo->exit_code, -1) << demo->stderr_data;  // killed by SIGABRT
+  EXPECT_THAT(demo->stdout_data, HasSubstr("demo: crashing (abort)"));
+  EXPECT_THAT(demo->stderr_data, HasSubstr("caught SIGABRT"));
+  absl::StatusOr<testing::GoView> v = testing::ViewWithGo(dump, false, false);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->valid) << v->validate_output << demo->stderr_data;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
+  EXPECT_GE(v->count("Sync"), 1);
+  EXPECT_GT(v->count("TaskBegin"), 0);
+}
+
 }  // namespace
 }  // namespace gentrace

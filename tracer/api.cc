@@ -100,7 +100,7 @@ absl::Status StartTracing(const Options& options) {
   return Runtime::Get().Start(options);
 }
 absl::Status StopTracing() { return Runtime::Get().Stop(); }
-bool TracingOn() { return Runtime::Get().gen() != 0; }
+bool TracingOn() { return Runtime::Get().DestinationActive(); }
 Stats CurrentStats() { return Runtime::Get().GetStats(); }
 
 void NameThread(absl::string_view name) {

@@ -72,6 +72,7 @@ struct State {
 };
 State g;
 std::mutex g_mu;  // Install, Uninstall, Register (never at a crash)
+std::atomic<uint32_t> g_epoch{0};  // CrashHandlerEpoch
 
 int Tid() { return static_cast<int>(syscall(SYS_gettid)); }
 
@@ -522,6 +523,7 @@ absl::Status InstallCrashHandler(const CrashHandlerOptions& options) {
     g.prev_terminate = std::set_terminate(TerminateHandler);
   }
   g.installed.store(true, std::memory_order_release);  // C3
+  g_epoch.fetch_add(1, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -531,11 +533,14 @@ void UninstallCrashHandler() {
   for (int sig : kSignals) sigaction(sig, &g.prev[sig], nullptr);
   if (g.handle_terminate) std::set_terminate(g.prev_terminate);
   g.installed.store(false);
+  g_epoch.fetch_add(1, std::memory_order_release);
   if (!g.tmpfile && g.owner.load() == 0) unlink(g.path);
   close(g.fd);
   g.fd = -1;
   g.path[0] = '\0';
 }
+
+uint32_t CrashHandlerEpoch() { return g_epoch.load(std::memory_order_acquire); }
 
 std::string CrashDumpPath() {
   std::lock_guard<std::mutex> l(g_mu);

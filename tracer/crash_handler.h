@@ -50,23 +50,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "tracer/crash_handler_options.h"  // CrashHandlerOptions
 
 namespace gentrace {
-
-struct CrashHandlerOptions {
-  // Where a dump goes; see above.
-  std::string path_template = "gentrace-crash-%p.trace";
-  // Time for all dump callbacks together.
-  absl::Duration dump_timeout = absl::Seconds(5);
-  // Size of each alternate signal stack (at least the system's
-  // _SC_SIGSTKSZ is used).
-  size_t alt_stack_size = 64 << 10;
-  // Print one line on stderr at a crash: the signal, the thread, and where
-  // the dump went (or why there is none).
-  bool report = true;
-  // Also dump on std::terminate (an uncaught exception, say).
-  bool handle_terminate = true;
-};
 
 // Installs the handler for the signals above (and std::terminate) and an
 // alternate signal stack for the calling thread, and prepares the dump
@@ -79,6 +65,12 @@ void UninstallCrashHandler();
 
 // The path a dump will be linked at ("" when not installed).
 std::string CrashDumpPath();
+
+// Counts installs and uninstalls: odd while the handler is installed. The
+// tracer compares it with what each registered thread saw last to give the
+// thread an alternate signal stack (tracer/internal/thread_registry.h).
+// Async-signal-safe.
+uint32_t CrashHandlerEpoch();
 
 // Gives the calling thread an alternate signal stack (freed when the
 // thread exits), unless it already has one at least alt_stack_size big.

@@ -1,8 +1,9 @@
 // A traced program that crashes on purpose, for crash_handler_test and
 // recover_command_test. It traces itself into a GenerationRing (through
 // CallbackToRingSink: the callback destination has no end-of-generation
-// call), waits until the ring holds a few whole generations, prints
-// "ready", and then does what its mode says:
+// call), waits until the ring holds a few whole generations, stops its
+// worker threads, waits for two more, prints "ready", and then does what
+// its mode says:
 //
 //   crash_test_program MODE DIR [--core]
 //
@@ -261,6 +262,22 @@ int main(int argc, char** argv) {
   while (g_ring->stats().generations_committed < 4) {
     if (absl::Now() > give_up) {
       std::fprintf(stderr, "no generations after 30 s\n");
+      return 3;
+    }
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  // Then the workers stop, and two more generations: under a sanitizer on
+  // a loaded machine one generation of their traffic can outgrow the ring,
+  // and while it is written it evicts every whole generation (the ring's
+  // capacity note), so a crash then would dump none. The generations after
+  // the workers stop are small.
+  g_stop_work = true;
+  for (std::thread& t : workers) t.join();
+  const uint64_t settled = g_ring->stats().generations_committed + 2;
+  while (g_ring->stats().generations_committed < settled ||
+         g_ring->stats().generations_held == 0) {
+    if (absl::Now() > give_up + absl::Seconds(30)) {
+      std::fprintf(stderr, "no whole generation after the workers stopped\n");
       return 3;
     }
     absl::SleepFor(absl::Milliseconds(2));

@@ -58,6 +58,11 @@ inline absl::Status Start(const Options& options) {
 // atexit handler registered before the first Start) returns at once
 // ("tracing is not on").
 //
+// With a FlightRecorder running (tracer/flight_recorder.h), Start joins
+// its trace (with the same settings, else FailedPrecondition) and Stop
+// ends only the destination's part, at a generation boundary: the
+// recorder goes on.
+//
 // Start and Stop return FailedPrecondition, doing nothing, where they
 // would wait for the calling thread itself: from Options::callback (on
 // gentrace's writer thread, or as Start writes the header; to stop from
@@ -65,7 +70,9 @@ inline absl::Status Start(const Options& options) {
 // that interrupted its thread inside gentrace, or inside Start or Stop.
 inline absl::Status Stop() { return internal::StopTracing(); }
 
-// True between a successful Start and Stop.
+// True between a successful Start and Stop, while the destination
+// receives the trace (false once it failed, or with only a
+// FlightRecorder running).
 inline bool IsTracing() { return internal::TracingOn(); }
 
 // Counters of the current (or last) trace.
@@ -485,6 +492,7 @@ GENTRACE_INTERNAL_NAMESPACE_END
   ::gentrace::ScopedRegion GENTRACE_INTERNAL_CONCAT(gentrace_region_, n)(    \
       GENTRACE_INTERNAL_CONCAT(gentrace_name_, n), task_id)
 
+#include "tracer/flight_recorder.h"     // IWYU pragma: export
 #include "tracer/internal/sync_impl.h"  // IWYU pragma: export
 #if !GENTRACE_INTERNAL_COMPILED_IN
 #include "tracer/internal/compiled_out.h"  // IWYU pragma: export

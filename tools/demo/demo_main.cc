@@ -11,7 +11,22 @@
 //
 //   demo [--out=PATH] [--seconds=N] [--workers=N] [--period_ms=N]
 //        [--cpu_hz=N]   (CPU samples per CPU-second; 0: none; default 100)
+//
+// With the flight recorder (docs/FLIGHT_RECORDER.md) instead of a trace to
+// --out:
+//
+//   --flight-recorder    keep the last generations in a ring in memory
+//   --snapshot=PATH      write a snapshot of the ring at the end
+//   --ring-file=PATH     keep the ring in this file (`gentrace recover`
+//                        reads it after kill -9)
+//   --crash=KIND         crash at the end instead (segv, abort,
+//                        stack-overflow, terminate), after logging
+//                        category "crash", message "about to crash"; the
+//                        crash handler dumps the ring to --crash-dump
+//   --crash-dump=TEMPLATE  default gentrace-crash-%p.trace (%p: the pid)
+// --snapshot, --ring-file and --crash imply --flight-recorder.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -23,6 +38,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +59,11 @@ struct Flags {
   int workers = 4;
   int period_ms = 250;
   int cpu_hz = 100;  // 0: no CPU samples
+  bool flight_recorder = false;
+  std::string snapshot;
+  std::string ring_file;
+  std::string crash;  // "", segv, abort, stack-overflow, terminate
+  std::string crash_dump = "gentrace-crash-%p.trace";
 };
 
 bool ParseFlags(int argc, char** argv, Flags* f) {
@@ -59,6 +80,27 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     };
     if (absl::ConsumePrefix(&a, "--out=")) {
       f->out = std::string(a);
+    } else if (a == "--flight-recorder") {
+      f->flight_recorder = true;
+    } else if (absl::ConsumePrefix(&a, "--snapshot=")) {
+      f->snapshot = std::string(a);
+      f->flight_recorder = true;
+    } else if (absl::ConsumePrefix(&a, "--ring-file=")) {
+      f->ring_file = std::string(a);
+      f->flight_recorder = true;
+    } else if (absl::ConsumePrefix(&a, "--crash-dump=")) {
+      f->crash_dump = std::string(a);
+    } else if (absl::ConsumePrefix(&a, "--crash=")) {
+      if (a != "segv" && a != "abort" && a != "stack-overflow" &&
+          a != "terminate") {
+        std::fprintf(stderr,
+                     "demo: --crash wants segv, abort, stack-overflow or "
+                     "terminate, got '%s'\n",
+                     std::string(a).c_str());
+        std::exit(2);
+      }
+      f->crash = std::string(a);
+      f->flight_recorder = true;
     } else if (int_flag("--seconds=", &f->seconds, 1, 3600) ||
                int_flag("--workers=", &f->workers, 1, 64) ||
                int_flag("--period_ms=", &f->period_ms, 1, 60000) ||
@@ -66,7 +108,11 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     } else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: demo [--out=PATH] [--seconds=N] [--workers=N] "
-          "[--period_ms=N] [--cpu_hz=N]\n");
+          "[--period_ms=N] [--cpu_hz=N]\n"
+          "            [--flight-recorder] [--snapshot=PATH] "
+          "[--ring-file=PATH]\n"
+          "            [--crash=segv|abort|stack-overflow|terminate] "
+          "[--crash-dump=TEMPLATE]\n");
       return false;
     } else {
       std::fprintf(stderr, "demo: unknown argument '%s' (try --help)\n",
@@ -203,6 +249,70 @@ void Worker(int index, RequestQueue* queue, Cache* cache, Totals* totals) {
   close(devnull);
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+int Recurse(int depth) {
+  volatile char pad[512];
+  pad[0] = static_cast<char>(depth);
+  return Recurse(depth + 1) + pad[0];
+}
+#pragma GCC diagnostic pop
+
+// The crash --crash asks for, after the marker log.
+[[noreturn]] void Crash(const std::string& kind) {
+  gentrace::Log("crash", "about to crash");
+  std::printf("demo: crashing (%s)\n", kind.c_str());
+  std::fflush(stdout);
+  if (kind == "segv") {
+    // A page nothing may touch (a null store would be caught by UBSan
+    // before it faults).
+    void* page =
+        mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *static_cast<volatile int*>(page) = 1;
+  } else if (kind == "abort") {
+    std::abort();
+  } else if (kind == "stack-overflow") {
+    Recurse(0);
+  } else if (kind == "terminate") {
+    throw std::runtime_error("demo: nobody catches this");
+  }
+  std::abort();
+}
+
+// Reads a trace back with gentrace's reader, as a check and a summary.
+bool ReadBack(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<gentrace::reader::Reader>> reader =
+      gentrace::reader::Reader::Open(path);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "demo: cannot read the trace back: %s\n",
+                 std::string(reader.status().message()).c_str());
+    return false;
+  }
+  std::map<std::string, uint64_t> kinds;
+  uint64_t events = 0;
+  gentrace::reader::Event ev;
+  while ((*reader)->ReadEvent(&ev)) {
+    ++kinds[std::string(gentrace::reader::EventKindName(ev.kind()))];
+    ++events;
+  }
+  if (!(*reader)->status().ok()) {
+    std::fprintf(stderr, "demo: the trace does not read back cleanly: %s\n",
+                 std::string((*reader)->status().message()).c_str());
+    return false;
+  }
+  std::printf("demo: read back %llu events:",
+              static_cast<unsigned long long>(events));
+  for (const auto& [kind, n] : kinds) {
+    std::printf(" %s=%llu", kind.c_str(), static_cast<unsigned long long>(n));
+  }
+  std::printf(
+      "\ndemo: open it with: /usr/lib/go-1.23/bin/go tool trace %s\n"
+      "demo: blocked time by stack: /usr/lib/go-1.23/bin/go tool trace "
+      "-pprof=sync %s > sync.pprof && go tool pprof -top sync.pprof\n",
+      path.c_str(), path.c_str());
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -210,18 +320,46 @@ int main(int argc, char** argv) {
   if (!ParseFlags(argc, argv, &flags)) return 0;
   gentrace::SetThreadName("main");
 
-  gentrace::Options options;
-  options.path = flags.out;
-  options.generation_period = absl::Milliseconds(flags.period_ms);
-  options.cpu.enabled = flags.cpu_hz > 0;
-  options.cpu.hz = flags.cpu_hz;
-  if (absl::Status s = gentrace::Start(options); !s.ok()) {
-    std::fprintf(stderr, "demo: cannot start tracing: %s\n",
-                 std::string(s.message()).c_str());
-    return 1;
+  gentrace::FlightRecorderOptions fro;
+  fro.ring_file = flags.ring_file;
+  fro.generation_period = absl::Milliseconds(flags.period_ms);
+  fro.cpu.enabled = flags.cpu_hz > 0;
+  fro.cpu.hz = flags.cpu_hz;
+  gentrace::FlightRecorder recorder(fro);
+  if (flags.flight_recorder) {
+    if (!flags.crash.empty()) {
+      // Before Start: threads then get alternate signal stacks.
+      gentrace::CrashHandlerOptions co;
+      co.path_template = flags.crash_dump;
+      if (absl::Status s = recorder.InstallCrashHandler(co); !s.ok()) {
+        std::fprintf(stderr, "demo: cannot install the crash handler: %s\n",
+                     std::string(s.message()).c_str());
+        return 1;
+      }
+    }
+    if (absl::Status s = recorder.Start(); !s.ok()) {
+      std::fprintf(stderr, "demo: cannot start the flight recorder: %s\n",
+                   std::string(s.message()).c_str());
+      return 1;
+    }
+    std::printf("demo: flight recorder on, %d workers for %d s%s%s\n",
+                flags.workers, flags.seconds,
+                flags.ring_file.empty() ? "" : ", ring file ",
+                flags.ring_file.c_str());
+  } else {
+    gentrace::Options options;
+    options.path = flags.out;
+    options.generation_period = absl::Milliseconds(flags.period_ms);
+    options.cpu.enabled = flags.cpu_hz > 0;
+    options.cpu.hz = flags.cpu_hz;
+    if (absl::Status s = gentrace::Start(options); !s.ok()) {
+      std::fprintf(stderr, "demo: cannot start tracing: %s\n",
+                   std::string(s.message()).c_str());
+      return 1;
+    }
+    std::printf("demo: tracing %d workers for %d s into %s\n", flags.workers,
+                flags.seconds, flags.out.c_str());
   }
-  std::printf("demo: tracing %d workers for %d s into %s\n", flags.workers,
-              flags.seconds, flags.out.c_str());
   std::fflush(stdout);
 
   RequestQueue queue;
@@ -253,7 +391,42 @@ int main(int argc, char** argv) {
     queue.Close();
   });
   acceptor.join();
+  if (!flags.crash.empty()) {
+    std::printf("demo: crash dump goes to %s\n",
+                recorder.CrashDumpPath().c_str());
+    Crash(flags.crash);  // the workers still drain the queue
+  }
   for (auto& w : workers) w.join();
+
+  if (flags.flight_recorder) {
+    if (!flags.snapshot.empty()) {
+      absl::StatusOr<uint64_t> n = recorder.WriteTo(flags.snapshot);
+      if (!n.ok()) {
+        std::fprintf(stderr, "demo: snapshot failed: %s\n",
+                     std::string(n.status().message()).c_str());
+        return 1;
+      }
+    }
+    const gentrace::FlightRecorderStats st = recorder.stats();
+    if (absl::Status s = recorder.Stop(); !s.ok()) {
+      std::fprintf(stderr, "demo: flight recorder failed: %s\n",
+                   std::string(s.message()).c_str());
+      return 1;
+    }
+    std::printf(
+        "demo: recorded %llu requests; the ring holds generations %llu-%llu "
+        "(%llu bytes of %llu; %llu evicted, %llu dropped)\n",
+        static_cast<unsigned long long>(totals.requests.load()),
+        static_cast<unsigned long long>(st.first_gen),
+        static_cast<unsigned long long>(st.last_gen),
+        static_cast<unsigned long long>(st.bytes_held),
+        static_cast<unsigned long long>(st.region_bytes),
+        static_cast<unsigned long long>(st.generations_evicted),
+        static_cast<unsigned long long>(st.generations_dropped));
+    if (flags.snapshot.empty()) return 0;
+    std::printf("demo: snapshot in %s\n", flags.snapshot.c_str());
+    return ReadBack(flags.snapshot) ? 0 : 1;
+  }
 
   if (absl::Status s = gentrace::Stop(); !s.ok()) {
     std::fprintf(stderr, "demo: tracing failed: %s\n",
@@ -275,35 +448,5 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(stats.cpu_samples),
       static_cast<unsigned long long>(stats.cpu_samples_lost));
 
-  // Read the trace back with gentrace's reader, as a check and a summary.
-  absl::StatusOr<std::unique_ptr<gentrace::reader::Reader>> reader =
-      gentrace::reader::Reader::Open(flags.out);
-  if (!reader.ok()) {
-    std::fprintf(stderr, "demo: cannot read the trace back: %s\n",
-                 std::string(reader.status().message()).c_str());
-    return 1;
-  }
-  std::map<std::string, uint64_t> kinds;
-  uint64_t events = 0;
-  gentrace::reader::Event ev;
-  while ((*reader)->ReadEvent(&ev)) {
-    ++kinds[std::string(gentrace::reader::EventKindName(ev.kind()))];
-    ++events;
-  }
-  if (!(*reader)->status().ok()) {
-    std::fprintf(stderr, "demo: the trace does not read back cleanly: %s\n",
-                 std::string((*reader)->status().message()).c_str());
-    return 1;
-  }
-  std::printf("demo: read back %llu events:",
-              static_cast<unsigned long long>(events));
-  for (const auto& [kind, n] : kinds) {
-    std::printf(" %s=%llu", kind.c_str(), static_cast<unsigned long long>(n));
-  }
-  std::printf(
-      "\ndemo: open it with: /usr/lib/go-1.23/bin/go tool trace %s\n"
-      "demo: blocked time by stack: /usr/lib/go-1.23/bin/go tool trace "
-      "-pprof=sync %s > sync.pprof && go tool pprof -top sync.pprof\n",
-      flags.out.c_str(), flags.out.c_str());
-  return 0;
+  return ReadBack(flags.out) ? 0 : 1;
 }

@@ -88,6 +88,7 @@ ThreadState* ThreadRegistry::Register(ThreadState* ts) {
     ts->name = OsThreadName(ts->tid);
     tls_thread = ts;
     pthread_setspecific(g_exit_key, ts);
+    EnsureAltStack(ts);
     std::lock_guard<std::mutex> l(mu_);
     ts->next = threads_;
     threads_ = ts;
@@ -140,6 +141,18 @@ ThreadState* ThreadRegistry::Register(ThreadState* ts) {
   Unref(old_blocked);
   AttachSampler();
   return ts;
+}
+
+void ThreadRegistry::SetUpAltStack(ThreadState* ts) {
+  // Read the epoch first: an install after this read is seen next time.
+  const uint32_t epoch = CrashHandlerEpoch();
+  if (epoch % 2 == 1) {
+    // Installed. A failure (no memory for the stack) leaves the thread
+    // without one: it then dies of a stack overflow without a dump, as it
+    // would without the handler.
+    (void)InstallCrashAltStackForThisThread();
+  }
+  ts->alt_stack_epoch = epoch;
 }
 
 void ThreadRegistry::AttachSampler() {

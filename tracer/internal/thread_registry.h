@@ -14,6 +14,13 @@
 // Registration (I9, with TraceLocker): a thread whose state belongs to an
 // earlier session is initialized again, under the registry's lock, before
 // it writes: a new P, a new G, empty caches.
+//
+// Alternate signal stacks: while a crash handler is installed
+// (tracer/crash_handler.h), a thread registering (its first event of a
+// trace session) gets one, so that a stack overflow on it is caught. A
+// thread that registered before the handler was installed gets one at its
+// first event of the next session (or by calling
+// InstallCrashAltStackForThisThread itself).
 #ifndef GENTRACE_TRACER_INTERNAL_THREAD_REGISTRY_H_
 #define GENTRACE_TRACER_INTERNAL_THREAD_REGISTRY_H_
 
@@ -29,6 +36,7 @@
 
 #include "absl/strings/string_view.h"
 #include "format/spec.h"
+#include "tracer/crash_handler.h"
 #include "tracer/internal/goroutines.h"
 #include "tracer/internal/stack_table.h"
 #include "tracer/internal/string_table.h"
@@ -77,6 +85,10 @@ struct ThreadState {
   // Bounds of the thread's stack, for the frame-pointer walk.
   uintptr_t stack_lo = 0;
   uintptr_t stack_hi = 0;
+
+  // The crash handler's install count this thread's alternate signal
+  // stack was set up for (owner only).
+  uint32_t alt_stack_epoch = 0;
 
   // Lifecycle.
   std::atomic<bool> exited{false};
@@ -155,6 +167,13 @@ class ThreadRegistry {
     std::lock_guard<std::mutex> l(mu_);
     for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) fn(ts);
   }
+  // Gives the calling thread (ts) an alternate signal stack if a crash
+  // handler was installed since it last looked. Not async-signal-safe.
+  static void EnsureAltStack(ThreadState* ts) {
+    if (__builtin_expect(ts->alt_stack_epoch != CrashHandlerEpoch(), 0)) {
+      SetUpAltStack(ts);
+    }
+  }
   // The name ts has now: read again from the OS unless it was set through
   // gentrace (or the thread has exited).
   std::string RefreshName(ThreadState* ts);
@@ -170,6 +189,7 @@ class ThreadRegistry {
   // go to the writer; after this the advancer may free ts (I7).
   void ThreadExit(ThreadState* ts);
   void AttachSampler();
+  static void SetUpAltStack(ThreadState* ts);
   // A P for a thread registering now. Under mu_.
   uint64_t AllocProc();
   void ReclaimExitedLocked(uint64_t gen, bool all);

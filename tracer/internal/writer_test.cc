@@ -96,10 +96,12 @@ class FailingSink : public Sink {
 
 // Adds a consumer to the running trace; returns its id.
 int AddConsumer(std::unique_ptr<Sink> sink, bool stops_tracing) {
-  absl::StatusOr<int> id =
-      Runtime::Get().writer().AddConsumer(std::move(sink), stops_tracing);
-  EXPECT_TRUE(id.ok()) << id.status();
-  return id.ok() ? *id : -1;
+  ConsumerOptions o;
+  o.stops_tracing = stops_tracing;
+  absl::StatusOr<Writer::Added> added =
+      Runtime::Get().writer().AddConsumer(std::move(sink), o);
+  EXPECT_TRUE(added.ok()) << added.status();
+  return added.ok() ? added->id : -1;
 }
 
 void EndGeneration() {
@@ -242,9 +244,9 @@ TEST(WriterTest, FailingConsumerThatStopsTracing) {
 }
 
 TEST(WriterTest, NoConsumerWithoutATrace) {
-  absl::StatusOr<int> id = Runtime::Get().writer().AddConsumer(
-      std::make_unique<StringTraceSink>(), false);
-  EXPECT_EQ(id.status().code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<Writer::Added> added =
+      Runtime::Get().writer().AddConsumer(std::make_unique<StringTraceSink>());
+  EXPECT_EQ(added.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -1,0 +1,205 @@
+// A program with a gentrace::FlightRecorder and its crash dump installed
+// that crashes on purpose, for flight_recorder_crash_test:
+//
+//   flight_recorder_crash_program MODE DIR [--core]
+//
+// It installs the recorder's crash handler (dump DIR/crash-<pid>.trace),
+// starts the recorder (20 ms generations) with three traced worker
+// threads, waits until the ring has committed a few generations, stops the
+// workers, logs the marker (category "crash", message "marker") and waits
+// until the generation holding it is in the ring, prints "ready", logs
+// "about to crash" (category "crash") and then:
+//
+//   segv, abort, stack-overflow, terminate   on the main thread
+//   stack-overflow-thread  a stack overflow on a traced thread started
+//                     after the install (its alternate signal stack is
+//                     the tracer's, given at its first event)
+//   two-threads       two threads fault at the same moment
+//   seqlock-held      faults inside the tracer, holding its seqlock (Log
+//                     copies a message from a page nothing may read)
+//   sink-callback     a trace to a callback runs too (same settings); the
+//                     callback faults on the tracer's writer thread
+//   ring-file         the ring is DIR/ring.gtring; runs until killed
+//
+// --core raises RLIMIT_CORE.
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "tracer/gentrace.h"
+
+namespace {
+
+std::atomic<bool> g_stop_work{false};
+std::atomic<bool> g_fault_in_callback{false};
+// A page nothing may touch.
+volatile int* g_forbidden = nullptr;
+
+void Fault(int slot = 0) { g_forbidden[slot * 16] = 1; }
+
+void Work(int id) {
+  gentrace::SetThreadName(absl::StrCat("worker-", id));
+  uint64_t n = 0;
+  while (!g_stop_work.load(std::memory_order_relaxed)) {
+    gentrace::ScopedRegion r("step");
+    gentrace::Log("work", absl::StrCat("step ", n++));
+    gentrace::ScopedBlock b(gentrace::BlockReason::kSleep);
+    absl::SleepFor(absl::Microseconds(200));
+  }
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+int Recurse(int depth) {
+  volatile char pad[512];
+  pad[0] = static_cast<char>(depth);
+  return Recurse(depth + 1) + pad[0];
+}
+#pragma GCC diagnostic pop
+
+std::atomic<int> g_barrier{0};
+
+void FaultTogether() {
+  const int me = g_barrier.fetch_add(1);
+  while (g_barrier.load() < 2) {
+  }
+  Fault(me);
+}
+
+// Waits (bounded) until the recorder has committed `n` generations.
+bool WaitCommitted(const gentrace::FlightRecorder& fr, uint64_t n) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (fr.stats().generations_committed < n) {
+    if (absl::Now() > give_up) return false;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr,
+                 "usage: flight_recorder_crash_program MODE DIR [--core]\n");
+    return 2;
+  }
+  const std::string mode = argv[1];
+  const std::string dir = argv[2];
+  if (argc > 3 && std::strcmp(argv[3], "--core") == 0) {
+    rlimit rl;
+    getrlimit(RLIMIT_CORE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_CORE, &rl);
+  }
+  g_forbidden = static_cast<volatile int*>(
+      mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+
+  gentrace::FlightRecorderOptions o;
+  o.max_bytes = 8 << 20;
+  o.min_age = absl::Seconds(60);
+  o.generation_period = absl::Milliseconds(20);
+  if (mode == "ring-file") o.ring_file = dir + "/ring.gtring";
+  gentrace::FlightRecorder fr(o);
+
+  gentrace::CrashHandlerOptions co;
+  co.path_template = dir + "/crash-%p.trace";
+  if (absl::Status s = fr.InstallCrashHandler(co); !s.ok()) {
+    std::fprintf(stderr, "install: %s\n", s.ToString().c_str());
+    return 3;
+  }
+  if (absl::Status s = fr.Start(); !s.ok()) {
+    std::fprintf(stderr, "start: %s\n", s.ToString().c_str());
+    return 3;
+  }
+  if (mode == "sink-callback") {
+    gentrace::Options t;
+    t.generation_period = o.generation_period;
+    t.callback = [](absl::Span<const uint8_t>) {
+      if (g_fault_in_callback.load()) Fault();
+      return absl::OkStatus();
+    };
+    if (absl::Status s = gentrace::Start(t); !s.ok()) {
+      std::fprintf(stderr, "start trace: %s\n", s.ToString().c_str());
+      return 3;
+    }
+  }
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 3; ++i) workers.emplace_back(Work, i);
+
+  if (!WaitCommitted(fr, 4)) {
+    std::fprintf(stderr, "no generations after 60 s\n");
+    return 3;
+  }
+  // The workers stop first, so that the generations from here on are
+  // small: under a sanitizer on a loaded machine one generation of their
+  // traffic can outgrow the ring, and the generation being written then
+  // evicts every whole one (GenerationRing's capacity note). Then a fresh
+  // generation, the marker in it, and two more generations: the one
+  // holding the marker is whole in the ring (the dump holds the ring's
+  // whole generations only).
+  g_stop_work = true;
+  for (std::thread& t : workers) t.join();
+  if (!WaitCommitted(fr, fr.stats().generations_committed + 2)) {
+    std::fprintf(stderr, "no generation after the workers stopped\n");
+    return 3;
+  }
+  gentrace::Log("crash", "marker");
+  if (!WaitCommitted(fr, fr.stats().generations_committed + 2)) {
+    std::fprintf(stderr, "the marker's generation never ended\n");
+    return 3;
+  }
+  std::printf("ready %llu\n", static_cast<unsigned long long>(
+                                  fr.stats().generations_committed));
+  std::fflush(stdout);
+  gentrace::Log("crash", "about to crash");
+
+  if (mode == "segv") {
+    Fault();
+  } else if (mode == "abort") {
+    std::abort();
+  } else if (mode == "stack-overflow") {
+    Recurse(0);
+  } else if (mode == "terminate") {
+    throw std::runtime_error("nobody catches this");
+  } else if (mode == "stack-overflow-thread") {
+    std::thread t([] {
+      gentrace::Log("crash", "overflowing");  // registers the thread
+      Recurse(0);
+    });
+    t.join();
+  } else if (mode == "two-threads") {
+    std::thread a(FaultTogether), b(FaultTogether);
+    a.join();
+    b.join();
+  } else if (mode == "seqlock-held") {
+    gentrace::Log(
+        "crash",
+        absl::string_view(const_cast<const char*>(
+                              reinterpret_cast<volatile char*>(g_forbidden)),
+                          256));
+  } else if (mode == "sink-callback") {
+    g_fault_in_callback.store(true);
+    for (;;) pause();
+  } else if (mode == "ring-file") {
+    for (;;) pause();
+  } else {
+    std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+    std::_Exit(2);
+  }
+  std::fprintf(stderr, "mode %s did not crash\n", mode.c_str());
+  std::_Exit(5);
+}
