@@ -31,6 +31,8 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "base/sys.h"
+#include "format/byte_sink.h"
 
 namespace gentrace {
 namespace {
@@ -74,7 +76,7 @@ State g;
 std::mutex g_mu;  // Install, Uninstall, Register (never at a crash)
 std::atomic<uint32_t> g_epoch{0};  // CrashHandlerEpoch
 
-int Tid() { return static_cast<int>(syscall(SYS_gettid)); }
+int Tid() { return static_cast<int>(base::GetTid()); }
 
 uint64_t NowNs() {
   timespec ts;
@@ -111,13 +113,7 @@ class Line {
   }
   void WriteTo(int fd) {
     buf_[len_++] = '\n';
-    size_t off = 0;
-    while (off < len_) {
-      const ssize_t w = write(fd, buf_ + off, len_ - off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return;
-      off += static_cast<size_t>(w);
-    }
+    format::WriteFully(fd, buf_, len_);
   }
 
  private:

@@ -14,6 +14,7 @@
 #include "format/gentrace_batch.h"
 #include "tracer/internal/clock.h"
 #include "tracer/internal/goroutines.h"
+#include "tracer/internal/info_records.h"
 #include "tracer/internal/thread_registry.h"
 #include "tracer/internal/trace_locker.h"
 #include "tracer/internal/trace_state.h"
@@ -317,10 +318,10 @@ void Advancer::WriteInfoBatch(uint64_t gen, uint64_t end_time,
       },
       [&writer](TraceBuf* b) { writer.FlushBuf(b); });
   {
-    TraceBuf* b = w.Ensure(3 * format::kMaxVarintLen);
-    b->Varint(format::kRecordGeneration);
-    b->Varint(gen_start_time_);
-    b->Varint(end_time);
+    format::GenerationRecord span;
+    span.start = gen_start_time_;
+    span.end = end_time;
+    WriteInfoRecord(span, &w);
   }
   if (cpu != nullptr) parts_.cpu->WriteInfoRecords(*cpu, &w);
   // Reading names from /proc happens without the registry's lock, so
@@ -334,24 +335,21 @@ void Advancer::WriteInfoBatch(uint64_t gen, uint64_t end_time,
     }
   });
   for (ThreadState* ts : threads) {
-    const std::string name = parts_.threads->RefreshName(ts);
-    TraceBuf* b = w.Ensure(1 + 4 * format::kMaxVarintLen + name.size());
-    b->Varint(format::kRecordThread);
-    b->Varint(static_cast<uint64_t>(ts->tid));
-    b->Varint(ts->proc);
-    b->Varint(ts->own_g.id);
-    b->Varint(name.size());
-    b->Bytes(name.data(), name.size());
+    format::ThreadRecord thread;
+    thread.thread = static_cast<uint64_t>(ts->tid);
+    thread.proc = ts->proc;
+    thread.goroutine = ts->own_g.id;
+    thread.name = parts_.threads->RefreshName(ts);
+    WriteInfoRecord(thread, &w);
   }
   parts_.goroutines->ForEachFiber([&](GState* g) {
     if (g->session != session_ || g->dead.load(std::memory_order_acquire)) {
       return;
     }
-    TraceBuf* b = w.Ensure(1 + 3 * format::kMaxVarintLen + g->name.size());
-    b->Varint(format::kRecordFiber);
-    b->Varint(g->id);
-    b->Varint(g->name.size());
-    b->Bytes(g->name.data(), g->name.size());
+    format::FiberRecord fiber;
+    fiber.goroutine = g->id;
+    fiber.name = g->name;
+    WriteInfoRecord(fiber, &w);
   });
 }
 

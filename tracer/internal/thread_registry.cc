@@ -1,13 +1,11 @@
 // The thread registry; see thread_registry.h.
 #include "tracer/internal/thread_registry.h"
 
-#include <fcntl.h>
 #include <pthread.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cstdio>
-
+#include "absl/strings/str_cat.h"
+#include "base/sys.h"
 #include "cpusample/fp_unwind.h"
 #include "cpusample/sampler.h"
 #include "tracer/internal/runtime.h"
@@ -32,19 +30,10 @@ ThreadState* const kExitedThread = reinterpret_cast<ThreadState*>(1);
 pthread_key_t g_exit_key;
 pthread_once_t g_exit_key_once = PTHREAD_ONCE_INIT;
 
-pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
-
+// The kernel's name of a thread of this process ("" if it is gone).
 std::string OsThreadName(pid_t tid) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/task/%d/comm",
-                static_cast<int>(tid));
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  char buf[64];
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return "";
-  std::string s(buf, static_cast<size_t>(n));
+  std::string s = base::ReadSmallFile(
+      absl::StrCat("/proc/self/task/", static_cast<int>(tid), "/comm"), 64);
   while (!s.empty() && (s.back() == '\n' || s.back() == '\0')) s.pop_back();
   return s;
 }
@@ -81,7 +70,7 @@ ThreadState* ThreadRegistry::Register(ThreadState* ts) {
                [] { pthread_key_create(&g_exit_key, &OnThreadExit); });
   if (ts == nullptr) {
     ts = new ThreadState();
-    ts->tid = GetTid();
+    ts->tid = base::GetTid();
     const cpusample::StackBounds bounds = cpusample::EnsureThreadStackBounds();
     ts->stack_lo = bounds.lo;
     ts->stack_hi = bounds.hi;

@@ -8,32 +8,11 @@
 #include <utility>
 
 #include "absl/types/span.h"
+#include "format/byte_sink.h"
 #include "tracer/internal/clock.h"
 
 namespace gentrace::internal {
 namespace {
-
-// Runs fn (a write to a sink on the caller's thread) so that a pipe with
-// no reader gives EPIPE instead of killing the process with SIGPIPE.
-template <typename F>
-absl::Status WithSigpipeBlocked(F fn) {
-  sigset_t pipe_set, old;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  sigset_t pending;
-  sigpending(&pending);
-  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-  absl::Status s = fn();
-  if (!was_pending) {
-    // Consume a SIGPIPE this write raised, so unblocking cannot deliver it.
-    const timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_set, nullptr, &zero) == SIGPIPE) {
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  return s;
-}
 
 absl::Span<const uint8_t> Bytes(const std::string& s) {
   return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(s.data()),
@@ -66,7 +45,10 @@ void Writer::FlushBuf(TraceBuf* b) {
 }
 
 absl::Status Writer::WriteNow(Sink* sink, absl::Span<const uint8_t> bytes) {
-  return WithSigpipeBlocked([&] { return sink->Write(bytes); });
+  // A pipe with no reader gives EPIPE instead of killing the process, for
+  // every sink (a callback may write to a pipe of its own).
+  format::ScopedSigpipeBlock no_sigpipe;
+  return sink->Write(bytes);
 }
 
 absl::Status Writer::Begin(uint64_t first_gen, std::string header,
