@@ -6,7 +6,6 @@
 // written into the crashing process's working directory).
 #include "tracer/crash_handler.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -26,33 +25,23 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tracer/crash_child.h"
 #include "tracer/ring_test_util.h"
 
 namespace gentrace {
 namespace {
 
 using ::gentrace::testing::CheckTrace;
+using ::gentrace::testing::CrashChild;
+using ::gentrace::testing::CrashDumpOf;
+using ::gentrace::testing::ExpectKilledBy;
+using ::gentrace::testing::ListDir;
 using ::gentrace::testing::ReadFile;
+using ::gentrace::testing::StartCrashChild;
 using ::gentrace::testing::TempPath;
 using ::gentrace::testing::TraceCheck;
+using ::gentrace::testing::WaitCrashChild;
 using ::testing::HasSubstr;
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] != '.') names.push_back(e->d_name);
-    }
-    closedir(d);
-  }
-  return names;
-}
 
 TEST(CrashHandlerTest, InstallPreparesAnUnnamedFileAndUninstallRestores) {
   const std::string dir = TempPath("dumps");
@@ -118,64 +107,17 @@ TEST(CrashHandlerTest, AltStackForAnotherThread) {
 
 // ---- Subprocesses
 
-struct CrashRun {
-  int status = 0;
-  std::string out, err;
-  std::string dir;
-  absl::Duration elapsed;
+// crash_test_program's child, and the newest generation it said was
+// committed before it crashed ("ready N").
+struct CrashRun : CrashChild {
   uint64_t ready_generations = 0;
 };
 
 CrashRun RunCrash(const std::string& mode, bool core) {
   CrashRun r;
-  r.dir = TempPath(absl::StrCat("crash-", mode));
-  EXPECT_EQ(mkdir(r.dir.c_str(), 0755), 0);
-  const std::string program = "tracer/crash_test_program";
-  const std::string out = r.dir + "/stdout", err = r.dir + "/stderr";
-  const absl::Time start = absl::Now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(r.dir.c_str()) != 0) _exit(120);
-    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(o, 1);
-    dup2(e, 2);
-    // Sanitizers must leave these signals to the program's own handler.
-    const std::string mine =
-        "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:"
-        "handle_abort=0";
-    setenv("ASAN_OPTIONS", (mine + ":detect_leaks=0:use_sigaltstack=0").c_str(),
-           1);
-    const char* tsan = getenv("TSAN_OPTIONS");
-    setenv("TSAN_OPTIONS",
-           (tsan != nullptr ? std::string(tsan) + ":" + mine : mine).c_str(),
-           1);
-    std::vector<std::string> args = {program, mode, r.dir};
-    if (core) args.push_back("--core");
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string abs =
-        std::string(getenv("TEST_SRCDIR")) + "/gentrace/" + program;
-    execv(abs.c_str(), argv.data());
-    _exit(121);
-  }
-  // Bounded wait: a hung child fails the test instead of hanging it.
-  const absl::Time limit = start + absl::Seconds(120);
-  for (;;) {
-    const pid_t w = waitpid(pid, &r.status, WNOHANG);
-    if (w == pid) break;
-    if (absl::Now() > limit) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &r.status, 0);
-      ADD_FAILURE() << mode << ": still running after 120 s";
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  r.elapsed = absl::Now() - start;
-  r.out = ReadFile(out);
-  r.err = ReadFile(err);
+  static_cast<CrashChild&>(r) =
+      StartCrashChild("tracer/crash_test_program", "crash", mode, core);
+  WaitCrashChild(&r);
   for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
     if (absl::ConsumePrefix(&line, "ready ")) {
       EXPECT_TRUE(absl::SimpleAtoi(line, &r.ready_generations));
@@ -184,32 +126,11 @@ CrashRun RunCrash(const std::string& mode, bool core) {
   return r;
 }
 
-// The dump the child left: exactly one crash-*.trace in its directory.
-std::string DumpOf(const CrashRun& r) {
-  std::vector<std::string> dumps;
-  for (const std::string& n : ListDir(r.dir)) {
-    if (absl::StartsWith(n, "crash-") && absl::EndsWith(n, ".trace")) {
-      dumps.push_back(n);
-    }
-  }
-  EXPECT_EQ(dumps.size(), 1u) << r.err;
-  return dumps.empty() ? "" : r.dir + "/" + dumps[0];
-}
-
 void ExpectCrash(const CrashRun& r, int sig, bool core) {
-  ASSERT_TRUE(WIFSIGNALED(r.status)) << "status " << r.status << "\nstdout:\n"
-                                     << r.out << "\nstderr:\n"
-                                     << r.err;
-  EXPECT_EQ(WTERMSIG(r.status), sig) << r.err;
-  if (core && !kSanitized) {
-    EXPECT_TRUE(WCOREDUMP(r.status)) << r.err;
-    const std::string core_file = r.dir + "/core";
-    struct stat st;
-    EXPECT_EQ(stat(core_file.c_str(), &st), 0);
-    unlink(core_file.c_str());
-  }
+  ExpectKilledBy(r, sig, core);
+  if (::testing::Test::HasFatalFailure()) return;
   EXPECT_GE(r.ready_generations, 4u) << r.out << r.err;
-  const std::string dump = DumpOf(r);
+  const std::string dump = CrashDumpOf(r);
   ASSERT_FALSE(dump.empty());
   EXPECT_THAT(r.err, HasSubstr(absl::StrCat("; dump: ", dump, " (")));
   const std::string bytes = ReadFile(dump);

@@ -64,20 +64,6 @@ absl::Status CallbackToRingSink::Write(absl::Span<const uint8_t> bytes) {
   return sink_->Write(bytes);
 }
 
-std::string TempPath(absl::string_view name) {
-  static std::atomic<int> counter{0};
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", getpid(), "-",
-                      counter.fetch_add(1), "-", name);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 absl::StatusOr<TraceCheck> CheckTrace(absl::string_view trace,
                                       absl::string_view name) {
   TraceCheck c;

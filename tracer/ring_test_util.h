@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/test_files.h"
 #include "tracer/internal/sink.h"
 
 namespace gentrace::testing {
@@ -44,9 +45,7 @@ struct TraceCheck {
 absl::StatusOr<TraceCheck> CheckTrace(absl::string_view trace,
                                       absl::string_view name);
 
-// A temporary path under TEST_TMPDIR.
-std::string TempPath(absl::string_view name);
-std::string ReadFile(const std::string& path);
+// TempPath and ReadFile: base/test_files.h.
 
 // Feeds a RingSink from the tracer's callback destination (Options::
 // callback), which has no end-of-generation call: a generation ends when

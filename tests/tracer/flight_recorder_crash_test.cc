@@ -4,12 +4,10 @@
 // generations and the marker logged before the last whole one, and the
 // process still ends with the crash's own signal (with a core dump where
 // enabled). And the ring file after kill -9, through `gentrace recover`.
-#include <dirent.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,95 +22,26 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/tracer/trace_check.h"
+#include "tracer/crash_child.h"
 
 namespace gentrace {
 namespace {
 
+using ::gentrace::testing::CrashChild;
+using ::gentrace::testing::CrashDumpOf;
+using ::gentrace::testing::ExpectKilledBy;
 using ::gentrace::testing::GoView;
 using ::gentrace::testing::ReadFile;
-using ::gentrace::testing::TempPath;
+using ::gentrace::testing::StartCrashChild;
 using ::gentrace::testing::ViewWithGo;
+using ::gentrace::testing::WaitCrashChild;
 using ::testing::HasSubstr;
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
 
 const char kProgram[] = "tests/flight_recorder_crash_program";
 const char kGentrace[] = "tools/gentrace/gentrace";
 
 std::string Runfile(const std::string& path) {
   return std::string(getenv("TEST_SRCDIR")) + "/gentrace/" + path;
-}
-
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] != '.') names.push_back(e->d_name);
-    }
-    closedir(d);
-  }
-  return names;
-}
-
-struct Child {
-  pid_t pid = -1;
-  int status = 0;
-  std::string dir, out, err;
-};
-
-// Starts the program in a directory of its own, stdout and stderr to files
-// there.
-Child Spawn(const std::string& mode, bool core) {
-  Child r;
-  r.dir = TempPath(absl::StrCat("fr-", mode));
-  EXPECT_EQ(mkdir(r.dir.c_str(), 0755), 0);
-  r.pid = fork();
-  if (r.pid == 0) {
-    if (chdir(r.dir.c_str()) != 0) _exit(120);
-    const int o = open("stdout", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int e = open("stderr", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(o, 1);
-    dup2(e, 2);
-    // Sanitizers must leave these signals to the program's own handler.
-    const std::string mine =
-        "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:"
-        "handle_abort=0";
-    setenv("ASAN_OPTIONS", (mine + ":detect_leaks=0:use_sigaltstack=0").c_str(),
-           1);
-    const char* tsan = getenv("TSAN_OPTIONS");
-    setenv("TSAN_OPTIONS",
-           (tsan != nullptr ? std::string(tsan) + ":" + mine : mine).c_str(),
-           1);
-    std::vector<std::string> args = {kProgram, mode, r.dir};
-    if (core) args.push_back("--core");
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(Runfile(kProgram).c_str(), argv.data());
-    _exit(121);
-  }
-  return r;
-}
-
-// Bounded wait: a hung child fails the test instead of hanging it.
-void Wait(Child* r) {
-  const absl::Time limit = absl::Now() + absl::Seconds(120);
-  for (;;) {
-    if (waitpid(r->pid, &r->status, WNOHANG) == r->pid) break;
-    if (absl::Now() > limit) {
-      kill(r->pid, SIGKILL);
-      waitpid(r->pid, &r->status, 0);
-      ADD_FAILURE() << "still running after 120 s";
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  r->out = ReadFile(r->dir + "/stdout");
-  r->err = ReadFile(r->dir + "/stderr");
 }
 
 // Checks the trace at path (our reader, then Go's parser): valid, at least
@@ -132,24 +61,11 @@ void ExpectDumpWithMarker(const std::string& path, const std::string& log) {
       << log;
 }
 
-void ExpectCrash(const Child& r, int sig, bool core) {
-  ASSERT_TRUE(WIFSIGNALED(r.status)) << "status " << r.status << "\nstdout:\n"
-                                     << r.out << "\nstderr:\n"
-                                     << r.err;
-  EXPECT_EQ(WTERMSIG(r.status), sig) << r.err;
-  if (core && !kSanitized) {
-    EXPECT_TRUE(WCOREDUMP(r.status)) << r.err;
-    unlink((r.dir + "/core").c_str());
-  }
+void ExpectCrash(const CrashChild& r, int sig, bool core) {
+  ExpectKilledBy(r, sig, core);
   EXPECT_THAT(r.out, HasSubstr("ready ")) << r.err;
-  std::vector<std::string> dumps;
-  for (const std::string& n : ListDir(r.dir)) {
-    if (absl::StartsWith(n, "crash-") && absl::EndsWith(n, ".trace")) {
-      dumps.push_back(n);
-    }
-  }
-  ASSERT_EQ(dumps.size(), 1u) << r.err;
-  const std::string dump = r.dir + "/" + dumps[0];
+  const std::string dump = CrashDumpOf(r);
+  ASSERT_FALSE(dump.empty());
   EXPECT_THAT(r.err, HasSubstr(absl::StrCat("; dump: ", dump, " (")));
   ExpectDumpWithMarker(dump, r.err);
 }
@@ -164,8 +80,8 @@ class FlightRecorderCrashTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(FlightRecorderCrashTest, DumpIsValidAndTheSignalGoesOn) {
   const Case& c = GetParam();
-  Child r = Spawn(c.mode, /*core=*/true);
-  Wait(&r);
+  CrashChild r = StartCrashChild(kProgram, "fr", c.mode, /*core=*/true);
+  WaitCrashChild(&r);
   ExpectCrash(r, c.sig, /*core=*/true);
   EXPECT_THAT(r.err, HasSubstr(c.says));
 }
@@ -188,8 +104,8 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(FlightRecorderCrashTest, TwoThreadsCrashingAtOnceDumpOnce) {
-  Child r = Spawn("two-threads", /*core=*/false);
-  Wait(&r);
+  CrashChild r = StartCrashChild(kProgram, "fr", "two-threads", false);
+  WaitCrashChild(&r);
   ExpectCrash(r, SIGSEGV, false);
   int reports = 0;
   for (absl::string_view line : absl::StrSplit(r.err, '\n')) {
@@ -199,14 +115,14 @@ TEST(FlightRecorderCrashTest, TwoThreadsCrashingAtOnceDumpOnce) {
 }
 
 TEST(FlightRecorderCrashTest, RingFileAfterKill9IsRecovered) {
-  Child r = Spawn("ring-file", /*core=*/false);
+  CrashChild r = StartCrashChild(kProgram, "fr", "ring-file", false);
   const absl::Time limit = absl::Now() + absl::Seconds(120);
   while (!absl::StrContains(ReadFile(r.dir + "/stdout"), "ready ") &&
          absl::Now() < limit) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   kill(r.pid, SIGKILL);
-  Wait(&r);
+  WaitCrashChild(&r);
   ASSERT_TRUE(WIFSIGNALED(r.status));
   EXPECT_EQ(WTERMSIG(r.status), SIGKILL);
   ASSERT_THAT(r.out, HasSubstr("ready ")) << r.err;

@@ -28,20 +28,6 @@
 
 namespace gentrace::testing {
 
-std::string TempPath(absl::string_view name) {
-  static std::atomic<int> counter{0};
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", getpid(), "-",
-                      counter.fetch_add(1), "-", name);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 int GoView::count(absl::string_view kind) const {
   auto it = kinds.find(std::string(kind));
   return it == kinds.end() ? 0 : it->second;

@@ -13,14 +13,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/test_files.h"
 
+// TempPath and ReadFile come from base/test_files.h.
 namespace gentrace::testing {
-
-// A fresh path under the test's temporary directory.
-std::string TempPath(absl::string_view name);
-
-// Reads a whole file (empty on error).
-std::string ReadFile(const std::string& path);
 
 // What the checks made of a trace. Go's view when Go's tools ran
 // (go_checked), else gentrace's.

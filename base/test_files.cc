@@ -1,0 +1,29 @@
+// See test_files.h.
+#include "base/test_files.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace gentrace::testing {
+
+std::string TempPath(absl::string_view name) {
+  static std::atomic<int> counter{0};
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", getpid(), "-",
+                      counter.fetch_add(1), "-", name);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace gentrace::testing
