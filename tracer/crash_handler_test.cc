@@ -95,7 +95,9 @@ TEST(CrashHandlerTest, AltStackForAnotherThread) {
     ASSERT_TRUE(InstallCrashAltStackForThisThread(128 << 10).ok());
     sigaltstack(nullptr, &ss);
     EXPECT_FALSE(ss.ss_flags & SS_DISABLE);
-    if (!had) EXPECT_GE(ss.ss_size, 128u << 10);
+    if (!had) {
+      EXPECT_GE(ss.ss_size, 128u << 10);
+    }
     // Again: nothing changes.
     const void* sp = ss.ss_sp;
     ASSERT_TRUE(InstallCrashAltStackForThisThread(128 << 10).ok());
