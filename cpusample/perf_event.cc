@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/sys.h"
 
 namespace gentrace::cpusample {
 
@@ -75,22 +76,6 @@ bool IsHardwareEvent(PerfEvent event) {
 namespace internal {
 namespace {
 
-// Reads a small file whole; empty on failure.
-std::string ReadSmallFile(const char* path) {
-  std::string out;
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
-}
-
 void FillAttr(const PerfConfig& config, perf_event_attr* attr) {
   memset(attr, 0, sizeof(*attr));
   attr->size = sizeof(*attr);
@@ -118,69 +103,19 @@ int PerfEventOpen(const PerfConfig& config, pid_t tid) {
       syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
 }
 
-std::string ErrnoText(int err) {
-  char buf[256];
-  // GNU strerror_r: returns a pointer to the text (maybe not buf).
-  const char* text = strerror_r(err, buf, sizeof(buf));
-  return absl::StrCat(ErrnoName(err), ": ", text);
-}
-
 }  // namespace
-
-std::string ErrnoName(int err) {
-  switch (err) {
-    case EPERM:
-      return "EPERM";
-    case ENOENT:
-      return "ENOENT";
-    case ESRCH:
-      return "ESRCH";
-    case EINTR:
-      return "EINTR";
-    case E2BIG:
-      return "E2BIG";
-    case EBADF:
-      return "EBADF";
-    case EAGAIN:
-      return "EAGAIN";
-    case ENOMEM:
-      return "ENOMEM";
-    case EACCES:
-      return "EACCES";
-    case EFAULT:
-      return "EFAULT";
-    case EBUSY:
-      return "EBUSY";
-    case ENODEV:
-      return "ENODEV";
-    case EINVAL:
-      return "EINVAL";
-    case EMFILE:
-      return "EMFILE";
-    case ENFILE:
-      return "ENFILE";
-    case ENOSYS:
-      return "ENOSYS";
-    case EOPNOTSUPP:
-      return "EOPNOTSUPP";
-    case EOVERFLOW:
-      return "EOVERFLOW";
-    default:
-      return absl::StrCat("errno ", err);
-  }
-}
 
 SystemFacts ReadSystemFacts() {
   SystemFacts facts;
   const std::string paranoid =
-      ReadSmallFile("/proc/sys/kernel/perf_event_paranoid");
+      base::ReadSmallFile("/proc/sys/kernel/perf_event_paranoid");
   if (!paranoid.empty()) {
     char* end = nullptr;
     const long v = strtol(paranoid.c_str(), &end, 10);
     if (end != paranoid.c_str())
       facts.perf_event_paranoid = static_cast<int>(v);
   }
-  const std::string status = ReadSmallFile("/proc/self/status");
+  const std::string status = base::ReadSmallFile("/proc/self/status");
   const size_t at = status.find("\nSeccomp:");
   if (at != std::string::npos) {
     facts.seccomp_mode = atoi(status.c_str() + at + 9);
@@ -203,14 +138,15 @@ absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
           what,
           "no hardware PMU: this kernel exposes no hardware performance "
           "counters (",
-          ErrnoText(err),
+          base::ErrnoText(err),
           "; /sys/bus/event_source/devices/cpu does not exist), as in most "
           "virtual machines without PMU passthrough; use a software event "
           "(cpu-clock, task-clock) or the thread-timer source"));
     }
-    return absl::UnavailableError(absl::StrCat(
-        what, "the CPU's PMU does not support event '", PerfEventName(event),
-        "' (", ErrnoText(err), "); use another event or a software clock"));
+    return absl::UnavailableError(
+        absl::StrCat(what, "the CPU's PMU does not support event '",
+                     PerfEventName(event), "' (", base::ErrnoText(err),
+                     "); use another event or a software clock"));
   }
   if (err == EACCES || err == EPERM) {
     // What perf_event_paranoid must be for this request without
@@ -225,7 +161,7 @@ absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
       return absl::PermissionDeniedError(absl::StrCat(
           what,
           "blocked by a seccomp filter (Seccomp: 2 in /proc/self/status; ",
-          ErrnoText(err),
+          base::ErrnoText(err),
           "): run outside the filter (e.g. a container profile that allows "
           "perf_event_open) or use the thread-timer source"));
     }
@@ -237,7 +173,7 @@ absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
       absl::StrAppend(&msg, "kernel.perf_event_paranoid (value unreadable)");
     }
     absl::StrAppend(
-        &msg, " (", ErrnoText(err),
+        &msg, " (", base::ErrnoText(err),
         "); this request needs perf_event_paranoid <= ", needed,
         exclude_kernel ? " (user space of one's own threads)"
                        : " (kernel mode included)",
@@ -250,11 +186,11 @@ absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
   }
   if (err == ENOSYS) {
     return absl::UnimplementedError(absl::StrCat(
-        what, "this kernel has no perf_event_open (", ErrnoText(err),
+        what, "this kernel has no perf_event_open (", base::ErrnoText(err),
         facts.seccomp_mode == 2 ? "; a seccomp filter is active" : "", ")"));
   }
   return absl::InternalError(
-      absl::StrCat(what, ErrnoText(err), " (errno ", err, ")"));
+      absl::StrCat(what, base::ErrnoText(err), " (errno ", err, ")"));
 }
 
 absl::StatusOr<PerfConfig> ProbePerfConfig(PerfEvent event, int hz,
@@ -339,7 +275,7 @@ absl::StatusOr<int> OpenPerfCounter(const PerfConfig& config, pid_t tid) {
     const int err = errno;
     close(fd);
     return absl::InternalError(absl::StrCat("perf counter setup: ", step,
-                                            " failed: ", ErrnoText(err)));
+                                            " failed: ", base::ErrnoText(err)));
   }
   return fd;
 }

@@ -90,9 +90,6 @@ absl::StatusOr<int> OpenPerfCounter(const PerfConfig& config, pid_t tid);
 bool EnablePerfCounter(int fd);
 void DisablePerfCounter(int fd);
 
-// "E2BIG"-style name of an errno value, or "errno N".
-std::string ErrnoName(int err);
-
 }  // namespace internal
 }  // namespace gentrace::cpusample
 

@@ -32,6 +32,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
+#include "base/sys.h"
 #include "cpusample/sampler_state.h"
 #include "cpusample/signal_handler.h"
 
@@ -54,8 +55,8 @@ __thread SamplerThreadState* tls_sampler_thread
 
 namespace {
 
+using base::GetTid;
 using internal::g_sampler;
-using internal::GetTid;
 using internal::HandlerState;
 using internal::tls_sampler_thread;
 using ThreadState = internal::SamplerThreadState;
@@ -68,12 +69,6 @@ void DetachAtExit(void*) { Sampler::DetachCurrentThread(); }
 void CreateExitKey() { pthread_key_create(&g_sampler.exit_key, DetachAtExit); }
 
 // ---- Arming (mu held) -------------------------------------------------------
-
-std::string ErrnoText(int err) {
-  char buf[256];
-  return absl::StrCat(internal::ErrnoName(err), ": ",
-                      strerror_r(err, buf, sizeof(buf)));
-}
 
 std::string SeccompNote() {
   return internal::ReadSystemFacts().seccomp_mode == 2
@@ -122,7 +117,7 @@ absl::Status ArmTimer(ThreadState* t) {
       err != 0) {
     return absl::UnavailableError(absl::StrCat(
         "timer_create(CPU clock of thread ", t->tid,
-        ", SIGEV_THREAD_ID) failed: ", ErrnoText(err), SeccompNote()));
+        ", SIGEV_THREAD_ID) failed: ", base::ErrnoText(err), SeccompNote()));
   }
   // Invariant 3: own_source before the timer can fire.
   t->own_source.store(true, std::memory_order_release);
@@ -138,7 +133,7 @@ absl::Status ArmTimer(ThreadState* t) {
     timer_delete(id);
     t->own_source.store(false, std::memory_order_release);
     return absl::InternalError(
-        absl::StrCat("timer_settime failed: ", ErrnoText(err)));
+        absl::StrCat("timer_settime failed: ", base::ErrnoText(err)));
   }
   t->timer = id;
   t->has_timer = true;
@@ -159,8 +154,8 @@ absl::Status ArmPerf(ThreadState* t) {
     t->perf_fd.store(-1, std::memory_order_release);
     h.perf_fds.Remove(*fd);
     close(*fd);
-    return absl::InternalError(
-        absl::StrCat("ioctl(PERF_EVENT_IOC_ENABLE) failed: ", ErrnoText(err)));
+    return absl::InternalError(absl::StrCat(
+        "ioctl(PERF_EVENT_IOC_ENABLE) failed: ", base::ErrnoText(err)));
   }
   return absl::OkStatus();
 }
@@ -207,8 +202,9 @@ absl::Status ArmItimer(int hz) {
   g_sampler.handler.itimer_ours.store(true, std::memory_order_release);
   if (setitimer(ITIMER_PROF, &it, nullptr) != 0) {
     const int err = errno;
-    return absl::UnavailableError(absl::StrCat(
-        "setitimer(ITIMER_PROF) failed: ", ErrnoText(err), SeccompNote()));
+    return absl::UnavailableError(
+        absl::StrCat("setitimer(ITIMER_PROF) failed: ", base::ErrnoText(err),
+                     SeccompNote()));
   }
   return absl::OkStatus();
 }
@@ -231,7 +227,7 @@ absl::Status ProbeThreadTimer() {
     return absl::UnavailableError(
         absl::StrCat("timer_create(thread CPU clock, SIGEV_THREAD_ID) "
                      "failed: ",
-                     ErrnoText(err), SeccompNote()));
+                     base::ErrnoText(err), SeccompNote()));
   }
   timer_delete(id);
   return absl::OkStatus();
@@ -376,7 +372,7 @@ absl::Status InstallHandler() {
   if (sigaction(SIGPROF, &sa, &old) != 0) {
     const int err = errno;
     return absl::InternalError(
-        absl::StrCat("sigaction(SIGPROF) failed: ", ErrnoText(err)));
+        absl::StrCat("sigaction(SIGPROF) failed: ", base::ErrnoText(err)));
   }
   g_sampler.saved_action = old;
   uintptr_t prev = (old.sa_flags & SA_SIGINFO) != 0
@@ -520,7 +516,7 @@ absl::Status Sampler::AttachCurrentThread() {
   clockid_t clock;
   if (const int err = pthread_getcpuclockid(pthread_self(), &clock); err != 0) {
     return absl::InternalError(
-        absl::StrCat("pthread_getcpuclockid failed: ", ErrnoText(err)));
+        absl::StrCat("pthread_getcpuclockid failed: ", base::ErrnoText(err)));
   }
   auto* t = new ThreadState;
   t->tid = GetTid();

@@ -19,6 +19,7 @@
 
 #include <atomic>
 
+#include "base/sys.h"
 #include "cpusample/fp_unwind.h"
 #include "cpusample/sampler_state.h"
 
@@ -105,7 +106,6 @@ void ForwardToPrevious(int sig, siginfo_t* si, void* uc) {
 }  // namespace
 
 // Async-signal-safe: one system call.
-pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 // Async-signal-safe and reentrant (invariant 5): atomics, the stack walk
 // and the callback (which must be so itself); errno is preserved.
@@ -131,7 +131,7 @@ void HandleSigprof(int sig, siginfo_t* si, void* ucv) {
       Sample sample;
       sample.pcs = pcs;
       sample.depth = UnwindFromUcontext(uc, pcs, uo);
-      sample.tid = ts != nullptr ? ts->tid : GetTid();
+      sample.tid = ts != nullptr ? ts->tid : base::GetTid();
       sample.source = source;
       sample.weight = weight;
       sample.attached = ts != nullptr;
@@ -176,7 +176,7 @@ bool Sampler::TriggerSample(uint64_t weight) {
   si.si_value.sival_ptr = reinterpret_cast<void*>(
       static_cast<uintptr_t>(h.cookie.load(std::memory_order_acquire)));
   const internal::SamplerThreadState* ts = internal::tls_sampler_thread;
-  const pid_t tid = ts != nullptr ? ts->tid : internal::GetTid();
+  const pid_t tid = ts != nullptr ? ts->tid : base::GetTid();
   return syscall(SYS_rt_tgsigqueueinfo, si.si_pid, tid, SIGPROF, &si) == 0;
 }
 

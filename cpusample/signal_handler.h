@@ -64,9 +64,6 @@ class PerfFdSet {
 // | SA_NODEFER). Async-signal-safe and reentrant (invariant 5).
 void HandleSigprof(int sig, siginfo_t* si, void* ucontext);
 
-// The calling thread's id. Async-signal-safe.
-pid_t GetTid();
-
 }  // namespace gentrace::cpusample::internal
 
 #endif  // GENTRACE_CPUSAMPLE_SIGNAL_HANDLER_H_

@@ -2,15 +2,15 @@
 #include "format/batch.h"
 
 #include "absl/status/status.h"
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
 #include "format/header.h"
 #include "format/leb128.h"
 
 namespace gentrace::format {
 
 BatchKind Batch::kind() const {
-  if (experimental) return BatchKind::kExperimental;
-  if (payload.empty()) return BatchKind::kEmpty;
+  if (experiment != kNoExperiment) return BatchKind::kExperimental;
+  if (payload.empty()) return BatchKind::kEvents;
   switch (payload[0]) {
     case kEvStrings:
       return BatchKind::kStrings;
@@ -55,60 +55,69 @@ void PatchBatchSize(uint8_t* header, size_t header_size, uint64_t size) {
 }
 
 absl::StatusOr<Version> BatchReader::ReadHeader() {
-  absl::StatusOr<size_t> n = in_.Ensure(kHeaderSize);
-  if (!n.ok()) return n.status();
-  absl::StatusOr<Version> v = ParseHeader(absl::MakeConstSpan(in_.data(), *n));
-  if (v.ok()) in_.Skip(kHeaderSize);
-  return v;
+  return format::ReadHeader(&in_);
 }
 
 absl::StatusOr<bool> BatchReader::Next(Batch* batch) {
-  absl::StatusOr<size_t> n = in_.Ensure(2);
+  // The longest header: type, experiment, four varints.
+  absl::StatusOr<size_t> n = in_.Ensure(kMaxBatchHeaderSize);
   if (!n.ok()) return n.status();
   if (*n == 0) return false;
+  const uint8_t* p = in_.data();
+  const uint8_t* end = p + *n;
   batch->offset = in_.offset();
-  const uint8_t type = in_.data()[0];
+  const uint8_t type = p[0];
   if (type != kEvEventBatch && type != kEvExperimentalBatch) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "offset %d: expected a batch (EventBatch or ExperimentalBatch), got "
-        "byte 0x%02x (%s)",
-        batch->offset, type, EventName(type)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected batch event, got ", GoEventString(type)));
   }
+  const uint8_t* q = p + 1;
   batch->experimental = type == kEvExperimentalBatch;
   batch->experiment = kNoExperiment;
-  in_.Skip(1);
   if (batch->experimental) {
-    if (*n < 2) {
-      return absl::DataLossError(absl::StrFormat(
-          "offset %d: input ends before the experiment id", in_.offset()));
+    // Go reads the experiment byte with ReadByte and takes its EOF for the
+    // clean end of the trace (the batch byte read).
+    if (q == end) {
+      in_.Skip(1);
+      return false;
     }
-    batch->experiment = in_.data()[0];
-    in_.Skip(1);
+    batch->experiment = *q++;
   }
-  absl::StatusOr<uint64_t> v = in_.ReadUvarint("the batch generation");
-  if (!v.ok()) return v.status();
-  batch->gen = *v;
-  if (!(v = in_.ReadUvarint("the batch thread id")).ok()) return v.status();
-  batch->m = *v;
-  if (!(v = in_.ReadUvarint("the batch timestamp")).ok()) return v.status();
-  batch->time = *v;
-  const uint64_t size_offset = in_.offset();
-  if (!(v = in_.ReadUvarint("the batch size")).ok()) return v.status();
-  const uint64_t size = *v;
+  static constexpr const char* kWhat[4] = {"gen", "M ID", "timestamp", "size"};
+  uint64_t v[4];
+  for (int i = 0; i < 4; ++i) {
+    size_t used = 0;
+    switch (GetUvarint(q, end, &v[i], &used)) {
+      case VarintStatus::kOk:
+        q += used;
+        continue;
+      case VarintStatus::kTruncated:
+        return absl::InvalidArgumentError(
+            absl::StrCat("error reading batch ", kWhat[i], ": ",
+                         q == end ? "EOF" : "unexpected EOF"));
+      case VarintStatus::kOverflow:
+        return absl::InvalidArgumentError(
+            absl::StrCat("error reading batch ", kWhat[i],
+                         ": binary: varint overflows a 64-bit integer"));
+    }
+  }
+  batch->gen = v[0];
+  batch->m = v[1];
+  batch->time = v[2];
+  const uint64_t size = v[3];
   if (size > kMaxBatchPayload) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("offset %d: invalid batch size %d, maximum is %d",
-                        size_offset, size, kMaxBatchPayload));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid batch size ", size, ", maximum is ", kMaxBatchPayload));
   }
-  if (!(n = in_.Ensure(size)).ok()) return n.status();
-  if (*n < size) {
-    return absl::DataLossError(absl::StrFormat(
-        "offset %d: truncated batch: header at offset %d says %d payload "
-        "bytes, only %d remain",
-        in_.offset(), batch->offset, size, *n));
+  const size_t header = static_cast<size_t>(q - p);
+  if (!(n = in_.Ensure(header + size)).ok()) return n.status();
+  if (*n < header + size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "failed to read full batch: read ", *n - header, " but wanted ", size));
   }
-  batch->payload = absl::MakeConstSpan(in_.data(), size);
-  in_.Skip(size);
+  batch->raw = absl::MakeConstSpan(in_.data(), header + size);
+  batch->payload = batch->raw.subspan(header);
+  in_.Skip(header + size);
   return true;
 }
 

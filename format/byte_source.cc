@@ -44,6 +44,30 @@ absl::StatusOr<size_t> FdSource::Read(uint8_t* dst, size_t n) {
   }
 }
 
+absl::StatusOr<size_t> PrefixedSource::Read(uint8_t* dst, size_t n) {
+  if (pos_ < prefix_.size()) {
+    const size_t k = std::min(n, prefix_.size() - pos_);
+    std::memcpy(dst, prefix_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+  return rest_->Read(dst, n);
+}
+
+absl::StatusOr<std::string> ReadPrefix(ByteSource* source, size_t n) {
+  std::string s(n, '\0');
+  size_t have = 0;
+  while (have < n) {
+    absl::StatusOr<size_t> r =
+        source->Read(reinterpret_cast<uint8_t*>(s.data()) + have, n - have);
+    if (!r.ok()) return r.status();
+    if (*r == 0) break;
+    have += *r;
+  }
+  s.resize(have);
+  return s;
+}
+
 absl::StatusOr<std::string> ReadAll(ByteSource* source, size_t limit) {
   std::string out;
   constexpr size_t kChunk = 1 << 16;

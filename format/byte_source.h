@@ -1,6 +1,7 @@
-// Where trace bytes come from: a memory buffer, a file descriptor or a file.
-// Readers (batch framing, raw events, the reader library) pull bytes through
-// a ByteSource so they work the same on files, pipes and buffers.
+// Where trace bytes come from: a memory buffer, a file descriptor or a file,
+// possibly behind a decompressor (format/zstd.h). Readers (batch framing,
+// raw events, the reader library, the converters) pull bytes through a
+// ByteSource so they work the same on files, pipes and buffers.
 #ifndef GENTRACE_FORMAT_BYTE_SOURCE_H_
 #define GENTRACE_FORMAT_BYTE_SOURCE_H_
 
@@ -52,6 +53,31 @@ class FdSource : public ByteSource {
   int fd_;
   bool owned_;
 };
+
+// Returns `prefix` first (bytes already read from the rest, e.g. to sniff
+// the input's kind), then the rest.
+class PrefixedSource : public ByteSource {
+ public:
+  // Owns `rest`.
+  PrefixedSource(std::string prefix, std::unique_ptr<ByteSource> rest)
+      : prefix_(std::move(prefix)),
+        owned_(std::move(rest)),
+        rest_(owned_.get()) {}
+  // Borrows `rest`, which must outlive this source.
+  PrefixedSource(std::string prefix, ByteSource* rest)
+      : prefix_(std::move(prefix)), rest_(rest) {}
+  absl::StatusOr<size_t> Read(uint8_t* dst, size_t n) override;
+
+ private:
+  std::string prefix_;
+  size_t pos_ = 0;
+  std::unique_ptr<ByteSource> owned_;
+  ByteSource* rest_;
+};
+
+// Reads up to n bytes, fewer only at the end of the input. Put them back
+// with PrefixedSource.
+absl::StatusOr<std::string> ReadPrefix(ByteSource* source, size_t n);
 
 // Reads all of a source into memory, refusing inputs over `limit` bytes.
 absl::StatusOr<std::string> ReadAll(ByteSource* source,

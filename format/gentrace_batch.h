@@ -1,18 +1,39 @@
-// gentrace's own data in experimental batches.
+// gentrace's own data in experimental batches, and its codec.
 //
 // Go has no events for thread names or for how CPU samples were taken. Go's
 // parser keeps ExperimentalBatch payloads of experiments it does not know
 // and ignores them (GO_FORMAT.md §18), so gentrace writes such facts into
-// experimental batches with its own experiment ids. The tracer writes these
-// records and the reader decodes them; both use only this file.
+// experimental batches with its own experiment id: the info batch.
 //
-// Payload: a sequence of records, each `kind` (uvarint) followed by the
-// fields listed below (uvarints; strings are a uvarint length and bytes).
+// Payload: a sequence of records. A record is its kind (uvarint), then its
+// fields in the order of the table below: a uvarint field is a uvarint, a
+// bytes field is a uvarint length and that many bytes.
+//
+// The table (InfoRecordSpec<R>, below) is the only description of the
+// records: the tracer encodes with EncodeInfoRecord and the reader decodes
+// with DecodeInfoBatch, both driven by it, as the event table (spec.h)
+// drives the events.
+//
+// Newer writers: records of kinds 1-63 carry no length, so a reader cannot
+// step over a kind it does not know there; DecodeInfoBatch rejects such a
+// batch with an error naming the kind (what it decoded before stays). A new
+// kind of record therefore takes a number from 64 up
+// (kFirstSkippableInfoRecord): those are written as kind, uvarint length,
+// then the fields, and readers that do not know the kind skip it by its
+// length. Kinds 1-4 are what gentrace writes today and wrote before; their
+// layout never changes.
 #ifndef GENTRACE_FORMAT_GENTRACE_BATCH_H_
 #define GENTRACE_FORMAT_GENTRACE_BATCH_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "format/leb128.h"
 #include "format/spec.h"
 
 namespace gentrace::format {
@@ -24,7 +45,8 @@ inline constexpr uint8_t kExperimentGentraceInfo = 0x47;
 static_assert(ExperimentReadsAlikeInGo(kExperimentGentraceInfo));
 
 // The id gentrace wrote before: Go's parser accepts it, but Go's raw reader
-// misreads everything after the first such batch. Read, never written.
+// misreads everything after the first such batch. Read, never written. The
+// records are the same.
 inline constexpr uint8_t kExperimentGentraceInfoV0 = 0xC7;
 
 // Whether an experimental batch of experiment `exp` is a gentrace info
@@ -34,34 +56,199 @@ inline constexpr bool IsGentraceInfoExperiment(uint8_t exp) {
 }
 
 enum GentraceRecordKind : uint8_t {
-  // A thread known in this generation: tid (M), proc id (P), goroutine id
-  // of the thread's own G, name. gentrace's own threads, which only take
-  // CPU samples, have P = NoProc (^0) and goroutine 0.
   kRecordThread = 1,
-  // How CPU samples were taken in this generation: source (see
-  // SamplerSource), rate in Hz (0 if sampling by period), period (CPU
-  // nanoseconds for timers and software clocks, events for hardware
-  // counters; 0 in frequency mode), samples written into this generation,
-  // samples lost to a full buffer, event name (e.g. "cpu-clock",
-  // "cycles"; empty for timers).
   kRecordSampler = 2,
-  // A fiber (a G that is not a thread's own): goroutine id, name.
   kRecordFiber = 3,
-  // The generation's time span in ticks: start (taken just before the
-  // switch into it) and end (taken just after the switch out of it), so
-  // consecutive spans overlap by the length of a switch. Every CPU sample
-  // of the generation lies within it; an event may end after it (its
-  // thread was writing it when the switch came).
   kRecordGeneration = 4,
 };
 
-// Sampler sources as recorded in kRecordSampler.
+// Record kinds from here on carry their length after the kind, so that
+// readers that do not know them can skip them (see the file comment).
+inline constexpr uint64_t kFirstSkippableInfoRecord = 64;
+
+// Sampler sources as recorded in SamplerRecord::source.
 enum SamplerSource : uint8_t {
   kSamplerNone = 0,
   kSamplerThreadTimer = 1,   // per-thread POSIX CPU timers
   kSamplerProcessTimer = 2,  // process-wide ITIMER_PROF only
   kSamplerPerfEvent = 3,     // perf_event_open per thread
 };
+
+// ---- The records, as structs. Their wire layout is the table below.
+
+// A thread known in this generation. gentrace's own threads, which only
+// take CPU samples, have proc = kNoProc and goroutine 0.
+struct ThreadRecord {
+  uint64_t thread = 0;     // M: the OS thread id
+  uint64_t proc = 0;       // the thread's P
+  uint64_t goroutine = 0;  // the thread's own G
+  std::string name;
+};
+
+// How CPU samples were taken in this generation.
+struct SamplerRecord {
+  uint64_t source = kSamplerNone;  // SamplerSource
+  uint64_t hz = 0;                 // rate asked; 0 when sampling by period
+  // CPU nanoseconds for timers and software clocks, events for hardware
+  // counters; 0 in frequency mode.
+  uint64_t period = 0;
+  uint64_t samples_taken = 0;  // samples written into this generation
+  uint64_t samples_lost = 0;   // lost to a full buffer, or weights over 64
+  std::string event;           // e.g. "cpu-clock", "cycles"; "" for timers
+};
+
+// A fiber (a G that is not a thread's own).
+struct FiberRecord {
+  uint64_t goroutine = 0;
+  std::string name;
+};
+
+// The generation's time span in ticks: start (taken just before the switch
+// into it) and end (taken just after the switch out of it), so consecutive
+// spans overlap by the length of a switch. Every CPU sample of the
+// generation lies within it; an event may end after it (its thread was
+// writing it when the switch came). The tracer writes it first in the
+// generation's first info batch.
+struct GenerationRecord {
+  uint64_t start = 0;
+  uint64_t end = 0;
+};
+
+// ---- The table.
+
+enum class InfoFieldKind : uint8_t {
+  kUvarint,  // a uvarint
+  kBytes,    // a uvarint length, then that many bytes
+};
+
+// A field of records of type R: its name, kind, and member.
+template <typename R>
+struct InfoField {
+  absl::string_view name;
+  InfoFieldKind kind;
+  uint64_t R::*number;    // for kUvarint
+  std::string R::*bytes;  // for kBytes
+};
+
+template <typename R>
+constexpr InfoField<R> UvarintField(absl::string_view name, uint64_t R::*m) {
+  return {name, InfoFieldKind::kUvarint, m, nullptr};
+}
+template <typename R>
+constexpr InfoField<R> BytesField(absl::string_view name, std::string R::*m) {
+  return {name, InfoFieldKind::kBytes, nullptr, m};
+}
+
+// InfoRecordSpec<R>: record kind, name and fields in wire order.
+template <typename R>
+struct InfoRecordSpec;
+
+template <>
+struct InfoRecordSpec<ThreadRecord> {
+  static constexpr uint8_t kKind = kRecordThread;
+  static constexpr absl::string_view kName = "Thread";
+  static constexpr InfoField<ThreadRecord> kFields[] = {
+      UvarintField("thread", &ThreadRecord::thread),
+      UvarintField("proc", &ThreadRecord::proc),
+      UvarintField("goroutine", &ThreadRecord::goroutine),
+      BytesField("name", &ThreadRecord::name),
+  };
+};
+
+template <>
+struct InfoRecordSpec<SamplerRecord> {
+  static constexpr uint8_t kKind = kRecordSampler;
+  static constexpr absl::string_view kName = "Sampler";
+  static constexpr InfoField<SamplerRecord> kFields[] = {
+      UvarintField("source", &SamplerRecord::source),
+      UvarintField("hz", &SamplerRecord::hz),
+      UvarintField("period", &SamplerRecord::period),
+      UvarintField("samples_taken", &SamplerRecord::samples_taken),
+      UvarintField("samples_lost", &SamplerRecord::samples_lost),
+      BytesField("event", &SamplerRecord::event),
+  };
+};
+
+template <>
+struct InfoRecordSpec<FiberRecord> {
+  static constexpr uint8_t kKind = kRecordFiber;
+  static constexpr absl::string_view kName = "Fiber";
+  static constexpr InfoField<FiberRecord> kFields[] = {
+      UvarintField("goroutine", &FiberRecord::goroutine),
+      BytesField("name", &FiberRecord::name),
+  };
+};
+
+template <>
+struct InfoRecordSpec<GenerationRecord> {
+  static constexpr uint8_t kKind = kRecordGeneration;
+  static constexpr absl::string_view kName = "Generation";
+  static constexpr InfoField<GenerationRecord> kFields[] = {
+      UvarintField("start", &GenerationRecord::start),
+      UvarintField("end", &GenerationRecord::end),
+  };
+};
+
+// ---- Encoding: what the tracer drives into its batch buffers.
+
+// Bytes the encoding of `r` takes (kind included).
+template <typename R>
+size_t InfoRecordSize(const R& r) {
+  size_t n = UvarintLen(InfoRecordSpec<R>::kKind);
+  for (const InfoField<R>& f : InfoRecordSpec<R>::kFields) {
+    if (f.kind == InfoFieldKind::kUvarint) {
+      n += UvarintLen(r.*f.number);
+    } else {
+      n += UvarintLen((r.*f.bytes).size()) + (r.*f.bytes).size();
+    }
+  }
+  return n;
+}
+
+// Writes `r` at dst, which has room for InfoRecordSize(r) bytes; returns
+// the byte after it.
+template <typename R>
+uint8_t* EncodeInfoRecord(const R& r, uint8_t* dst) {
+  dst = PutUvarint(dst, InfoRecordSpec<R>::kKind);
+  for (const InfoField<R>& f : InfoRecordSpec<R>::kFields) {
+    if (f.kind == InfoFieldKind::kUvarint) {
+      dst = PutUvarint(dst, r.*f.number);
+    } else {
+      const std::string& s = r.*f.bytes;
+      dst = PutUvarint(dst, s.size());
+      for (char c : s) *dst++ = static_cast<uint8_t>(c);
+    }
+  }
+  return dst;
+}
+
+// Appends the encoding of `r` to *out.
+template <typename R>
+void AppendInfoRecord(const R& r, std::string* out) {
+  const size_t old = out->size();
+  out->resize(old + InfoRecordSize(r));
+  EncodeInfoRecord(r, reinterpret_cast<uint8_t*>(out->data()) + old);
+}
+
+// ---- Decoding: what the reader gets back.
+
+// The records of one or more info batches, by kind, in batch order.
+struct InfoRecords {
+  std::vector<ThreadRecord> threads;
+  std::vector<SamplerRecord> samplers;
+  std::vector<FiberRecord> fibers;
+  std::vector<GenerationRecord> spans;
+  // Records of kinds from kFirstSkippableInfoRecord on that this reader
+  // does not know, stepped over by their length.
+  uint64_t skipped = 0;
+};
+
+// Decodes one info batch payload, appending to *out. A record cut short, a
+// bytes field longer than the payload, or an unknown kind below
+// kFirstSkippableInfoRecord stops the decoding with an error naming the
+// record kind and its payload offset; the records before it stay in *out.
+absl::Status DecodeInfoBatch(absl::Span<const uint8_t> payload,
+                             InfoRecords* out);
 
 }  // namespace gentrace::format
 

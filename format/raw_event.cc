@@ -87,11 +87,7 @@ absl::Status AppendRawEvent(const RawEvent& ev, std::string* out) {
 }
 
 absl::StatusOr<Version> RawReader::ReadHeader() {
-  absl::StatusOr<size_t> n = in_.Ensure(kHeaderSize);
-  if (!n.ok()) return n.status();
-  absl::StatusOr<Version> v = ParseHeader(absl::MakeConstSpan(in_.data(), *n));
-  if (v.ok()) in_.Skip(kHeaderSize);
-  return v;
+  return format::ReadHeader(&in_);
 }
 
 absl::StatusOr<bool> RawReader::Next(RawEvent* ev) {

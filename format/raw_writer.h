@@ -56,6 +56,15 @@ class RawWriter {
   std::string held_events_;  // encoded events of the held batch
 };
 
+// Binary to binary, normalized: every event of `in` re-encoded with minimal
+// varints, read as a flat sequence of events (Go's raw reader: no batch
+// framing needed, so whatever converts to text also converts here). A
+// batch's size is recomputed only if it was right, that is, matched the
+// bytes up to the next batch; any other size is kept as written, so a
+// broken trace stays broken the same way. On error, `out` holds what came
+// before it.
+absl::Status NormalizeBinary(ByteSource* in, ByteSink* out);
+
 }  // namespace gentrace::format
 
 #endif  // GENTRACE_FORMAT_RAW_WRITER_H_

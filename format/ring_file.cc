@@ -530,7 +530,7 @@ absl::StatusOr<RingRecovery> RecoverRingFile(absl::Span<const uint8_t> file) {
 absl::Status WriteRecoveredTrace(const RingRecovery& recovery,
                                  absl::Span<const uint8_t> file,
                                  ByteSink* out) {
-  if (absl::Status s = out->Write(absl::string_view(
+  if (absl::Status s = out->WriteString(absl::string_view(
           reinterpret_cast<const char*>(recovery.header.trace_header),
           recovery.header.trace_header_size));
       !s.ok()) {
@@ -543,7 +543,7 @@ absl::Status WriteRecoveredTrace(const RingRecovery& recovery,
             absl::StrCat("generation ", g.gen, ": piece at offset ", p.offset,
                          " is outside the file"));
       }
-      if (absl::Status s = out->Write(absl::string_view(
+      if (absl::Status s = out->WriteString(absl::string_view(
               reinterpret_cast<const char*>(file.data() + p.offset), p.length));
           !s.ok()) {
         return s;

@@ -221,6 +221,14 @@ std::string EventName(uint8_t type) {
   return absl::StrCat("Invalid(", type, ")");
 }
 
+std::string GoEventString(uint8_t type) {
+  if (type < kNumEventTypes) {
+    const EventSpec* spec = LookupSpec(type);
+    return spec == nullptr ? std::string() : std::string(spec->name);
+  }
+  return absl::StrCat("Invalid(", type, ")");
+}
+
 absl::string_view VersionTextName(Version v) {
   return v == Version::kGo122 ? "Go1.22" : "Go1.23";
 }

@@ -210,6 +210,11 @@ std::optional<uint8_t> LookupEventByName(absl::string_view name);
 // Go's name of a type, or "Invalid(N)".
 std::string EventName(uint8_t type);
 
+// Go's go122.EventString, which Go's error messages use: the name for types
+// below 137, the empty string for the holes 0 and 50-127, "Invalid(N)"
+// above.
+std::string GoEventString(uint8_t type);
+
 // Derives an argument kind from a Go argument name: "dt", "time",
 // "x_string", "stack"/"new_stack", "g"/"new_g", "m", "p", "task",
 // "parent_task", "x_seq", "gstatus", "pstatus"; everything else is a value.

@@ -34,8 +34,7 @@ inline bool SpaceAt(absl::string_view s, size_t pos, size_t* width) {
 // The first token of s and what follows it, split as Go's raw text reader
 // splits: tokens end at white space or '#', and a '#' where a token would
 // start makes the rest of the line a comment (no token).
-std::pair<absl::string_view, absl::string_view> ReadToken(
-    absl::string_view s) {
+std::pair<absl::string_view, absl::string_view> ReadToken(absl::string_view s) {
   size_t pos = 0;
   size_t width = 0;
   while (pos < s.size()) {
@@ -348,21 +347,23 @@ absl::StatusOr<std::string> TextToBinary(absl::string_view text) {
   return out;
 }
 
-absl::Status BinaryToText(ByteSource* in, ByteSink* out) {
-  RawReader reader(in);
-  absl::StatusOr<Version> v = reader.ReadHeader();
-  if (!v.ok()) return v.status();
+namespace {
+
+// Prints every event `reader` (a RawReader or a TextReader) gives as text to
+// `out`, in chunks. Returns the first error: the reader's (passed through
+// read_error(status, events before it)), the writer's or the sink's.
+template <typename Reader, typename ReadError>
+absl::Status PrintAsText(Reader* reader, Version v, ByteSink* out,
+                         ReadError read_error) {
   std::string buf;
-  TextWriter writer(*v, &buf);
+  TextWriter writer(v, &buf);
   RawEvent ev;
-  uint64_t events = 0;
   absl::Status st;
+  uint64_t events = 0;
   for (;;) {
-    absl::StatusOr<bool> more = reader.Next(&ev);
+    absl::StatusOr<bool> more = reader->Next(&ev);
     if (!more.ok()) {
-      st = absl::Status(more.status().code(),
-                        absl::StrFormat("%s (after %d events)",
-                                        more.status().message(), events));
+      st = read_error(more.status(), events);
       break;
     }
     if (!*more) break;
@@ -370,19 +371,41 @@ absl::Status BinaryToText(ByteSource* in, ByteSink* out) {
     if (!st.ok()) break;
     ++events;
     if (buf.size() >= kFlushSize) {
-      st = out->Write(buf);
+      st = out->WriteString(buf);
       buf.clear();
       if (!st.ok()) return st;
     }
   }
-  absl::Status wst = out->Write(buf);
+  // What came before an error is written too.
+  absl::Status wst = out->WriteString(buf);
   if (wst.ok()) wst = out->Flush();
   return st.ok() ? wst : st;
+}
+
+}  // namespace
+
+absl::Status BinaryToText(ByteSource* in, ByteSink* out) {
+  RawReader reader(in);
+  absl::StatusOr<Version> v = reader.ReadHeader();
+  if (!v.ok()) return v.status();
+  return PrintAsText(&reader, *v, out, [](absl::Status st, uint64_t events) {
+    return absl::Status(st.code(), absl::StrFormat("%s (after %d events)",
+                                                   st.message(), events));
+  });
 }
 
 absl::Status BinaryToText(ByteSource* in, std::string* out) {
   StringSink sink(out);
   return BinaryToText(in, &sink);
+}
+
+absl::Status NormalizeText(absl::string_view text, ByteSink* out,
+                           int first_line) {
+  TextReader reader(text, first_line);
+  absl::StatusOr<Version> v = reader.ReadHeader();
+  if (!v.ok()) return v.status();
+  return PrintAsText(&reader, *v, out,
+                     [](absl::Status st, uint64_t) { return st; });
 }
 
 bool LooksLikeTextTrace(absl::string_view text) {

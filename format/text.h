@@ -103,6 +103,12 @@ absl::Status TextToBinary(absl::string_view text, ByteSink* out,
 absl::Status BinaryToText(ByteSource* in, ByteSink* out);
 absl::Status BinaryToText(ByteSource* in, std::string* out);
 
+// Text to text, reprinted in the canonical layout Go's TextWriter uses;
+// batch sizes are kept as written, size=0 included. On error, `out` holds
+// the events before it.
+absl::Status NormalizeText(absl::string_view text, ByteSink* out,
+                           int first_line = 1);
+
 // Whether the first line of `text` that is not blank or a comment starts
 // with the token "Trace" (the header line, maybe with an unsupported
 // version). For telling text traces from other input.

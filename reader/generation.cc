@@ -79,23 +79,6 @@ std::string StackString(const std::vector<FrameRecord>& frames,
   return s;
 }
 
-BatchKind KindOf(uint8_t experiment, absl::Span<const uint8_t> payload) {
-  if (experiment != format::kNoExperiment) return BatchKind::kExperimental;
-  if (payload.empty()) return BatchKind::kEvents;
-  switch (payload[0]) {
-    case format::kEvStrings:
-      return BatchKind::kStrings;
-    case format::kEvStacks:
-      return BatchKind::kStacks;
-    case format::kEvCPUSamples:
-      return BatchKind::kCPUSamples;
-    case format::kEvFrequency:
-      return BatchKind::kFrequency;
-    default:
-      return BatchKind::kEvents;
-  }
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- StackView
@@ -207,7 +190,7 @@ bool Generation::HasExperiment(uint8_t exp) const {
 absl::Status Generation::AddBatch(const Batch& b) {
   batches_.push_back(b);
   size_bytes_ += b.raw.size();
-  switch (b.kind) {
+  switch (b.kind()) {
     case BatchKind::kStrings:
       return AddStrings(b);
     case BatchKind::kStacks:
@@ -385,66 +368,8 @@ absl::Status Generation::Finish() {
 
 // --------------------------------------------------------- GenerationReader
 
-GenerationReader::GenerationReader(format::Input* in, bool zero_copy)
+GenerationReader::GenerationReader(format::BatchReader* in, bool zero_copy)
     : in_(in), zero_copy_(zero_copy) {}
-
-absl::StatusOr<bool> GenerationReader::ReadBatch(Batch* b) {
-  // The longest header: type, experiment, four varints.
-  absl::StatusOr<size_t> n = in_->Ensure(2 + 4 * kMaxVarintLen);
-  if (!n.ok()) return n.status();
-  if (*n == 0) return false;
-  const uint8_t* p = in_->data();
-  const uint8_t* end = p + *n;
-  b->offset = in_->offset();
-  const uint8_t type = p[0];
-  if (type != format::kEvEventBatch && type != format::kEvExperimentalBatch) {
-    return Err(absl::StrCat("expected batch event, got ", GoEventString(type)));
-  }
-  const uint8_t* q = p + 1;
-  b->experiment = format::kNoExperiment;
-  if (type == format::kEvExperimentalBatch) {
-    // Go reads the experiment byte with ReadByte and treats its EOF as the
-    // clean end of the trace.
-    if (q == end) return false;
-    b->experiment = *q++;
-  }
-  static constexpr const char* kWhat[4] = {"gen", "M ID", "timestamp", "size"};
-  uint64_t v[4];
-  for (int i = 0; i < 4; ++i) {
-    size_t used = 0;
-    switch (format::GetUvarint(q, end, &v[i], &used)) {
-      case format::VarintStatus::kOk:
-        q += used;
-        continue;
-      case format::VarintStatus::kTruncated:
-        return Err(absl::StrCat("error reading batch ", kWhat[i], ": ",
-                                q == end ? "EOF" : "unexpected EOF"));
-      case format::VarintStatus::kOverflow:
-        return Err(absl::StrCat("error reading batch ", kWhat[i],
-                                ": binary: varint overflows a 64-bit integer"));
-    }
-  }
-  b->gen = v[0];
-  b->m = v[1];
-  b->time = v[2];
-  const uint64_t size = v[3];
-  if (size > format::kMaxBatchPayload) {
-    return Err(absl::StrCat("invalid batch size ", size, ", maximum is ",
-                            format::kMaxBatchPayload));
-  }
-  const size_t header = static_cast<size_t>(q - p);
-  n = in_->Ensure(header + size);
-  if (!n.ok()) return n.status();
-  if (*n < header + size) {
-    return Err(absl::StrCat("failed to read full batch: read ", *n - header,
-                            " but wanted ", size));
-  }
-  b->raw = absl::MakeConstSpan(in_->data(), header + size);
-  b->payload = b->raw.subspan(header);
-  b->kind = KindOf(b->experiment, b->payload);
-  in_->Skip(header + size);
-  return true;
-}
 
 absl::StatusOr<bool> GenerationReader::Next(Generation* g) {
   if (started_) {
@@ -482,7 +407,7 @@ absl::StatusOr<bool> GenerationReader::Next(Generation* g) {
   }
   for (;;) {
     Batch b;
-    absl::StatusOr<bool> ok = ReadBatch(&b);
+    absl::StatusOr<bool> ok = in_->Next(&b);
     if (ok.ok() && !*ok) break;  // clean end of the trace
     if (!ok.ok()) {
       if (g->number_ != 0) {

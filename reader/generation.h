@@ -24,35 +24,15 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "format/input.h"
+#include "format/batch.h"
 #include "format/spec.h"
 #include "reader/tables.h"
 
 namespace gentrace::reader {
 
-// What a batch holds. Experimental batches are those with a non-zero
-// experiment id; like Go, an ExperimentalBatch header with id 0 is read as
-// an ordinary batch.
-enum class BatchKind : uint8_t {
-  kEvents,        // one thread's timed events (or a NoThread batch's)
-  kStrings,       // string table entries
-  kStacks,        // stack table entries
-  kCPUSamples,    // CPU profile samples
-  kFrequency,     // the generation's clock frequency
-  kExperimental,  // opaque data of an experiment
-};
-
-// One batch of a generation, exactly as it appeared in the input.
-struct Batch {
-  uint64_t offset = 0;  // input offset of its first byte
-  uint64_t gen = 0;
-  uint64_t m = 0;     // thread (M) id; kNoThread for tables
-  uint64_t time = 0;  // ticks
-  uint8_t experiment = format::kNoExperiment;
-  BatchKind kind = BatchKind::kEvents;
-  absl::Span<const uint8_t> raw;      // header and payload
-  absl::Span<const uint8_t> payload;  // the `size` bytes after the header
-};
+// Batches as format's BatchReader reads them (Go's framing, Go's errors).
+using Batch = format::Batch;
+using BatchKind = format::BatchKind;
 
 // A CPU profile sample. time is already in nanoseconds; g is kNoGoroutine
 // when the wire said 0.
@@ -205,13 +185,13 @@ class Generation {
   size_t chunk_used_ = 0;  // bytes used in it
 };
 
-// Splits a trace into generations. Reads from an Input positioned after the
-// header.
+// Splits a trace into generations. Reads batches from a BatchReader that
+// has read the header.
 class GenerationReader {
  public:
-  // With `zero_copy`, batches point into the Input's buffer, which must be
-  // a memory Input that outlives every Generation read from it.
-  GenerationReader(format::Input* in, bool zero_copy);
+  // With `zero_copy`, batches point into the BatchReader's buffer, which
+  // must be memory that outlives every Generation read from it.
+  GenerationReader(format::BatchReader* in, bool zero_copy);
 
   // Loads the next generation into *gen. Returns true when one was loaded,
   // false at the end of the trace. An error means nothing was loaded; it
@@ -226,10 +206,7 @@ class GenerationReader {
   uint64_t offset() const { return in_->offset(); }
 
  private:
-  // Reads one batch; false at a clean end of input.
-  absl::StatusOr<bool> ReadBatch(Batch* b);
-
-  format::Input* in_;
+  format::BatchReader* in_;
   bool zero_copy_;
   bool started_ = false;
   bool have_spill_ = false;

@@ -1,8 +1,8 @@
 // Small pieces of Go semantics the reader has to reproduce bit for bit so
 // that its events, timestamps and error messages agree with Go's
 // internal/trace: float-to-int conversion as the amd64 Go compiler does it,
-// Go's names for event types (go122.EventString), and the %v spellings of
-// the parser's status enums.
+// and the %v spellings of the parser's status enums. (Go's event names,
+// header and batch framing are format's: format/spec.h, header.h, batch.h.)
 #ifndef GENTRACE_READER_GO_COMPAT_H_
 #define GENTRACE_READER_GO_COMPAT_H_
 
@@ -12,7 +12,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "format/input.h"
 #include "format/spec.h"
 
 namespace gentrace::reader {
@@ -44,23 +43,10 @@ inline int64_t WrapAdd(int64_t a, int64_t b) {
                               static_cast<uint64_t>(b));
 }
 
-// go122.EventString: the spec name for types below 137 (the empty string for
-// the holes 0 and 50-127), "Invalid(N)" above.
-std::string GoEventString(uint8_t type);
-
 // The String() methods of go122.GoStatus and go122.ProcStatus (note that
 // ProcSyscallAbandoned prints as "Bad" there).
 absl::string_view GoStatusString(uint8_t status);
 absl::string_view ProcStatusString(uint8_t status);
-
-// Reads the trace header the way Go does, with
-// fmt.Fscanf(r, "go 1.%d trace\x00\x00\x00", &v): the spaces match one or
-// more (Unicode) spaces, the number may have leading spaces and zeros, so a
-// header is not always 16 bytes. Consumes exactly what Go consumes. Errors:
-// "bad file format: not a Go execution trace?", "unknown or unsupported
-// trace version go 1.N", and for go 1.11-1.21 (Go's older format, which
-// Go reads with a separate parser) a note that gentrace does not read it.
-absl::StatusOr<format::Version> ReadGoHeader(format::Input* in);
 
 }  // namespace gentrace::reader
 

@@ -359,11 +359,11 @@ Ordering::Result Ordering::ProcStop(Event* ev, Ctx* cur, Ctx* next,
   auto it = ps_.find(cur->p);
   if (it == ps_.end()) {
     return Fail(error,
-                absl::StrCat("event ", GoEventString(ev->type_), " for proc (",
-                             S(cur->p), ") that doesn't exist"));
+                absl::StrCat("event ", format::GoEventString(ev->type_),
+                             " for proc (", S(cur->p), ") that doesn't exist"));
   }
   if (it->second.status != kProcRunning && it->second.status != kProcSyscall) {
-    return Fail(error, absl::StrCat(GoEventString(ev->type_),
+    return Fail(error, absl::StrCat(format::GoEventString(ev->type_),
                                     " event for proc that's not Running or "
                                     "Syscall"));
   }
@@ -516,7 +516,7 @@ Ordering::Result Ordering::GoCreate(Event* ev, uint64_t gen, Ctx* cur,
   if (!CheckCtx(*cur, kMust, kMust, kMay, error)) return kFail;
   auto self = gs_.find(cur->g);
   if (self != gs_.end() && self->second.status != kGoRunning) {
-    return Fail(error, absl::StrCat(GoEventString(ev->type_),
+    return Fail(error, absl::StrCat(format::GoEventString(ev->type_),
                                     " event for goroutine that's not Running"));
   }
   const uint64_t gid = ev->args_[0];
@@ -538,12 +538,12 @@ Ordering::Result Ordering::GoStopExec(Event* ev, Ctx* cur, Ctx* next,
   if (!CheckCtx(*cur, kMust, kMust, kMust, error)) return kFail;
   auto it = gs_.find(cur->g);
   if (it == gs_.end()) {
-    return Fail(error, absl::StrCat("event ", GoEventString(ev->type_),
+    return Fail(error, absl::StrCat("event ", format::GoEventString(ev->type_),
                                     " for goroutine (", S(cur->g),
                                     ") that doesn't exist"));
   }
   if (it->second.status != kGoRunning) {
-    return Fail(error, absl::StrCat(GoEventString(ev->type_),
+    return Fail(error, absl::StrCat(format::GoEventString(ev->type_),
                                     " event for goroutine that's not Running"));
   }
   switch (ev->type_) {
@@ -603,12 +603,12 @@ Ordering::Result Ordering::GoSwitch(Event* ev, uint64_t gen, Ctx* cur,
   if (!CheckCtx(*cur, kMust, kMust, kMust, error)) return kFail;
   auto self = gs_.find(cur->g);
   if (self == gs_.end()) {
-    return Fail(error, absl::StrCat("event ", GoEventString(ev->type_),
+    return Fail(error, absl::StrCat("event ", format::GoEventString(ev->type_),
                                     " for goroutine (", S(cur->g),
                                     ") that doesn't exist"));
   }
   if (self->second.status != kGoRunning) {
-    return Fail(error, absl::StrCat(GoEventString(ev->type_),
+    return Fail(error, absl::StrCat(format::GoEventString(ev->type_),
                                     " event for goroutine that's not Running"));
   }
   const uint64_t target = ev->args_[0];
@@ -649,12 +649,12 @@ Ordering::Result Ordering::GoSyscallBegin(Event* ev, uint64_t gen, Ctx* cur,
   if (!CheckCtx(*cur, kMust, kMust, kMust, error)) return kFail;
   auto it = gs_.find(cur->g);
   if (it == gs_.end()) {
-    return Fail(error, absl::StrCat("event ", GoEventString(ev->type_),
+    return Fail(error, absl::StrCat("event ", format::GoEventString(ev->type_),
                                     " for goroutine (", S(cur->g),
                                     ") that doesn't exist"));
   }
   if (it->second.status != kGoRunning) {
-    return Fail(error, absl::StrCat(GoEventString(ev->type_),
+    return Fail(error, absl::StrCat(format::GoEventString(ev->type_),
                                     " event for goroutine that's not Running"));
   }
   it->second.status = kGoSyscall;
@@ -662,7 +662,7 @@ Ordering::Result Ordering::GoSyscallBegin(Event* ev, uint64_t gen, Ctx* cur,
   if (pit == ps_.end()) {
     return Fail(error,
                 absl::StrCat("uninitialized proc ", S(cur->p), " found during ",
-                             GoEventString(ev->type_)));
+                             format::GoEventString(ev->type_)));
   }
   pit->second.status = kProcSyscall;
   // The P sequence number only disambiguates steals; the P is running
@@ -670,10 +670,11 @@ Ordering::Result Ordering::GoSyscallBegin(Event* ev, uint64_t gen, Ctx* cur,
   const Seq pseq{gen, ev->args_[0]};
   if (!Succeeds(pseq, pit->second.seq)) {
     return Fail(
-        error, absl::StrCat("failed to advance ", GoEventString(ev->type_),
-                            ": can't make sequence: ",
-                            SeqString(pit->second.seq.seq, pit->second.seq.gen),
-                            " -> ", SeqString(pseq.seq, pseq.gen)));
+        error,
+        absl::StrCat("failed to advance ", format::GoEventString(ev->type_),
+                     ": can't make sequence: ",
+                     SeqString(pit->second.seq.seq, pit->second.seq.gen),
+                     " -> ", SeqString(pseq.seq, pseq.gen)));
   }
   pit->second.seq = pseq;
   Push(*ev, *cur);
@@ -686,13 +687,13 @@ Ordering::Result Ordering::GoSyscallEnd(Event* ev, Ctx* cur,
   if (!CheckCtx(*cur, kMust, kMust, kMust, error)) return kFail;
   auto it = gs_.find(cur->g);
   if (it == gs_.end()) {
-    return Fail(error, absl::StrCat("event ", GoEventString(ev->type_),
+    return Fail(error, absl::StrCat("event ", format::GoEventString(ev->type_),
                                     " for goroutine (", S(cur->g),
                                     ") that doesn't exist"));
   }
   if (it->second.status != kGoSyscall) {
     // (Go's message names Running here.)
-    return Fail(error, absl::StrCat(GoEventString(ev->type_),
+    return Fail(error, absl::StrCat(format::GoEventString(ev->type_),
                                     " event for goroutine that's not Running"));
   }
   it->second.status = kGoRunning;
@@ -700,7 +701,7 @@ Ordering::Result Ordering::GoSyscallEnd(Event* ev, Ctx* cur,
   if (pit == ps_.end()) {
     return Fail(error,
                 absl::StrCat("uninitialized proc ", S(cur->p), " found during ",
-                             GoEventString(ev->type_)));
+                             format::GoEventString(ev->type_)));
   }
   if (pit->second.status != kProcSyscall) {
     return Fail(
@@ -720,21 +721,21 @@ Ordering::Result Ordering::GoSyscallEndBlocked(Event* ev, Ctx* cur, Ctx* next,
   if (cur->p != kNoP) {
     auto pit = ps_.find(cur->p);
     if (pit == ps_.end()) {
-      return Fail(error,
-                  absl::StrCat("uninitialized proc ", S(cur->p),
-                               " found during ", GoEventString(ev->type_)));
+      return Fail(error, absl::StrCat("uninitialized proc ", S(cur->p),
+                                      " found during ",
+                                      format::GoEventString(ev->type_)));
     }
     if (pit->second.status == kProcSyscall) return kNotYet;
   }
   if (!CheckCtx(*cur, kMust, kMay, kMust, error)) return kFail;
   auto it = gs_.find(cur->g);
   if (it == gs_.end()) {
-    return Fail(error, absl::StrCat("event ", GoEventString(ev->type_),
+    return Fail(error, absl::StrCat("event ", format::GoEventString(ev->type_),
                                     " for goroutine (", S(cur->g),
                                     ") that doesn't exist"));
   }
   if (it->second.status != kGoSyscall) {
-    return Fail(error, absl::StrCat(GoEventString(ev->type_),
+    return Fail(error, absl::StrCat(format::GoEventString(ev->type_),
                                     " event for goroutine that's not Running"));
   }
   next->g = kNoG;
@@ -768,12 +769,12 @@ Ordering::Result Ordering::GoDestroySyscall(Event* ev, Ctx* cur, Ctx* next,
   if (!CheckCtx(*cur, kMust, kMay, kMust, error)) return kFail;
   auto it = gs_.find(cur->g);
   if (it == gs_.end()) {
-    return Fail(error, absl::StrCat("event ", GoEventString(ev->type_),
+    return Fail(error, absl::StrCat("event ", format::GoEventString(ev->type_),
                                     " for goroutine (", S(cur->g),
                                     ") that doesn't exist"));
   }
   if (it->second.status != kGoSyscall) {
-    return Fail(error, absl::StrCat(GoEventString(ev->type_),
+    return Fail(error, absl::StrCat(format::GoEventString(ev->type_),
                                     " event for goroutine that's not Syscall"));
   }
   EraseG(it);
@@ -781,14 +782,15 @@ Ordering::Result Ordering::GoDestroySyscall(Event* ev, Ctx* cur, Ctx* next,
   if (cur->p != kNoP) {
     auto pit = ps_.find(cur->p);
     if (pit == ps_.end()) {
-      return Fail(error, absl::StrCat("found invalid proc ", S(cur->p),
-                                      " during ", GoEventString(ev->type_)));
+      return Fail(error,
+                  absl::StrCat("found invalid proc ", S(cur->p), " during ",
+                               format::GoEventString(ev->type_)));
     }
     if (pit->second.status != kProcSyscall) {
       return Fail(error,
                   absl::StrCat("proc ", S(cur->p), " in unexpected state ",
                                ProcStatusString(pit->second.status), " during ",
-                               GoEventString(ev->type_)));
+                               format::GoEventString(ev->type_)));
     }
     pit->second.status = kProcSyscallAbandoned;
     next->p = kNoP;
@@ -1036,7 +1038,7 @@ Ordering::Result Ordering::GCSweep(Event* ev, uint64_t gen, Ctx* cur,
   if (it == ps_.end()) {
     return Fail(error,
                 absl::StrCat("uninitialized proc ", S(cur->p), " found during ",
-                             GoEventString(ev->type_)));
+                             format::GoEventString(ev->type_)));
   }
   Result r;
   if (ev->type_ == kEvGCSweepBegin) {
@@ -1058,8 +1060,9 @@ Ordering::Result Ordering::GoRange(Event* ev, uint64_t gen, Ctx* cur,
     const uint64_t gid = ev->args_[0];
     auto it = gs_.find(gid);
     if (it == gs_.end()) {
-      return Fail(error, absl::StrCat("uninitialized goroutine ", S(gid),
-                                      " found during ", GoEventString(type)));
+      return Fail(error,
+                  absl::StrCat("uninitialized goroutine ", S(gid),
+                               " found during ", format::GoEventString(type)));
     }
     Result r = ActiveRange(&Extra(it).ranges, MakeRangeType(type, 0),
                            gen == initial_gen_, error);

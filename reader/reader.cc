@@ -15,10 +15,10 @@
 #include "absl/strings/str_cat.h"
 #include "format/header.h"
 #include "format/spec.h"
+#include "format/zstd.h"
 #include "reader/go_compat.h"
 #include "reader/go_sort.h"
 #include "reader/type_info.h"
-#include "reader/zstd_source.h"
 
 namespace gentrace::reader {
 namespace {
@@ -39,8 +39,8 @@ absl::StatusOr<std::unique_ptr<Reader>> Reader::FromBuffer(
     absl::Span<const uint8_t> data) {
   std::unique_ptr<Reader> r(new Reader());
   absl::Status s;
-  if (IsZstdMagic(data)) {
-    s = r->Init(std::make_unique<ZstdSource>(
+  if (format::LooksLikeZstd(data)) {
+    s = r->Init(std::make_unique<format::ZstdSource>(
                     std::make_unique<format::SpanSource>(data)),
                 {}, false);
   } else {
@@ -53,7 +53,7 @@ absl::StatusOr<std::unique_ptr<Reader>> Reader::FromBuffer(
 absl::StatusOr<std::unique_ptr<Reader>> Reader::FromSource(
     std::unique_ptr<format::ByteSource> source) {
   absl::StatusOr<std::unique_ptr<format::ByteSource>> src =
-      MaybeDecompress(std::move(source));
+      format::MaybeDecompress(std::move(source));
   if (!src.ok()) return src.status();
   std::unique_ptr<Reader> r(new Reader());
   absl::Status s = r->Init(*std::move(src), {}, false);
@@ -67,14 +67,14 @@ absl::Status Reader::Init(std::unique_ptr<format::ByteSource> source,
                           absl::Span<const uint8_t> buffer, bool zero_copy) {
   source_ = std::move(source);
   if (zero_copy) {
-    input_ = std::make_unique<format::Input>(buffer);
+    batches_ = std::make_unique<format::BatchReader>(buffer);
   } else {
-    input_ = std::make_unique<format::Input>(source_.get());
+    batches_ = std::make_unique<format::BatchReader>(source_.get());
   }
-  absl::StatusOr<format::Version> v = ReadGoHeader(input_.get());
+  absl::StatusOr<format::Version> v = batches_->ReadHeader();
   if (!v.ok()) return v.status();
   version_ = *v;
-  gens_ = std::make_unique<GenerationReader>(input_.get(), zero_copy);
+  gens_ = std::make_unique<GenerationReader>(batches_.get(), zero_copy);
   return absl::OkStatus();
 }
 

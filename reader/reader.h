@@ -55,8 +55,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "format/batch.h"
 #include "format/byte_source.h"
-#include "format/input.h"
 #include "format/spec.h"
 #include "reader/batch_cursor.h"
 #include "reader/event.h"
@@ -105,7 +105,7 @@ class Reader {
   // order, and which of them gets moved depends on that order.
   int64_t last_raw_time() const { return last_raw_ts_; }
   // Input bytes consumed so far (after decompression).
-  uint64_t bytes_read() const { return input_ ? input_->offset() : 0; }
+  uint64_t bytes_read() const { return batches_ ? batches_->offset() : 0; }
   // Approximate heap bytes the reader holds now.
   size_t MemoryUsage() const;
 
@@ -168,7 +168,7 @@ class Reader {
 
   format::Version version_ = format::Version::kGo123;
   std::unique_ptr<format::ByteSource> source_;
-  std::unique_ptr<format::Input> input_;
+  std::unique_ptr<format::BatchReader> batches_;
   std::unique_ptr<GenerationReader> gens_;
   Generation gen_;
   bool have_gen_ = false;

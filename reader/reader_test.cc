@@ -16,14 +16,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "format/batch.h"
 #include "format/byte_source.h"
-#include "format/input.h"
+#include "format/chunked_source.h"
 #include "format/text.h"
 #include "gtest/gtest.h"
 #include "reader/dump.h"
 #include "reader/generation.h"
 #include "reader/validator.h"
-#include "reader/zstd_source.h"
 
 namespace gentrace::reader {
 namespace {
@@ -93,27 +93,9 @@ std::string DumpBuffer(const std::string& bin) {
   return DumpOf(*std::move(r));
 }
 
-// A source that hands out at most `chunk` bytes per Read.
-class ChunkedSource : public format::ByteSource {
- public:
-  ChunkedSource(std::string data, size_t chunk)
-      : data_(std::move(data)), chunk_(chunk) {}
-  absl::StatusOr<size_t> Read(uint8_t* dst, size_t n) override {
-    size_t k = std::min({n, chunk_, data_.size() - pos_});
-    memcpy(dst, data_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  std::string data_;
-  size_t chunk_;
-  size_t pos_ = 0;
-};
-
 std::string DumpStream(const std::string& bin, size_t chunk) {
   absl::StatusOr<std::unique_ptr<Reader>> r =
-      Reader::FromSource(std::make_unique<ChunkedSource>(bin, chunk));
+      Reader::FromSource(std::make_unique<format::ChunkedSource>(bin, chunk));
   if (!r.ok()) return DumpErrorLine(r.status().message());
   return DumpOf(*std::move(r));
 }
@@ -346,11 +328,10 @@ TEST(GenerationReaderTest, BatchesKeepTheirExactBytes) {
   const std::string bin = Bin(TwoGenerations());
   for (bool zero_copy : {true, false}) {
     format::SpanSource src(Bytes(bin));
-    std::unique_ptr<format::Input> in =
-        zero_copy ? std::make_unique<format::Input>(Bytes(bin))
-                  : std::make_unique<format::Input>(&src);
-    ASSERT_TRUE(in->Ensure(16).ok());
-    in->Skip(16);
+    std::unique_ptr<format::BatchReader> in =
+        zero_copy ? std::make_unique<format::BatchReader>(Bytes(bin))
+                  : std::make_unique<format::BatchReader>(&src);
+    ASSERT_TRUE(in->ReadHeader().ok());
     GenerationReader gens(in.get(), zero_copy);
     Generation g;
     std::string copy = bin.substr(0, 16);
@@ -373,9 +354,8 @@ TEST(GenerationReaderTest, BatchesKeepTheirExactBytes) {
 
 TEST(GenerationReaderTest, TablesAndFrames) {
   const std::string bin = Bin(TwoGenerations());
-  format::Input in(Bytes(bin));
-  ASSERT_TRUE(in.Ensure(16).ok());
-  in.Skip(16);
+  format::BatchReader in(Bytes(bin));
+  ASSERT_TRUE(in.ReadHeader().ok());
   GenerationReader gens(&in, true);
   Generation g;
   ASSERT_TRUE(*gens.Next(&g));
@@ -414,28 +394,6 @@ TEST(ValidatorTest, AcceptsValidStreamAndRejectsThreadlessRunningProc) {
   Event ev;
   ASSERT_TRUE((*r)->ReadEvent(&ev));
   EXPECT_EQ(v.Event(ev).message(), "must have thread, but thread ID is none");
-}
-
-TEST(ZstdSourceTest, TruncatedStreamFailsAfterItsData) {
-  std::string data(100000, 'x');
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
-  const std::string z = Zstd(data);
-  ZstdSource src(
-      std::make_unique<format::SpanSource>(Bytes(z).subspan(0, z.size() - 10)));
-  std::string got;
-  absl::Status err;
-  for (;;) {
-    uint8_t buf[4096];
-    absl::StatusOr<size_t> n = src.Read(buf, sizeof buf);
-    if (!n.ok()) {
-      err = n.status();
-      break;
-    }
-    if (*n == 0) break;
-    got.append(reinterpret_cast<char*>(buf), *n);
-  }
-  EXPECT_FALSE(err.ok());
-  EXPECT_TRUE(absl::StartsWith(data, got));
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 //
 //   --tracer   tests/tracer_benchmark (gentrace's events and the floors)
 //   --cpu      tests/cpu_sampling_benchmark (SIGPROF handler, sampling)
-//   --reader   tests/reader_throughput_benchmark, reading --trace
+//   --reader   tests/reader_benchmark, its BM_ReadFile reading --trace
 //   --go_bench Go's side (built from tests/go/tracer_benchmark); without
 //              it the Go column is empty
 //   --gotool   tests/go/build.sh's tool: Go's parser reading --trace
@@ -194,7 +194,8 @@ class Suite {
     Progress("gentrace reader");
     ChildResult r = GoogleBenchmark(
         "reader", f_.reader,
-        {"--trace=" + f_.trace, "--benchmark_min_time=0.000001"});
+        {"--trace=" + f_.trace, "--benchmark_filter=^BM_ReadFile$",
+         "--benchmark_min_time=0.000001"});
     if (r.ok) samples_.Add("reader/rss_bytes", r.max_rss_kb * 1024.0);
     if (!f_.gotool.empty()) {
       Progress("Go reader");

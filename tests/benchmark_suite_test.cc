@@ -115,7 +115,7 @@ SuiteRun RunSuite(const std::string& dir, std::vector<std::string> extra_args) {
   std::vector<std::string> argv = {
       "tests/benchmark_suite",
       "--cpu=tests/cpu_sampling_benchmark",
-      "--reader=tests/reader_throughput_benchmark",
+      "--reader=tests/reader_benchmark",
       "--extra=tests/benchmark_suite_extra_benchmark",
       "--rounds=1",
       "--min_time=0.001",

@@ -19,15 +19,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tests/interop/go_tool.h"
-#include "tools/test_process.h"
+#include "tools/gentrace/test_process.h"
 
 namespace gentrace {
 namespace {
 
 using tools::ProcessResult;
 using tools::ReadFileOrEmpty;
-
-constexpr char kGentrace[] = "tools/gentrace";
 
 std::string GoRoot() {
   const char* r = std::getenv("GENTRACE_GOROOT");
@@ -53,11 +51,6 @@ std::vector<std::string> TestFiles() {
   return files;
 }
 
-std::string Tmp(const std::string& name) {
-  const char* d = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(d != nullptr ? d : "/tmp", "/", name);
-}
-
 std::string BaseName(const std::string& path) {
   return path.substr(path.rfind('/') + 1);
 }
@@ -65,8 +58,8 @@ std::string BaseName(const std::string& path) {
 // Runs `gentrace convert --to=TO IN OUT` and returns OUT's contents.
 std::string Convert(const std::string& to, const std::string& in,
                     const std::string& out) {
-  absl::StatusOr<ProcessResult> r =
-      tools::RunProcess(kGentrace, {"convert", "--to=" + to, in, out});
+  absl::StatusOr<ProcessResult> r = tools::RunProcess(
+      tools::kGentraceBinary, {"convert", "--to=" + to, in, out});
   EXPECT_TRUE(r.ok()) << r.status();
   if (!r.ok()) return "";
   EXPECT_EQ(r->exit_code, 0)
@@ -101,15 +94,22 @@ TEST_F(ConvertConformanceTest, BinaryTextBinaryIsIdentity) {
   for (const std::string& test : files_) {
     SCOPED_TRACE(test);
     const std::string name = BaseName(test);
-    const std::string bin = Convert("binary", test, Tmp(name + ".bin"));
+    const std::string bin =
+        Convert("binary", test, tools::TestTempPath(name + ".bin"));
     ASSERT_GT(bin.size(), 16u);
-    const std::string text =
-        Convert("text", Tmp(name + ".bin"), Tmp(name + ".txt"));
+    const std::string text = Convert("text", tools::TestTempPath(name + ".bin"),
+                                     tools::TestTempPath(name + ".txt"));
     EXPECT_TRUE(absl::StartsWith(text, "Trace Go1.2")) << text.substr(0, 40);
-    EXPECT_EQ(Convert("binary", Tmp(name + ".txt"), Tmp(name + ".2.bin")), bin);
+    EXPECT_EQ(Convert("binary", tools::TestTempPath(name + ".txt"),
+                      tools::TestTempPath(name + ".2.bin")),
+              bin);
     // Normalizing either format changes nothing Go's writer wrote.
-    EXPECT_EQ(Convert("binary", Tmp(name + ".bin"), Tmp(name + ".3.bin")), bin);
-    EXPECT_EQ(Convert("text", Tmp(name + ".txt"), Tmp(name + ".2.txt")), text);
+    EXPECT_EQ(Convert("binary", tools::TestTempPath(name + ".bin"),
+                      tools::TestTempPath(name + ".3.bin")),
+              bin);
+    EXPECT_EQ(Convert("text", tools::TestTempPath(name + ".txt"),
+                      tools::TestTempPath(name + ".2.txt")),
+              text);
   }
   // Go 1.23.5 has 20 of them; a much smaller number means a wrong GOROOT.
   EXPECT_GE(files_.size(), 10u) << TestDataDir();
@@ -121,13 +121,16 @@ TEST_F(ConvertConformanceTest, BinaryMatchesGoRawWriter) {
     SCOPED_TRACE(test);
     const std::string name = BaseName(test);
     const std::string go_bin =
-        GoConvert({"text2bin", "-auto-sizes", test, Tmp(name + ".go.bin")},
-                  Tmp(name + ".go.bin"));
+        GoConvert({"text2bin", "-auto-sizes", test,
+                   tools::TestTempPath(name + ".go.bin")},
+                  tools::TestTempPath(name + ".go.bin"));
     ASSERT_GT(go_bin.size(), 16u);
-    const std::string ours = Convert("binary", test, Tmp(name + ".our.bin"));
+    const std::string ours =
+        Convert("binary", test, tools::TestTempPath(name + ".our.bin"));
     EXPECT_TRUE(ours == go_bin)
-        << "gentrace and Go differ; compare " << Tmp(name + ".our.bin")
-        << " with " << Tmp(name + ".go.bin");
+        << "gentrace and Go differ; compare "
+        << tools::TestTempPath(name + ".our.bin") << " with "
+        << tools::TestTempPath(name + ".go.bin");
   }
 }
 
@@ -136,14 +139,14 @@ TEST_F(ConvertConformanceTest, TextMatchesGoTextWriter) {
   for (const std::string& test : files_) {
     SCOPED_TRACE(test);
     const std::string name = BaseName(test);
-    const std::string go_bin_path = Tmp(name + ".go.bin");
+    const std::string go_bin_path = tools::TestTempPath(name + ".go.bin");
     GoConvert({"text2bin", "-auto-sizes", test, go_bin_path}, go_bin_path);
-    const std::string go_text =
-        GoConvert({"bin2text", go_bin_path, Tmp(name + ".go.txt")},
-                  Tmp(name + ".go.txt"));
+    const std::string go_text = GoConvert(
+        {"bin2text", go_bin_path, tools::TestTempPath(name + ".go.txt")},
+        tools::TestTempPath(name + ".go.txt"));
     ASSERT_FALSE(go_text.empty());
     const std::string ours =
-        Convert("text", go_bin_path, Tmp(name + ".our.txt"));
+        Convert("text", go_bin_path, tools::TestTempPath(name + ".our.txt"));
     EXPECT_EQ(ours, go_text);
   }
 }

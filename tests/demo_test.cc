@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
-#include "tools/test_process.h"
+#include "tools/gentrace/test_process.h"
 
 namespace gentrace {
 namespace {
@@ -30,7 +30,7 @@ std::string GoBinary() {
 TEST(DemoTest, RunsAndGoToolTraceReadsItsTrace) {
   const std::string trace = testing::TempPath("demo.trace");
   absl::StatusOr<tools::ProcessResult> demo = tools::RunProcess(
-      "tools/demo",
+      "tools/demo/demo",
       {absl::StrCat("--out=", trace), "--seconds=1", "--period_ms=100"});
   ASSERT_TRUE(demo.ok()) << demo.status();
   ASSERT_EQ(demo->exit_code, 0) << demo->stderr_data;

@@ -13,7 +13,7 @@
 #include "format/raw_event.h"
 #include "format/text.h"
 #include "tests/interop/go_tool.h"
-#include "tools/test_process.h"
+#include "tools/gentrace/test_process.h"
 
 namespace gentrace {
 namespace {

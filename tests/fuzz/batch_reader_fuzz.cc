@@ -21,6 +21,7 @@
 #include "absl/types/span.h"
 #include "format/batch.h"
 #include "format/byte_source.h"
+#include "format/chunked_source.h"
 #include "format/header.h"
 #include "format/raw_event.h"
 #include "format/spec.h"
@@ -29,24 +30,6 @@
 
 namespace gentrace::format {
 namespace {
-
-// Hands out 1, 2, 3, ... 13 bytes a read, in turn.
-class ChoppySource : public ByteSource {
- public:
-  explicit ChoppySource(absl::Span<const uint8_t> data) : data_(data) {}
-  absl::StatusOr<size_t> Read(uint8_t* dst, size_t n) override {
-    step_ = step_ % 13 + 1;
-    const size_t k = std::min({n, step_, data_.size() - pos_});
-    if (k > 0) std::memcpy(dst, data_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  absl::Span<const uint8_t> data_;
-  size_t pos_ = 0;
-  size_t step_ = 0;
-};
 
 absl::Span<const uint8_t> Bytes(const std::string& s) {
   return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(s.data()),
@@ -137,7 +120,7 @@ std::string EncodeBatches(const BatchResult& res, bool padded) {
 void CheckBatches(absl::Span<const uint8_t> data) {
   BatchReader span_reader(data);
   BatchResult a = ReadAllBatches(&span_reader);
-  ChoppySource src(data);
+  ChunkedSource src(data, 0);
   BatchReader stream_reader(&src);
   BatchResult b = ReadAllBatches(&stream_reader);
 
@@ -208,7 +191,7 @@ EventResult ReadAllEvents(RawReader* r) {
 void CheckEvents(absl::Span<const uint8_t> data) {
   RawReader span_reader(data);
   EventResult a = ReadAllEvents(&span_reader);
-  ChoppySource src(data);
+  ChunkedSource src(data, 0);
   RawReader stream_reader(&src);
   EventResult b = ReadAllEvents(&stream_reader);
   FUZZ_CHECK(a.header_ok == b.header_ok && a.error == b.error,

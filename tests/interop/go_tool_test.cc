@@ -10,8 +10,6 @@
 #include <stdlib.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/status/status.h"
@@ -21,6 +19,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "format/text.h"
+#include "tools/gentrace/test_process.h"
 
 namespace gentrace {
 namespace interop {
@@ -61,18 +60,6 @@ std::string TwoGenerationTrace() {
 std::string TempPath(absl::string_view name) {
   const char* dir = std::getenv("TEST_TMPDIR");
   return absl::StrCat(dir != nullptr ? dir : "/tmp", "/go_tool_test_", name);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream data;
-  data << in.rdbuf();
-  return data.str();
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
 }
 
 // Converts a text trace to a binary one at `path` with gotool text2bin.
@@ -133,11 +120,11 @@ TEST(GoToolTest, TruncatedLastGenerationIsPartial) {
 
   // Cutting 3 bytes breaks generation 2's Strings batch; generation 1 stays
   // readable, which is what go tool trace needs to open the file.
-  std::string bytes = ReadFile(full_path);
+  std::string bytes = tools::ReadFileOrEmpty(full_path);
   ASSERT_GT(bytes.size(), 3u);
   bytes.resize(bytes.size() - 3);
   const std::string cut_path = TempPath("two_gens_truncated.trace");
-  WriteFile(cut_path, bytes);
+  ASSERT_TRUE(tools::WriteFile(cut_path, bytes));
 
   absl::StatusOr<GoValidateResult> strict = GoValidate(cut_path);
   ASSERT_TRUE(strict.ok()) << strict.status();
@@ -215,7 +202,9 @@ absl::StatusOr<GoRawResult> RawReadWithExperiment(int exp, size_t cut,
   if (!bin.ok()) return bin.status();
   bin->resize(bin->size() - cut);
   const std::string path = TempPath(name);
-  WriteFile(path, *bin);
+  if (!tools::WriteFile(path, *bin)) {
+    return absl::InternalError(absl::StrCat("cannot write ", path));
+  }
   return GoRawRead(path);
 }
 

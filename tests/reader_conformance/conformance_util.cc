@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/sys.h"
 #include "format/go_quote.h"
 #include "format/text.h"
 #include "reader/dump.h"
@@ -159,10 +160,7 @@ absl::StatusOr<ProcessOutput> RunProgram(
 }
 
 std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return base::ReadSmallFile(path, std::numeric_limits<size_t>::max());
 }
 
 bool WriteFile(const std::string& path, absl::string_view data) {

@@ -84,7 +84,7 @@ fi
 
 warn_foreign_symlinks
 targets=(//tests:benchmark_suite //tests:tracer_benchmark
-  //tests:cpu_sampling_benchmark //tests:reader_throughput_benchmark)
+  //tests:cpu_sampling_benchmark //tests:reader_benchmark)
 mapfile -t extras < <(tagged_binaries benchmark_suite //...)
 say "building ${targets[*]} ${extras[*]}"
 bazel build -c opt -- "${targets[@]}" "${extras[@]}"
@@ -111,7 +111,7 @@ fi
 
 args=(--tracer="$bin/tests/tracer_benchmark"
   --cpu="$bin/tests/cpu_sampling_benchmark"
-  --reader="$bin/tests/reader_throughput_benchmark"
+  --reader="$bin/tests/reader_benchmark"
   --trace="$trace" --go_bench="$go_bench" --gotool="$gotool"
   --rounds="$rounds" --min_time="$min_time" --cpu_min_time="$cpu_min_time"
   --go_benchtime="$go_benchtime" --out="$out" --raw_dir="$ROOT/out/bench-raw")

@@ -23,11 +23,13 @@
 #include <string>
 
 #include "format/byte_source.h"
+#include "format/chunked_source.h"
+#include "format/header.h"
+#include "format/zstd.h"
 #include "reader/dump.h"
 #include "reader/gentrace_info.h"
 #include "reader/reader.h"
 #include "reader/validator.h"
-#include "reader/zstd_source.h"
 
 namespace {
 
@@ -45,23 +47,6 @@ namespace {
 using gentrace::reader::Event;
 using gentrace::reader::EventKind;
 using gentrace::reader::Reader;
-
-// Hands out the data in pieces of 1, 2, 3, ... 13 bytes, round and round.
-class PiecesSource : public gentrace::format::ByteSource {
- public:
-  explicit PiecesSource(absl::Span<const uint8_t> data) : data_(data) {}
-  absl::StatusOr<size_t> Read(uint8_t* dst, size_t n) override {
-    size_t k = std::min({n, size_t{1} + step_++ % 13, data_.size() - pos_});
-    if (k > 0) std::memcpy(dst, data_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  absl::Span<const uint8_t> data_;
-  size_t pos_ = 0;
-  size_t step_ = 0;
-};
 
 // Reads everything; returns the dump (with the END line) and checks the
 // per-event properties.
@@ -112,8 +97,8 @@ void Check(absl::Span<const uint8_t> data) {
         r.ok() ? ReadAll(r->get()) : std::string(r.status().message());
   }
   {
-    absl::StatusOr<std::unique_ptr<Reader>> r =
-        Reader::FromSource(std::make_unique<PiecesSource>(data));
+    absl::StatusOr<std::unique_ptr<Reader>> r = Reader::FromSource(
+        std::make_unique<gentrace::format::ChunkedSource>(data, 0));
     from_stream =
         r.ok() ? ReadAll(r->get()) : std::string(r.status().message());
   }
@@ -126,9 +111,9 @@ void Check(absl::Span<const uint8_t> data) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::Span<const uint8_t> in(data, size);
-  if (gentrace::reader::IsZstdMagic(in)) {
+  if (gentrace::format::LooksLikeZstd(in)) {
     // Decompress a bounded amount, then read that.
-    gentrace::reader::ZstdSource z(
+    gentrace::format::ZstdSource z(
         std::make_unique<gentrace::format::SpanSource>(in));
     std::string plain;
     constexpr size_t kLimit = 16 << 20;
