@@ -105,10 +105,17 @@ class StackCache {
   struct alignas(64) SetOfTwo {
     Entry ways[2];
   };
+  // Two words a step and no early exit: the keys are short, and this is
+  // on every event with a stack.
   static bool SameKey(const uint64_t* a, const uint64_t* b, int words) {
-    uint64_t diff = 0;
-    for (int i = 0; i < words; ++i) diff |= a[i] ^ b[i];
-    return diff == 0;
+    uint64_t d0 = 0, d1 = 0;
+    int i = 0;
+    for (; i + 2 <= words; i += 2) {
+      d0 |= a[i] ^ b[i];
+      d1 |= a[i + 1] ^ b[i + 1];
+    }
+    if (i < words) d0 |= a[i] ^ b[i];
+    return (d0 | d1) == 0;
   }
   SetOfTwo sets_[kSets];
 };
