@@ -78,6 +78,7 @@ struct Flags {
 struct ChildResult {
   bool ok = false;      // exited with status 0
   long max_rss_kb = 0;  // its peak resident set size
+  double cpu_s = 0;     // its CPU time, user and system, in seconds
   std::string error;    // why not ok
 };
 
@@ -110,6 +111,8 @@ ChildResult RunChild(const std::vector<std::string>& argv,
     return r;
   }
   r.max_rss_kb = ru.ru_maxrss;
+  r.cpu_s = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+            1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     r.ok = true;
   } else if (WIFEXITED(status)) {
@@ -171,6 +174,10 @@ class Suite {
   // One round of everything.
   void Round(int round) {
     round_ = round;
+    struct stat st;
+    if (stat(f_.trace.c_str(), &st) == 0) {
+      samples_.Add("trace/bytes", static_cast<double>(st.st_size));
+    }
     Progress("gentrace events");
     GoogleBenchmark("tracer", f_.tracer,
                     {"--benchmark_filter=^BM_(RegionBeginEnd|Log|TaskBeginEnd|"
@@ -196,7 +203,10 @@ class Suite {
         "reader", f_.reader,
         {"--trace=" + f_.trace, "--benchmark_filter=^BM_ReadFile$",
          "--benchmark_min_time=0.000001"});
-    if (r.ok) samples_.Add("reader/rss_bytes", r.max_rss_kb * 1024.0);
+    if (r.ok) {
+      samples_.Add("reader/rss_bytes", r.max_rss_kb * 1024.0);
+      samples_.Add("reader/cpu_s", r.cpu_s);
+    }
     if (!f_.gotool.empty()) {
       Progress("Go reader");
       GoReader();
@@ -347,6 +357,7 @@ class Suite {
     samples_.Add("goreader/mb_per_sec", v->NumberOr("mb_per_sec", kNaN));
     samples_.Add("goreader/events", v->NumberOr("events", kNaN));
     samples_.Add("goreader/rss_bytes", r.max_rss_kb * 1024.0);
+    samples_.Add("goreader/cpu_s", r.cpu_s);
   }
 
   const Flags& f_;
@@ -474,12 +485,24 @@ std::vector<Row> Rows(const Suite& suite) {
              1e-3),
          nullptr, Key("cpu/BM_Workload/hz:0/process_time/cpu_ns", 1e-3)});
   }
-  rows.push_back({"reader: events", "Mevents/s", true,
-                  Key("reader/BM_ReadFile/events_per_sec", 1e-6),
-                  Key("goreader/events_per_sec", 1e-6), nullptr});
+  // Reading the whole trace once, per CPU second of the reading process
+  // (startup included, for both): a busy machine inflates wall time, not
+  // CPU time.
+  auto per_cpu_second = [](const std::string& what, const std::string& cpu,
+                           double scale) {
+    return [what, cpu, scale](const Samples& s, Pick p) {
+      // kMin: from the least CPU time, the most per second.
+      return s.Get(what, Pick::kMedian) / s.Get(cpu, p) * scale;
+    };
+  };
+  rows.push_back(
+      {"reader: events", "Mevents/s", true,
+       per_cpu_second("reader/BM_ReadFile/events", "reader/cpu_s", 1e-6),
+       per_cpu_second("goreader/events", "goreader/cpu_s", 1e-6), nullptr});
   rows.push_back({"reader: bytes", "MB/s", true,
-                  Key("reader/BM_ReadFile/bytes_per_second", 1e-6),
-                  Key("goreader/mb_per_sec"), nullptr});
+                  per_cpu_second("trace/bytes", "reader/cpu_s", 1e-6),
+                  per_cpu_second("trace/bytes", "goreader/cpu_s", 1e-6),
+                  nullptr});
   rows.push_back({"reader: peak RSS of the reading process", "MB", false,
                   Key("reader/rss_bytes", 1e-6),
                   Key("goreader/rss_bytes", 1e-6), nullptr});
@@ -568,8 +591,9 @@ void PrintTable(const std::vector<Row>& rows, const Samples& s) {
     std::printf("%s\n", out.c_str());
   }
   std::printf(
-      "median (minimum) over the rounds; costs are tracing on minus off; "
-      "ratios gentrace / other\n");
+      "median (in parentheses: from the least times of the rounds) over the "
+      "rounds;\ncosts are tracing on minus off, in CPU time; reader rows per "
+      "CPU second of the reading process; ratios gentrace / other\n");
 }
 
 std::string JsonEntries(const std::vector<Row>& rows, const Samples& s) {

@@ -25,8 +25,14 @@
 //
 // Output: one JSON object per line and mode:
 //
-//	{"op":"log","mode":"on","ns_per_op":...,"events_per_op":1,
-//	 "bytes_per_op":...,"ops":...,"frames":...}
+//	{"op":"log","mode":"on","ns_per_op":...,"wall_ns_per_op":...,
+//	 "events_per_op":1,"bytes_per_op":...,"ops":...,"frames":...}
+//
+// ns_per_op is CPU time, as gentrace's Google Benchmarks measure (a busy
+// machine inflates wall time, not CPU time): the benchmark goroutine is
+// locked to its thread and that thread's CPU time is counted; for pingpong,
+// whose other goroutine runs on another thread, the whole process's.
+// wall_ns_per_op is the wall time, for reference.
 //
 // bytes_per_op (tracing on only) counts every byte the tracer wrote while
 // the operation ran, tables and batch headers included, divided by the
@@ -64,25 +70,44 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 type op struct {
 	name   string
 	events int
+	who    int // whose CPU time: rusageThread, or rusageSelf for pingpong
 	setup  func() (body func(), cleanup func())
+}
+
+const (
+	rusageSelf   = 0 // RUSAGE_SELF: the whole process
+	rusageThread = 1 // RUSAGE_THREAD: the calling thread (Linux)
+)
+
+// cpuTime is the CPU time (user + system) of the calling thread or of the
+// process. The benchmarks run with the goroutine locked to its thread, so
+// the thread's CPU time is the operation's, as Google Benchmark measures
+// gentrace's: a busy machine inflates wall time, not this.
+func cpuTime(who int) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		fmt.Fprintln(os.Stderr, "getrusage:", err)
+		os.Exit(1)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 var ctx = context.Background()
 
 var ops = []op{
-	{"log", 1, func() (func(), func()) {
+	{"log", 1, rusageThread, func() (func(), func()) {
 		return func() { trace.Log(ctx, "bench", "a short message") }, nil
 	}},
-	{"region", 2, func() (func(), func()) {
+	{"region", 2, rusageThread, func() (func(), func()) {
 		return func() { trace.StartRegion(ctx, "bench-region").End() }, nil
 	}},
-	{"task", 2, func() (func(), func()) {
+	{"task", 2, rusageThread, func() (func(), func()) {
 		return func() {
 			_, t := trace.NewTask(ctx, "bench-task")
 			t.End()
 		}, nil
 	}},
-	{"pingpong", 6, func() (func(), func()) {
+	{"pingpong", 6, rusageSelf, func() (func(), func()) {
 		// One op is a round trip: two handoffs.
 		ping, pong := make(chan int), make(chan int)
 		go func() {
@@ -95,10 +120,10 @@ var ops = []op{
 			<-pong
 		}, func() { close(ping) }
 	}},
-	{"syscall", 2, func() (func(), func()) {
+	{"syscall", 2, rusageThread, func() (func(), func()) {
 		return func() { syscall.Syscall(syscall.SYS_GETPPID, 0, 0, 0) }, nil
 	}},
-	{"coswitch", 2, func() (func(), func()) {
+	{"coswitch", 2, rusageThread, func() (func(), func()) {
 		// next() switches into the coroutine and back.
 		next, stop := iter.Pull(func(yield func(int) bool) {
 			for yield(0) {
@@ -149,14 +174,15 @@ type result struct {
 	Op          string  `json:"op"`
 	Mode        string  `json:"mode"`
 	NsPerOp     float64 `json:"ns_per_op"`
+	WallNsPerOp float64 `json:"wall_ns_per_op"`
 	EventsPerOp int     `json:"events_per_op"`
 	BytesPerOp  float64 `json:"bytes_per_op,omitempty"`
 	Ops         int64   `json:"ops"`
 	Frames      int     `json:"frames"`
 }
 
-// measure times o until one run takes at least benchtime, like Go's
-// testing.B (and Google Benchmark): n grows from 1 by a prediction.
+// measure times o until one run takes at least benchtime of CPU time, like
+// Go's testing.B (and Google Benchmark): n grows from 1 by a prediction.
 func measure(o op, on bool, benchtime time.Duration, depth int) result {
 	body, cleanup := o.setup()
 	var w countingWriter
@@ -168,24 +194,27 @@ func measure(o op, on bool, benchtime time.Duration, depth int) result {
 	}
 	var total int64
 	n := 1
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	for {
 		runtime.GC()
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime(o.who)
 		runN(n, depth, body)
-		elapsed = time.Since(start)
+		elapsed, cpu = time.Since(start), cpuTime(o.who)-cpu0
 		total += int64(n)
-		if elapsed >= benchtime || n >= 1e9 {
+		// Until the CPU time measured reaches benchtime (a busy machine
+		// stretches the wall time), but at most 20 times that in wall time.
+		if cpu >= benchtime || elapsed >= 20*benchtime || n >= 1e9 {
 			break
 		}
 		next := int64(float64(n) * 1.2 * float64(benchtime) /
-			float64(max(elapsed, time.Microsecond)))
+			float64(max(cpu, time.Microsecond)))
 		n = int(min(max(next, int64(n)+1), int64(n)*100, 1e9))
 	}
 	if cleanup != nil {
 		cleanup()
 	}
-	r := result{Op: o.name, Mode: "off", NsPerOp: float64(elapsed.Nanoseconds()) / float64(n),
+	r := result{Op: o.name, Mode: "off", NsPerOp: float64(cpu.Nanoseconds()) / float64(n),
+		WallNsPerOp: float64(elapsed.Nanoseconds()) / float64(n),
 		EventsPerOp: o.events, Ops: total}
 	if on {
 		trace.Stop()
@@ -202,6 +231,7 @@ func main() {
 		"stack length at the traced call (frames up to runtime.goexit)")
 	only := flag.String("ops", "", "comma-separated operations (default all)")
 	flag.Parse()
+	runtime.LockOSThread()
 
 	depth := max(*frames-probeFrames(1)+1, 1)
 	want := map[string]bool{}
