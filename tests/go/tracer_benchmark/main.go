@@ -16,8 +16,9 @@
 //	region    trace.StartRegion + End        2
 //	task      trace.NewTask + End            2
 //	pingpong  a round trip over two unbuffered channels between two
-//	          goroutines; each handoff wakes the receiver, blocks the
-//	          sender and runs the receiver   6 (GoUnblock, GoBlock, GoStart
+//	          goroutines on one P (GOMAXPROCS=1); each handoff wakes the
+//	          receiver, blocks the sender and runs the receiver
+//	                                         6 (GoUnblock, GoBlock, GoStart
 //	                                            twice)
 //	syscall   syscall.Syscall(SYS_GETPPID)   2 (GoSyscallBegin, End)
 //	coswitch  iter.Pull's next(): into the coroutine and back
@@ -30,8 +31,8 @@
 //
 // ns_per_op is CPU time, as gentrace's Google Benchmarks measure (a busy
 // machine inflates wall time, not CPU time): the benchmark goroutine is
-// locked to its thread and that thread's CPU time is counted; for pingpong,
-// whose other goroutine runs on another thread, the whole process's.
+// locked to its thread and that thread's CPU time is counted; pingpong runs
+// with GOMAXPROCS=1 and counts the whole process's.
 // wall_ns_per_op is the wall time, for reference.
 //
 // bytes_per_op (tracing on only) counts every byte the tracer wrote while
@@ -184,6 +185,16 @@ type result struct {
 // measure times o until one run takes at least benchtime of CPU time, like
 // Go's testing.B (and Google Benchmark): n grows from 1 by a prediction.
 func measure(o op, on bool, benchtime time.Duration, depth int) result {
+	if o.who == rusageSelf {
+		// The ping-pong on one P, as gentrace's block + unblock runs on
+		// one thread: each handoff is a goroutine switch (GoUnblock,
+		// GoBlock, GoStart), not a wakeup of another thread, and the
+		// process's CPU time is the two goroutines' (idle threads that
+		// spin looking for work would count too).
+		runtime.UnlockOSThread()
+		defer runtime.LockOSThread()
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
 	body, cleanup := o.setup()
 	var w countingWriter
 	if on {
