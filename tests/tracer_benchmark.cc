@@ -1,29 +1,37 @@
 // What one traced event costs: gentrace's API against a floor measured in
-// the same binary (Google Benchmark; docs/TRACER.md lists the results and
-// what Go's tracer costs on the same kind of machine).
+// the same binary (Google Benchmark). `./dev bench` runs it interleaved with
+// Go's tracer doing the same operations (tests/go/tracer_benchmark) and
+// tabulates both (tests/benchmark_suite.cc, docs/TRACER.md).
 //
 // Each benchmark traces into a callback that only counts bytes, so the
 // numbers are the tracer's own cost. Counters:
-//   ns_per_event     time per recorded event (an iteration may record 2)
+//   ns_per_event     time per recorded event (an iteration may record 2);
+//                    with tracing off, per API call
 //   bytes_per_event  bytes on the wire per event, tables and batch headers
 //                    included (measured after Stop)
-// The "off" variants run with tracing stopped; the "stack10" ones make the
-// call from 10 frames deep with stacks on.
+//   stack_frames     (stack mode) frames in each recorded stack: the caller
+//                    and its callers, as the frame-pointer walk finds them
+// Modes (the "mode" argument): 0 tracing off; 1 on without stacks; 2 on
+// with stacks, the call made from 10 frames deep (the benchmark harness
+// adds its own frames below those); 3 off, from as deep as mode 2.
 //
-// Run: ./dev bench //tests:tracer_benchmark
+// Run alone: ./dev bench //tests:tracer_benchmark [--benchmark_filter=RE]
 #include <benchmark/benchmark.h>
 #include <x86intrin.h>
 
 #include <atomic>
 #include <cstdint>
 
+#include "cpusample/fp_unwind.h"
 #include "tracer/gentrace.h"
 
 namespace {
 
-// ---------------------------------------------------------------- floor ---
+// --------------------------------------------------------------- floors ---
 // The least an event can cost: a TSC read, a type byte and three varints
-// into a thread-local buffer, inside a Go-style per-thread seqlock.
+// into a thread-local buffer (BM_Floor_Event); and the same inside a
+// Go-style per-thread seqlock, a locked increment before and a release
+// store after, as Go's traceAcquire/traceRelease (BM_Floor_EventSeqlock).
 
 struct alignas(64) FloorBuf {
   uint8_t buf[64 << 10];
@@ -49,9 +57,9 @@ __attribute__((noinline)) void FloorFlush(FloorBuf& b) {
   b.pos = 0;
 }
 
-__attribute__((noinline)) void FloorEvent(uint8_t type, uint64_t a1,
-                                          uint64_t a2) {
-  floor_seq.fetch_add(1, std::memory_order_seq_cst);
+__attribute__((always_inline)) inline void FloorEncode(uint8_t type,
+                                                       uint64_t a1,
+                                                       uint64_t a2) {
   const uint64_t gen = floor_gen.load(std::memory_order_relaxed);
   FloorBuf& b = floor_buf;
   if (b.pos + 31 > sizeof(b.buf)) FloorFlush(b);
@@ -63,26 +71,52 @@ __attribute__((noinline)) void FloorEvent(uint8_t type, uint64_t a1,
   p = Varint(p, a2);
   b.last = now;
   b.pos = static_cast<size_t>(p - b.buf);
+}
+
+__attribute__((noinline)) void FloorEvent(uint8_t type, uint64_t a1,
+                                          uint64_t a2) {
+  FloorEncode(type, a1, a2);
+}
+
+__attribute__((noinline)) void FloorEventSeqlock(uint8_t type, uint64_t a1,
+                                                 uint64_t a2) {
+  floor_seq.fetch_add(1, std::memory_order_seq_cst);
+  FloorEncode(type, a1, a2);
   floor_seq.store(floor_seq.load(std::memory_order_relaxed) + 1,
                   std::memory_order_release);
 }
 
-void BM_Floor_Event(benchmark::State& state) {
-  for (auto _ : state) FloorEvent(42, 3, 7);
+void FloorCounters(benchmark::State& state) {
   state.counters["ns_per_event"] = benchmark::Counter(
       static_cast<double>(state.iterations()),
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
+
+void BM_Floor_Event(benchmark::State& state) {
+  for (auto _ : state) FloorEvent(42, 3, 7);
+  FloorCounters(state);
+}
 BENCHMARK(BM_Floor_Event);
+
+void BM_Floor_EventSeqlock(benchmark::State& state) {
+  for (auto _ : state) FloorEventSeqlock(42, 3, 7);
+  FloorCounters(state);
+}
+BENCHMARK(BM_Floor_EventSeqlock);
 
 // -------------------------------------------------------------- harness ---
 
 std::atomic<uint64_t> trace_bytes{0};
 
-enum Mode { kOff, kNoStack, kStack10 };
+// The "mode" argument: 0 tracing off, 1 on without stacks, 2 on with
+// stacks from 10 frames deep, 3 off from 10 frames deep (what mode 2 costs
+// without tracing: the suite subtracts it).
+enum Mode { kOff, kNoStack, kStack10, kOffDeep };
+
+bool Deep(Mode mode) { return mode == kStack10 || mode == kOffDeep; }
 
 void StartTracing(Mode mode) {
-  if (mode == kOff) return;
+  if (mode == kOff || mode == kOffDeep) return;
   gentrace::Options o;
   o.callback = [](absl::Span<const uint8_t> b) {
     trace_bytes.fetch_add(b.size(), std::memory_order_relaxed);
@@ -97,13 +131,14 @@ void StartTracing(Mode mode) {
 
 void Report(benchmark::State& state, Mode mode, int events_per_iter,
             int threads = 1) {
-  if (mode != kOff) (void)gentrace::Stop();
+  const bool on = mode == kNoStack || mode == kStack10;
+  if (on) (void)gentrace::Stop();
   const double events =
       static_cast<double>(state.iterations()) * events_per_iter;
   const double all_events = events * threads;
   state.counters["ns_per_event"] = benchmark::Counter(
       events, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  if (mode != kOff) {
+  if (on) {
     state.counters["bytes_per_event"] =
         static_cast<double>(trace_bytes.load()) / all_events;
   }
@@ -120,20 +155,36 @@ __attribute__((noinline)) void AtDepth(int depth, F& f) {
   benchmark::ClobberMemory();  // no tail call: keep the frames
 }
 
+// The frames a stack recorded from `depth` frames below the caller has (the
+// event's caller included).
+int StackFramesAt(int depth) {
+  int frames = 0;
+  auto probe = [&frames] {
+    uintptr_t pcs[gentrace::cpusample::kMaxFrames];
+    frames = gentrace::cpusample::UnwindCurrent(
+        pcs, gentrace::cpusample::kMaxFrames);
+  };
+  AtDepth(depth, probe);
+  return frames;
+}
+
 template <typename Body>
 void RunEvents(benchmark::State& state, Body body, int events_per_iter) {
   const Mode mode = static_cast<Mode>(state.range(0));
   StartTracing(mode);
-  if (mode == kStack10) {
+  if (Deep(mode)) {
     for (auto _ : state) AtDepth(9, body);
   } else {
     for (auto _ : state) body();
   }
   Report(state, mode, events_per_iter);
+  if (mode == kStack10) {
+    state.counters["stack_frames"] = StackFramesAt(9);
+  }
 }
 
 void ModeArgs(benchmark::internal::Benchmark* b) {
-  b->ArgName("mode_off0_on1_stack2")->Arg(kOff)->Arg(kNoStack)->Arg(kStack10);
+  b->ArgName("mode")->Arg(kOff)->Arg(kNoStack)->Arg(kStack10)->Arg(kOffDeep);
 }
 
 // --------------------------------------------------------------- events ---
@@ -181,6 +232,48 @@ void BM_Syscall(benchmark::State& state) {
   RunEvents(state, body, 2);
 }
 BENCHMARK(BM_Syscall)->Apply(ModeArgs);
+
+// A coroutine switch (Go 1.23's iter.Pull records the same: GoSwitch):
+// into the coroutine and back, 2 events.
+void BM_CoroutineSwitch(benchmark::State& state) {
+  const Mode mode = static_cast<Mode>(state.range(0));
+  StartTracing(mode);
+  {
+    gentrace::Coroutine c = gentrace::Coroutine::Create("bench-coroutine");
+    auto body = [&c] {
+      c.Resume();
+      c.Yield();
+    };
+    if (Deep(mode)) {
+      for (auto _ : state) AtDepth(9, body);
+    } else {
+      for (auto _ : state) body();
+    }
+  }
+  Report(state, mode, 2);
+}
+BENCHMARK(BM_CoroutineSwitch)->Apply(ModeArgs);
+
+// A fiber resumed and yielding: GoBlock + GoStart, then GoStop + GoUnblock
+// + GoStart (5 events).
+void BM_FiberResumeYield(benchmark::State& state) {
+  const Mode mode = static_cast<Mode>(state.range(0));
+  StartTracing(mode);
+  {
+    gentrace::Fiber f = gentrace::Fiber::Create("bench-fiber");
+    auto body = [&f] {
+      f.Resume();
+      f.Yield();
+    };
+    if (Deep(mode)) {
+      for (auto _ : state) AtDepth(9, body);
+    } else {
+      for (auto _ : state) body();
+    }
+  }
+  Report(state, mode, 5);
+}
+BENCHMARK(BM_FiberResumeYield)->Apply(ModeArgs);
 
 // Regions from two threads at once (contention on shared state shows).
 void BM_RegionBeginEnd_Threads(benchmark::State& state) {

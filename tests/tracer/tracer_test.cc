@@ -154,6 +154,49 @@ TEST(TracerTest, RecordsTasksRegionsLogsWithNamesAndStacks) {
   EXPECT_EQ(v.count_matching({"Log ", "stack=[\"", "gentrace.h\":"}), 0);
 }
 
+// The leaf both callers below call: one call site of Log, reached at the
+// same depth from two callers (the thread's stack cache files stacks by
+// the first return address and the depth, tracer/internal/stack_table.h).
+__attribute__((noinline)) void LogFromLeaf(const char* who) {
+  Log("leaf", who);
+  asm volatile("" ::: "memory");  // no tail call: keep the frame
+}
+__attribute__((noinline)) void CallerAlpha() {
+  LogFromLeaf("alpha");
+  asm volatile("" ::: "memory");
+}
+__attribute__((noinline)) void CallerBeta() {
+  LogFromLeaf("beta");
+  asm volatile("" ::: "memory");
+}
+
+// Stacks that begin alike and differ further out, alternating (as from an
+// unrolled loop), each keep their own stack: fails if the stack cache
+// answers for a stack it did not compare in full.
+TEST(TracerTest, StacksFromOneCallSiteAndDepthKeepTheirCallers) {
+  const std::string path = TempPath("same-site.trace");
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  for (int i = 0; i < 50; ++i) {
+    CallerAlpha();
+    CallerBeta();
+    CallerBeta();
+    CallerAlpha();
+  }
+  ASSERT_TRUE(Stop().ok());
+  GoView v = MustView(path);
+  EXPECT_EQ(v.end_line, "END ok");
+  EXPECT_EQ(v.count_matching({"Log ", "message=\"alpha\""}), 100);
+  EXPECT_EQ(v.count_matching({"Log ", "message=\"beta\""}), 100);
+  EXPECT_EQ(v.count_matching(
+                {"Log ", "message=\"alpha\"", "CallerAlpha", "LogFromLeaf"}),
+            100);
+  EXPECT_EQ(v.count_matching(
+                {"Log ", "message=\"beta\"", "CallerBeta", "LogFromLeaf"}),
+            100);
+  EXPECT_EQ(v.count_matching({"Log ", "message=\"alpha\"", "CallerBeta"}), 0);
+  EXPECT_EQ(v.count_matching({"Log ", "message=\"beta\"", "CallerAlpha"}), 0);
+}
+
 TEST(TracerTest, OffCallsDoNothing) {
   EXPECT_FALSE(IsTracing());
   Task t = Task::Begin("off");

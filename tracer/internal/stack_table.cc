@@ -19,15 +19,13 @@
 namespace gentrace::internal {
 namespace {
 
-// Stored key: a flags word, then the PCs.
-constexpr uint64_t kExactFirst = 1;
-constexpr int kMaxKeyWords = 1 + static_cast<int>(format::kMaxFramesPerStack);
+constexpr int kMaxKeyWords = kMaxStackKeyWords;
 
 int MakeKey(uint64_t* key, const uintptr_t* pcs, int n, bool exact_first) {
   if (n > static_cast<int>(format::kMaxFramesPerStack)) {
     n = static_cast<int>(format::kMaxFramesPerStack);
   }
-  key[0] = exact_first ? kExactFirst : 0;
+  key[0] = exact_first ? kStackExactFirst : 0;
   for (int i = 0; i < n; ++i) key[1 + i] = pcs[i];
   return 1 + n;
 }
@@ -94,43 +92,19 @@ uintptr_t SyntheticFramePc(absl::string_view name) {
   return pc;
 }
 
-// A hash of a stack key, word by word, in four independent lanes so the
-// multiplies overlap: cheaper than a byte hash for what is a short array
-// of addresses (this runs for every event with a stack).
-inline uint64_t StackHash(const uint64_t* key, int words) {
-  constexpr uint64_t kMul = 0xbf58476d1ce4e5b9ull;
-  uint64_t lane[4] = {0x9e3779b97f4a7c15ull * static_cast<uint64_t>(words),
-                      0x94d049bb133111ebull, 0x2545f4914f6cdd1dull,
-                      0xd6e8feb86659fd93ull};
-  int i = 0;
-  for (; i + 4 <= words; i += 4) {
-    for (int k = 0; k < 4; ++k) lane[k] = (lane[k] ^ key[i + k]) * kMul;
-  }
-  for (; i < words; ++i) lane[i & 3] = (lane[i & 3] ^ key[i]) * kMul;
-  uint64_t h = lane[0] ^ ((lane[1] << 17) | (lane[1] >> 47)) ^
-               ((lane[2] << 31) | (lane[2] >> 33)) ^
-               ((lane[3] << 47) | (lane[3] >> 17));
-  h = (h ^ (h >> 30)) * kMul;
-  return h ^ (h >> 27);
-}
-
 uint64_t StackTable::Put(const uintptr_t* pcs, int n, bool exact_first) {
   if (n <= 0) return 0;
   uint64_t key[kMaxKeyWords];
   const int words = MakeKey(key, pcs, n, exact_first);
-  return map_.PutNode(key, words * sizeof(uint64_t), StackHash(key, words))->id;
+  return map_.PutNode(key, words * sizeof(uint64_t), StackKeyHash(key, words))
+      ->id;
 }
 
-uint64_t StackTable::Put(const uintptr_t* pcs, int n, bool exact_first,
-                         uint64_t gen, StackCache* cache) {
-  if (n <= 0) return 0;
-  uint64_t key[kMaxKeyWords];
-  const int words = MakeKey(key, pcs, n, exact_first);
-  const size_t size = words * sizeof(uint64_t);
-  const uint64_t hash = StackHash(key, words);
-  if (uint64_t id = cache->Find(gen, key, size, hash)) return id;
-  const TraceMap::Node* node = map_.PutNode(key, size, hash);
-  cache->Add(gen, node);
+uint64_t StackTable::PutWalkedSlow(const uint64_t* key, int words, size_t set,
+                                   uint64_t gen, StackCache* cache) {
+  const TraceMap::Node* node =
+      map_.PutNode(key, words * sizeof(uint64_t), StackKeyHash(key, words));
+  cache->Add(set, gen, node);
   return node->id;
 }
 
@@ -151,7 +125,7 @@ void StackTable::Dump(TableWriter& w, StringTable& strings,
     for (int i = 0; i < npcs && frames.size() < limit; ++i) {
       uintptr_t pc = key[1 + i];
       // Return addresses are looked up (and named) inside the call.
-      if (!(i == 0 && (key[0] & kExactFirst)) && pc > 0) --pc;
+      if (!(i == 0 && (key[0] & kStackExactFirst)) && pc > 0) --pc;
       const std::vector<StackSymbolizer::Frame>& expanded =
           symbolizer.Lookup(pc);
       // A frame-pointer walk through code built without frame pointers
@@ -162,7 +136,7 @@ void StackTable::Dump(TableWriter& w, StringTable& strings,
         frames.push_back(&f);
       }
     }
-    if (!(key[0] & kExactFirst)) {
+    if (!(key[0] & kStackExactFirst)) {
       // An event stack starts inside gentrace's public API (ScopedRegion
       // and friends, inlined into the caller or not); show the caller
       // first.

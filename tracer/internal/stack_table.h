@@ -28,7 +28,97 @@
 
 namespace gentrace::internal {
 
-using StackCache = IdCache<128>;
+// A stack's key in the table: a flags word (kStackExactFirst), then the
+// PCs, innermost first.
+inline constexpr uint64_t kStackExactFirst = 1;
+inline constexpr int kMaxStackKeyWords =
+    1 + static_cast<int>(format::kMaxFramesPerStack);
+
+// The hash of a stack's key (what the table files it under). Four
+// independent lanes, so the multiplies of neighbouring words overlap: this
+// runs for every event with a stack.
+inline uint64_t StackKeyHash(const uint64_t* key, int words) {
+  constexpr uint64_t kMul = 0xbf58476d1ce4e5b9ull;
+  uint64_t lane[4] = {0x9e3779b97f4a7c15ull * static_cast<uint64_t>(words),
+                      0x94d049bb133111ebull, 0x2545f4914f6cdd1dull,
+                      0xd6e8feb86659fd93ull};
+  int i = 0;
+  for (; i + 4 <= words; i += 4) {
+    for (int k = 0; k < 4; ++k) lane[k] = (lane[k] ^ key[i + k]) * kMul;
+  }
+  for (; i < words; ++i) lane[i & 3] = (lane[i & 3] ^ key[i]) * kMul;
+  uint64_t h = lane[0] ^ ((lane[1] << 17) | (lane[1] >> 47)) ^
+               ((lane[2] << 31) | (lane[2] >> 33)) ^
+               ((lane[3] << 47) | (lane[3] >> 17));
+  h = (h ^ (h >> 30)) * kMul;
+  return h ^ (h >> 27);
+}
+
+// A thread's small cache in front of a generation's stack table, so that
+// an event whose stack was seen before costs the frame-pointer walk and a
+// compare with the cached key: no hash, no trie walk, no atomic
+// read-modify-write. The set comes from where the walk started: the first
+// return address and the frame's distance from the top of the thread's
+// stack. The same call site at the same depth is usually the same stack,
+// but not always (a caller further out may call from two places, as an
+// unrolled loop does), so a set holds two stacks, the newer first, and the
+// whole key is compared: a different stack is a miss, never a wrong id.
+// An entry points at the table's own copy of the key, valid for its
+// generation; entries of other generations never match. Only its thread
+// uses it.
+class StackCache {
+ public:
+  static size_t Set(uintptr_t first_pc, uintptr_t depth) {
+    // Nearby call sites differ in their low bits only: mix them into all.
+    uint64_t h = first_pc ^ (depth << 32) ^ depth;
+    h = (h ^ (h >> 31)) * 0x9e3779b97f4a7c15ull;
+    return static_cast<size_t>((h ^ (h >> 29)) & (kSets - 1));
+  }
+  // The id of key[0..words) in generation gen if `set` holds it, or 0.
+  uint64_t Find(size_t set, uint64_t gen, const uint64_t* key,
+                int words) const {
+    for (const Entry& e : sets_[set].ways) {
+      if (e.gen == gen && e.words == words && SameKey(e.key, key, words)) {
+        return e.id;
+      }
+    }
+    return 0;
+  }
+  // Puts the table's entry n first in `set`; the older one stays second.
+  void Add(size_t set, uint64_t gen, const TraceMap::Node* n) {
+    Entry* ways = sets_[set].ways;
+    ways[1] = ways[0];
+    ways[0].gen = gen;
+    ways[0].id = n->id;
+    ways[0].words = static_cast<int>(n->size / sizeof(uint64_t));
+    ways[0].key = reinterpret_cast<const uint64_t*>(n->data);
+  }
+
+ private:
+  static constexpr size_t kSets = 64;
+  struct Entry {
+    uint64_t gen = 0;
+    uint64_t id = 0;
+    const uint64_t* key = nullptr;  // the table's copy (8-byte aligned)
+    int words = 0;
+  };
+  struct alignas(64) SetOfTwo {
+    Entry ways[2];
+  };
+  // Two words a step and no early exit: the keys are short, and this is
+  // on every event with a stack.
+  static bool SameKey(const uint64_t* a, const uint64_t* b, int words) {
+    uint64_t d0 = 0, d1 = 0;
+    int i = 0;
+    for (; i + 2 <= words; i += 2) {
+      d0 |= a[i] ^ b[i];
+      d1 |= a[i + 1] ^ b[i + 1];
+    }
+    if (i < words) d0 |= a[i] ^ b[i];
+    return (d0 | d1) == 0;
+  }
+  SetOfTwo sets_[kSets];
+};
 
 // Synthetic frames: code addresses that stand for a name rather than code
 // (the thread name at the root of a thread goroutine's creation stack,
@@ -104,9 +194,18 @@ class StackTable {
   // `exact_first`: pcs[0] is an exact PC (signal context), not a return
   // address. Thread-safe.
   uint64_t Put(const uintptr_t* pcs, int n, bool exact_first);
-  // The same through a thread's cache.
-  uint64_t Put(const uintptr_t* pcs, int n, bool exact_first, uint64_t gen,
-               StackCache* cache);
+  // A return-address stack whose n PCs the caller walked straight into
+  // key[1..1+n) (key has kMaxStackKeyWords words; key[0] is set here),
+  // from a frame `depth` bytes below the top of its stack, through the
+  // thread's cache. Thread-safe (the cache is the caller's).
+  uint64_t PutWalked(uint64_t* key, int n, uintptr_t depth, uint64_t gen,
+                     StackCache* cache) {
+    if (n <= 0) return 0;
+    key[0] = 0;
+    const size_t set = StackCache::Set(key[1], depth);
+    if (uint64_t id = cache->Find(set, gen, key, 1 + n)) return id;
+    return PutWalkedSlow(key, 1 + n, set, gen, cache);
+  }
 
   // Writes all stacks, symbolized, adding function and file names to
   // `strings`.
@@ -116,6 +215,9 @@ class StackTable {
   size_t size() const { return map_.size(); }
 
  private:
+  uint64_t PutWalkedSlow(const uint64_t* key, int words, size_t set,
+                         uint64_t gen, StackCache* cache);
+
   TraceMap map_;
 };
 

@@ -48,16 +48,19 @@ uint64_t TraceTables::UniqueStringId(TraceLocker& tl, absl::string_view s) {
 
 uint64_t TraceTables::CaptureStackId(TraceLocker& tl, void* fp) {
   ThreadState* ts = tl.thread();
-  uintptr_t pcs[format::kMaxFramesPerStack];
-  // The walk starts at the API function's frame, so the first PC is the
+  // The walk writes the PCs straight into the table's key (after its flags
+  // word). It starts at the API function's frame, so the first PC is the
   // return address into its caller.
+  uint64_t key[kMaxStackKeyWords];
+  uintptr_t* pcs = reinterpret_cast<uintptr_t*>(key + 1);
   const uintptr_t start = reinterpret_cast<uintptr_t>(fp);
   const int n =
       start >= ts->stack_lo && start < ts->stack_hi
           ? cpusample::internal::WalkBounded(start, start, ts->stack_hi, pcs, 0,
                                              max_stack_depth_, 0)
           : 0;
-  return stacks_[tl.gen() & 1].Put(pcs, n, false, tl.gen(), &ts->stack_cache);
+  return stacks_[tl.gen() & 1].PutWalked(key, n, ts->stack_hi - start, tl.gen(),
+                                         &ts->stack_cache);
 }
 
 void TraceTables::WriteAndReset(uint64_t gen) {
