@@ -603,9 +603,12 @@ TEST(FiberTest, FibersEndingUnderOpenRegionsInABusyProgram) {
         // A shared one, destroyed by the owner while it runs here.
         Handoff& h = *handoffs[w * kRounds + r];
         EXPECT_TRUE(h.fiber->Resume());
-        h.resumed.store(true);
         {
           GENTRACE_REGION("outlives");
+          // Only now may the owner destroy the handle: destroyed before
+          // the region began, the fiber would end at RegionBegin and the
+          // region would belong to the thread's own goroutine (and end).
+          h.resumed.store(true);
           switch (r % 3) {
             case 0: {  // destroyed while blocked in a scope here
               ScopedBlock b(BlockReason::kSelect);
