@@ -54,7 +54,9 @@ time; for logs and functions, which have no time, in count), in count
 (--sort=count) or by name (--sort=name); ties go by name.
 
 Tables are as wide as the terminal (or $COLUMNS, else 80; 60 at least);
-the per-second and p50 columns of tasks and regions show from 140 columns.
+tasks and regions show p99 from 80 columns, count per second and p50 from
+140 (the JSON has all of them). Table cells keep within 7 characters:
+"-184ms", "+3790%", "2795x" (B is 2795 times A), "666.4k" (per second).
 With --json, prints one JSON object with the keys
   a, b, sort, top, tasks, regions, logs, functions_flat,
   functions_cumulative, states
@@ -159,6 +161,13 @@ std::string PctText(const Row& r, int64_t a, int64_t b) {
   if (!r.in[1]) return "gone";
   std::optional<int64_t> t = PctTenths(a, b);
   if (!t) return "-";
+  // At most 7 characters: whole percents from 1000% on, and from 100000%
+  // on how many times A B is, rounded ("2500x").
+  if (*t >= 1'000'000) return absl::StrCat((b + a / 2) / a, "x");
+  if (*t >= 10'000 || *t <= -10'000) {
+    return absl::StrCat(*t > 0 ? "+" : "-", ((*t < 0 ? -*t : *t) + 5) / 10,
+                        "%");
+  }
   return absl::StrCat(*t > 0 ? "+" : "", Tenths(*t), "%");
 }
 
@@ -173,13 +182,31 @@ std::string RateJson(int64_t n, int64_t duration_ns) {
   return r ? absl::StrFormat("%.3f", *r) : "null";
 }
 
+// "12.5", "666.4k", "7.0M": narrow enough for a table's number column.
 std::string RateText(int64_t n, int64_t duration_ns) {
   std::optional<double> r = PerSecond(n, duration_ns);
-  return r ? absl::StrFormat("%.1f", *r) : "-";
+  if (!r) return "-";
+  if (*r < 999.95) return absl::StrFormat("%.1f", *r);
+  if (*r < 999.95e3) return absl::StrFormat("%.1fk", *r / 1e3);
+  if (*r < 999.95e6) return absl::StrFormat("%.1fM", *r / 1e6);
+  return absl::StrFormat("%.1fG", *r / 1e9);
 }
 
 std::string Signed(int64_t v) { return absl::StrCat(v > 0 ? "+" : "", v); }
-std::string SignedDur(int64_t ns) { return (ns > 0 ? "+" : "") + Dur(ns); }
+// A change of time, signed, in at most 7 characters (a table's narrowest
+// number column): "+1.0us", "-10.1us", "-184ms" (whole units from 100 on).
+std::string SignedDur(int64_t ns) {
+  if (ns == 0) return Dur(0);
+  const uint64_t mag = ns < 0 ? 0 - static_cast<uint64_t>(ns) : ns;
+  std::string d = Dur(static_cast<int64_t>(mag));
+  if (d.size() > 6) {
+    const double v = static_cast<double>(mag);
+    d = mag >= 1'000'000'000 ? absl::StrFormat("%.0fs", v / 1e9)
+        : mag >= 1'000'000   ? absl::StrFormat("%.0fms", v / 1e6)
+                             : absl::StrFormat("%.0fus", v / 1e3);
+  }
+  return (ns > 0 ? "+" : "-") + d;
+}
 
 std::vector<Section> Match(const Side (&s)[2]) {
   std::vector<Section> out;
@@ -331,6 +358,8 @@ std::string ToJson(const Side (&s)[2], const std::vector<Section>& sections,
 std::string ToText(const Side (&s)[2], const std::vector<Section>& sections,
                    absl::string_view sort) {
   const int width = OutputWidth();
+  // Tasks and regions show p99 from 80 columns, rates and p50 from 140.
+  const bool p99 = width >= 80;
   const bool wide = width >= 140;
   const int64_t dur[2] = {s[0].report.duration_ns(), s[1].report.duration_ns()};
   std::string out;
@@ -346,8 +375,8 @@ std::string ToText(const Side (&s)[2], const std::vector<Section>& sections,
   }
   absl::StrAppend(&out,
                   "Counts and times are totals over each trace; only /s "
-                  "numbers are normalized\n(per second of each trace's "
-                  "duration). Change is B - A; sorted by ",
+                  "numbers\nare normalized (per second of each trace's "
+                  "duration).\nChange is B - A; sorted by ",
                   sort, ".\n");
   for (const Section& sec : sections) {
     if (sec.rows.empty()) continue;
@@ -356,7 +385,8 @@ std::string ToText(const Side (&s)[2], const std::vector<Section>& sections,
     switch (sec.kind) {
       case Kind::kNamed:
         head.insert(head.end(), {"A count", "B count", "A total", "B total",
-                                 "change", "change%", "A p99", "B p99"});
+                                 "change", "change%"});
+        if (p99) head.insert(head.end(), {"A p99", "B p99"});
         if (wide) head.insert(head.end(), {"A /s", "B /s", "A p50", "B p50"});
         break;
       case Kind::kCounted:
@@ -372,11 +402,11 @@ std::string ToText(const Side (&s)[2], const std::vector<Section>& sections,
       std::vector<std::string> cells = {r.name};
       switch (sec.kind) {
         case Kind::kNamed:
-          cells.insert(
-              cells.end(),
-              {absl::StrCat(r.count[0]), absl::StrCat(r.count[1]),
-               Dur(r.time[0]), Dur(r.time[1]), SignedDur(r.time_change()),
-               PctText(r, r.time[0], r.time[1]), Dur(r.p99[0]), Dur(r.p99[1])});
+          cells.insert(cells.end(), {absl::StrCat(r.count[0]),
+                                     absl::StrCat(r.count[1]), Dur(r.time[0]),
+                                     Dur(r.time[1]), SignedDur(r.time_change()),
+                                     PctText(r, r.time[0], r.time[1])});
+          if (p99) cells.insert(cells.end(), {Dur(r.p99[0]), Dur(r.p99[1])});
           if (wide) {
             cells.insert(cells.end(), {RateText(r.count[0], dur[0]),
                                        RateText(r.count[1], dur[1]),

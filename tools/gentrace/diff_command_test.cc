@@ -3,6 +3,7 @@
 // from the event times below (absolute nanoseconds; 1 tick per ns).
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "format/text.h"
 #include "tests/interop/go_tool.h"
@@ -460,9 +462,14 @@ TEST_F(DiffCommandTest, Text) {
                       "generations\n   ",
                       DumpedEvents(a_), " events (")))
       << t;
-  EXPECT_TRUE(absl::StrContains(t, "3 CPU samples (999666.8/s)\n")) << t;
-  EXPECT_TRUE(absl::StrContains(t, "4 CPU samples (999750.1/s)\n")) << t;
-  EXPECT_TRUE(absl::StrContains(t, "only /s numbers are normalized")) << t;
+  EXPECT_TRUE(absl::StrContains(t, "3 CPU samples (999.7k/s)\n")) << t;
+  EXPECT_TRUE(absl::StrContains(t, "4 CPU samples (999.8k/s)\n")) << t;
+  EXPECT_TRUE(absl::StrContains(
+      t,
+      "\nCounts and times are totals over each trace; only /s numbers\n"
+      "are normalized (per second of each trace's duration).\n"
+      "Change is B - A; sorted by time.\n"))
+      << t;
   const std::vector<std::string> want = {
       "Regions",
       "  region         A count B count A total B total  change change%   "
@@ -477,8 +484,8 @@ TEST_F(DiffCommandTest, Text) {
       "400ns   399ns",
       "  function                   A         B    change   change%      "
       "A /s      B /s",
-      "  main.leaf                  2         3        +1    +50.0%  "
-      "666444.5  749812.5",
+      "  main.leaf                  2         3        +1    +50.0%    "
+      "666.4k    749.8k",
       "  syscall                                      0ns     500ns    "
       "+500ns         -",
   };
@@ -491,6 +498,69 @@ TEST_F(DiffCommandTest, Text) {
       continue;  // the paths
     }
     EXPECT_LE(line.size(), 80u) << line;
+  }
+}
+
+// At the narrowest, 60 columns, the tables still fit: tasks and regions
+// drop their p99 columns.
+TEST_F(DiffCommandTest, Narrow) {
+  setenv("COLUMNS", "60", 1);
+  ProcessResult r = RunGentrace({"diff", a_, b_});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  const std::string& t = r.stdout_data;
+  EXPECT_TRUE(absl::StrContains(
+      t,
+      "\nRegions\n"
+      "  region     A count B count A total B total  change change%\n"
+      "  step             1       2   100ns   300ns  +200ns +200.0%\n"))
+      << t;
+  // The lines after the header (whose first lines name the files).
+  const std::string tables = t.substr(t.find("\n\n"));
+  size_t lines = 0;
+  for (absl::string_view line : absl::StrSplit(tables, '\n')) {
+    EXPECT_LE(line.size(), 60u) << line;
+    ++lines;
+  }
+  EXPECT_GT(lines, 20u) << t;
+}
+
+// kTraceB with every time 1000 times larger: changes of hundreds of us
+// and of more than 1000% still fit a table's narrowest number column.
+std::string SlowB() {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(kTraceB, '\n')) {
+    if (line.empty()) continue;
+    std::string l(line);
+    for (const char* key : {"@", "time="}) {
+      const size_t p = l.find(key);
+      if (p == std::string::npos) continue;
+      const size_t b = p + strlen(key);
+      const size_t e = l.find(' ', b);
+      l.insert(e == std::string::npos ? l.size() : e, "000");
+    }
+    absl::StrAppend(&out, l, "\n");
+  }
+  return out;
+}
+
+// req 2900 -> 3900000 ns is 1344.8 times as long (1345x); step 100 -> 300000 ns
+// (+299.9us, 3000x); parse 400 -> 399000 ns (+398.6us, +99650%).
+TEST_F(DiffCommandTest, CompactCells) {
+  const std::string slow = WriteTrace("slow.trace", Binary(SlowB().c_str()));
+  setenv("COLUMNS", "80", 1);
+  ProcessResult r = RunGentrace({"diff", a_, slow});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  const std::vector<std::string> want = {
+      "  req                  1       1   2.9us   3.9ms  +3.9ms   1345x   "
+      "2.9us   3.9ms",
+      "  step                 1       2   100ns 300.0us  +300us   3000x   "
+      "100ns 200.0us",
+      "  parse                1       1   400ns 399.0us  +399us +99650%   "
+      "400ns 399.0us",
+  };
+  for (const std::string& line : want) {
+    EXPECT_TRUE(absl::StrContains(r.stdout_data, line + "\n")) << line << "\n"
+                                                               << r.stdout_data;
   }
 }
 
