@@ -462,7 +462,8 @@ int RunDiff(const ParsedArgs& args) {
     TraceStats stats(std::numeric_limits<size_t>::max());
     int64_t offset = -1;
     const absl::Status error =
-        ReadTraceStats("gentrace diff", sides[side].path, &stats, &offset);
+        ReadTraceStats(side == 0 ? "gentrace diff: A" : "gentrace diff: B",
+                       sides[side].path, &stats, &offset);
     if (!error.ok()) {
       return InputFailure(DiffCommand(), sides[side].path, error, offset);
     }
