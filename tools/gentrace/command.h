@@ -91,6 +91,7 @@ int InputFailure(const Command& command, absl::string_view path,
 // The subcommands.
 const Command& ConvertCommand();
 const Command& CutCommand();
+const Command& DiffCommand();
 const Command& DumpCommand();
 const Command& RecoverCommand();
 const Command& StatsCommand();

@@ -15,7 +15,7 @@ namespace {
 
 // The subcommands, in the order `gentrace help` lists them.
 const Command* const kCommands[] = {
-    &ConvertCommand(), &CutCommand(),   &DumpCommand(),
+    &ConvertCommand(), &CutCommand(),   &DiffCommand(),     &DumpCommand(),
     &RecoverCommand(), &StatsCommand(), &ValidateCommand(),
 };
 

@@ -23,43 +23,16 @@
 #include "format/header.h"
 #include "format/text.h"
 #include "tests/interop/go_tool.h"
+#include "tools/gentrace/hand_trace.h"
 #include "tools/gentrace/test_process.h"
 
 namespace gentrace::tools {
 namespace {
 
-// Text trace lines where an event line may start with "@T": T is the
-// event's absolute time, turned into dt= from the batch's time or the
-// previous event of the batch. String arguments name strings by id as the
-// text format wants (ids listed in kStrings).
-std::string Expand(absl::string_view text) {
-  std::string out;
-  int64_t last = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (absl::StartsWith(line, "EventBatch ")) {
-      const size_t p = line.find("time=");
-      absl::string_view t = line.substr(p + 5);
-      t = t.substr(0, t.find(' '));
-      EXPECT_TRUE(absl::SimpleAtoi(t, &last)) << line;
-    }
-    if (absl::ConsumePrefix(&line, "@")) {
-      const size_t sp = line.find(' ');
-      int64_t t = 0;
-      EXPECT_TRUE(absl::SimpleAtoi(line.substr(0, sp), &t)) << line;
-      line.remove_prefix(sp + 1);
-      const size_t name_end = line.find(' ');
-      absl::StrAppend(&out, line.substr(0, name_end), " dt=", t - last);
-      if (name_end != absl::string_view::npos) {
-        absl::StrAppend(&out, line.substr(name_end));
-      }
-      out += "\n";
-      last = t;
-      continue;
-    }
-    absl::StrAppend(&out, line, "\n");
-  }
-  return out;
-}
+// Event lines start with "@T", T the absolute time (ExpandEventTimes).
+// String arguments name strings by id as the text format wants (ids listed
+// in kStrings).
+std::string Expand(absl::string_view text) { return ExpandEventTimes(text); }
 
 // Strings: 1 sync, 2 chan receive, 3 yield, 4 req, 5 parse, 6 step, 7 cat,
 // 8 hello, 9 x, 10 main.main, 11 main.work, 12 main.leaf, 13 f.go.
