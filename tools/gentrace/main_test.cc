@@ -73,7 +73,7 @@ TEST(GentraceMainTest, HelpListsEveryDocumentedCommand) {
     if (name != "help") listed.push_back(name);
   }
   EXPECT_EQ(listed, (std::vector<std::string>{"convert", "cut", "diff", "dump",
-                                              "recover", "stats", "validate"}));
+                                              "pprof", "recover", "stats", "validate"}));
   size_t documented = 0;
   for (size_t p = 0; (p = doc.find("\n## gentrace ", p)) != std::string::npos;
        ++p) {
