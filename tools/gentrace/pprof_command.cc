@@ -19,18 +19,20 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "reader/event.h"
 #include "reader/gentrace_info.h"
 #include "reader/reader.h"
 #include "tools/gentrace/command.h"
 #include "tools/gentrace/output_file.h"
+#include "tools/gentrace/trace_stats.h"
 
 namespace gentrace::tools {
 namespace {
 
 constexpr char kHelp[] =
-    R"(usage: gentrace pprof FILE OUT --type=cpu|region
+    R"(usage: gentrace pprof FILE OUT --type=cpu|block|syscall|sched|region
 
 Reads the Go execution trace FILE ("-" for standard input; zstd-compressed
 input is decompressed) and writes a gzipped pprof profile (profile.proto)
@@ -44,6 +46,14 @@ readers.
                  thread or fiber sampled, and the innermost region it was
                  in, with that region's task), so -tagfocus=region=NAME
                  cuts a profile by region.
+  --type=block   as `go tool trace -pprof=sync`: time goroutines were
+                 blocked on channels, select and sync, by the stack where
+                 they blocked: contentions/count and delay/nanoseconds.
+  --type=syscall as `go tool trace -pprof=syscall`: time in syscalls.
+  --type=sched   as `go tool trace -pprof=sched`: time waiting to run.
+                 (These three total what `gentrace stats` reports as
+                 go_pprof_ns sync, syscall and sched, measured by the
+                 same rules.)
   --type=region  regions that began and ended in the trace: regions/count
                  and time/nanoseconds inside them, by the stack where each
                  began, labelled region=NAME.
@@ -55,6 +65,8 @@ Flags:
 Exit status: 0 written, 1 the trace did not read to its end (nothing is
 written), 2 usage error.
 )";
+
+constexpr char kTypes[] = "cpu|block|syscall|sched|region";
 
 constexpr int64_t kGoDefaultPeriodNs = 10'000'000;  // Go's 100 Hz
 
@@ -255,9 +267,32 @@ struct OpenRegion {
   std::vector<uint64_t> locations;  // of its begin stack (type region)
 };
 
-class PprofPass {
+enum class Kind { kCpu, kRegion, kBlock, kSyscall, kSched };
+
+struct KindName {
+  absl::string_view name;
+  Kind kind;
+  int go_pprof_mode;  // PprofIntervalSink's mode, or -1
+};
+const KindName kKinds[] = {
+    {"cpu", Kind::kCpu, -1},        {"block", Kind::kBlock, 1},
+    {"syscall", Kind::kSyscall, 2}, {"sched", Kind::kSched, 3},
+    {"region", Kind::kRegion, -1},
+};
+
+class PprofPass : private PprofIntervalSink {
  public:
-  explicit PprofPass(bool cpu) : cpu_(cpu) {}
+  explicit PprofPass(const KindName& kind)
+      : cpu_(kind.kind == Kind::kCpu),
+        region_(kind.kind == Kind::kRegion),
+        mode_(kind.go_pprof_mode) {
+    if (mode_ >= 0) stats_.set_pprof_sink(this);
+  }
+
+  // Ends the pass: the intervals TraceStats closes only at the end.
+  void Finish() {
+    if (mode_ >= 0) (void)stats_.Finish();
+  }
 
   void Add(const reader::Event& ev, const reader::Generation* gen) {
     if (new_generation_ && gen != nullptr) {
@@ -276,6 +311,7 @@ class PprofPass {
         if (s.hz > 0) period_ns_ = 1'000'000'000 / static_cast<int64_t>(s.hz);
       }
     }
+    if (mode_ >= 0) stats_.Add(ev, gen);
     if (events_++ == 0) start_ns_ = ev.time();
     end_ns_ = ev.time();
     switch (ev.kind()) {
@@ -290,7 +326,7 @@ class PprofPass {
       case reader::EventKind::kRegionBegin: {
         const reader::Region r = ev.region();
         OpenRegion open{std::string(r.type), r.task, ev.time(), {}};
-        if (!cpu_) open.locations = profile_.Locations(ev.stack());
+        if (region_) open.locations = profile_.Locations(ev.stack());
         regions_[ev.goroutine()].push_back(std::move(open));
         break;
       }
@@ -310,8 +346,13 @@ class PprofPass {
       return profile_.Encode({{"samples", "count"}, {"cpu", "nanoseconds"}},
                              period_ns_, end_ns_ - start_ns_);
     }
-    return profile_.Encode({{"regions", "count"}, {"time", "nanoseconds"}}, 0,
-                           end_ns_ - start_ns_);
+    if (region_) {
+      return profile_.Encode({{"regions", "count"}, {"time", "nanoseconds"}}, 0,
+                             end_ns_ - start_ns_);
+    }
+    // As go tool trace -pprof: intervals and their time.
+    return profile_.Encode({{"contentions", "count"}, {"delay", "nanoseconds"}},
+                           0, end_ns_ - start_ns_);
   }
 
  private:
@@ -323,7 +364,7 @@ class PprofPass {
     if (i == 0) return;  // begun before the trace: its time is unknown
     // Regions nest; any left open inside this one never end.
     OpenRegion& r = open[i - 1];
-    if (!cpu_) {
+    if (region_) {
       profile_.Add(std::move(r.locations), {{"region", r.name}},
                    {1, ev.time() - r.start});
     }
@@ -357,7 +398,25 @@ class PprofPass {
                  {1, period_ns_});
   }
 
+  // PprofIntervalSink: the handle is the index of the interval's stack.
+  uint64_t Begin(int mode, const reader::Event& ev) override {
+    if (mode != mode_) return 0;
+    std::vector<uint64_t> locations = profile_.Locations(ev.stack());
+    auto [it, added] = stack_ids_.emplace(std::move(locations), stacks_.size());
+    if (added) stacks_.push_back(&it->first);
+    return it->second;
+  }
+  void Counted(int mode, uint64_t handle, int64_t ns) override {
+    if (mode != mode_) return;
+    profile_.Add(*stacks_[handle], {}, {1, ns});
+  }
+
   const bool cpu_;
+  const bool region_;
+  const int mode_;
+  TraceStats stats_{0};
+  std::map<std::vector<uint64_t>, uint64_t> stack_ids_;
+  std::vector<const std::vector<uint64_t>*> stacks_;  // by id
   bool new_generation_ = true;
   uint64_t events_ = 0;
   int64_t start_ns_ = 0;
@@ -372,25 +431,31 @@ class PprofPass {
 
 int RunPprof(const ParsedArgs& args) {
   if (!args.has("type")) {
-    return UsageError(PprofCommand(), "--type=cpu|region is required");
+    return UsageError(PprofCommand(),
+                      absl::StrCat("--type=", kTypes, " is required"));
   }
   const std::string& type = args.flags.at("type");
-  if (type != "cpu" && type != "region") {
+  const KindName* kind = nullptr;
+  for (const KindName& k : kKinds) {
+    if (k.name == type) kind = &k;
+  }
+  if (kind == nullptr) {
     return UsageError(PprofCommand(), absl::StrCat("unknown --type=", type,
-                                                   " (want cpu or region)"));
+                                                   " (want ", kTypes, ")"));
   }
   const std::string& path = args.positional[0];
   const std::string& out_path = args.positional[1];
   absl::StatusOr<std::unique_ptr<reader::Reader>> r =
       reader::Reader::Open(path);
   if (!r.ok()) return InputFailure(PprofCommand(), path, r.status(), -1);
-  PprofPass pass(type == "cpu");
+  PprofPass pass(*kind);
   reader::Event ev;
   while ((*r)->ReadEvent(&ev)) pass.Add(ev, (*r)->generation());
   if (!(*r)->status().ok()) {
     return InputFailure(PprofCommand(), path, (*r)->status(),
                         static_cast<int64_t>((*r)->bytes_read()));
   }
+  pass.Finish();
   absl::StatusOr<std::string> gz = Gzip(pass.Encode());
   if (!gz.ok()) return Failure(PprofCommand(), gz.status().message());
   absl::StatusOr<std::unique_ptr<OutputFile>> out =
@@ -413,7 +478,7 @@ int RunPprof(const ParsedArgs& args) {
 const Command& PprofCommand() {
   static const Command kCommand = {
       "pprof",
-      "a pprof profile (CPU samples or region time) from a trace",
+      "a pprof profile: CPU samples, blocking, syscalls, scheduling, regions",
       kHelp,
       {{"type", true}},
       {"FILE", "OUT"},

@@ -34,7 +34,7 @@ namespace gentrace::tools {
 namespace {
 
 // Strings: 1 req, 2 parse, 3 step, 4 main.main, 5 main.work, 6 main.leaf,
-// 7 f.go. Stack 1 is work, main; stack 2 leaf, work, main.
+// 7 f.go, 8 sync, 9 yield. Stack 1 is work, main; stack 2 leaf, work, main.
 constexpr char kTables[] =
     "EventBatch gen=1 m=18446744073709551615 time=0 size=0\n"
     "Frequency freq=1000000000\n"
@@ -55,13 +55,20 @@ constexpr char kTables[] =
     "String id=4\n\tdata=\"main.main\"\n"
     "String id=5\n\tdata=\"main.work\"\n"
     "String id=6\n\tdata=\"main.leaf\"\n"
-    "String id=7\n\tdata=\"f.go\"\n";
+    "String id=7\n\tdata=\"f.go\"\n"
+    "String id=8\n\tdata=\"sync\"\n"
+    "String id=9\n\tdata=\"yield\"\n";
 
 // Thread 10 ("main") runs G1 in task req: parse 1200-2000 (begun at stack
 // 1) with step 1300-1500 (stack 2) inside. Thread 11 (no name) runs G2, the
 // fiber "fib": step 1100-1400 (stack 1), no task. A region begun before
 // the trace (ended at 1600 on G2) and one never ended (G1 from 2600) have
-// no known time.
+// no known time. Then G1 blocks on sync at 2800 (stack 1), G2 unblocks
+// it at 2900 (stack 2), it runs at 3000 (no stack), enters a syscall at
+// 3100 (stack 2), leaves it at 3400 (no stack) and stops at 3500 (stack
+// 1), runnable to the end. As Go's tool counts them: sync 2800-2900 at
+// stack 1, sched 2900-3100 at the unblock's stack 2, syscall 3100-3500 at
+// stack 2; the last runnable stretch never ends and does not count.
 constexpr char kEvents[] =
     "EventBatch gen=1 m=10 time=1000 size=0\n"
     "@1010 ProcStatus p=0 pstatus=1\n"
@@ -72,13 +79,19 @@ constexpr char kEvents[] =
     "@1500 UserRegionEnd task=1 name_string=3 stack=0\n"
     "@2000 UserRegionEnd task=1 name_string=2 stack=0\n"
     "@2600 UserRegionBegin task=0 name_string=3 stack=1\n"
-    "@3000 UserTaskEnd task=1 stack=0\n"
+    "@2800 GoBlock reason_string=8 stack=1\n"
+    "@3000 GoStart g=1 g_seq=2\n"
+    "@3050 UserTaskEnd task=1 stack=0\n"
+    "@3100 GoSyscallBegin p_seq=1 stack=2\n"
+    "@3400 GoSyscallEnd\n"
+    "@3500 GoStop reason_string=9 stack=1\n"
     "EventBatch gen=1 m=11 time=1000 size=0\n"
     "@1030 ProcStatus p=1 pstatus=1\n"
     "@1040 GoStatus g=2 m=11 gstatus=2\n"
     "@1100 UserRegionBegin task=0 name_string=3 stack=1\n"
     "@1400 UserRegionEnd task=0 name_string=3 stack=0\n"
     "@1600 UserRegionEnd task=0 name_string=2 stack=0\n"
+    "@2900 GoUnblock g=1 g_seq=1 stack=2\n"
     "EventBatch gen=1 m=18446744073709551615 time=0 size=0\n"
     "CPUSamples\n"
     "CPUSample time=1150 m=11 p=1 g=2 stack=1\n"
@@ -399,6 +412,38 @@ TEST(PprofCommandTest, RegionTimeByBeginStack) {
   }
 }
 
+TEST(PprofCommandTest, BlockSyscallSchedAsGoToolTrace) {
+  const std::string trace = WriteTrace("states.trace");
+  ProcessResult stats = RunGentrace({"stats", "--json", trace});
+  ASSERT_EQ(stats.exit_code, 0) << stats.stderr_data;
+  const std::string work = "main.work:10;main.main:20";
+  const std::string leaf = "main.leaf:30;" + work;
+  struct Case {
+    std::string type;
+    std::string stats_key;
+    std::string want;  // the one sample
+    int64_t ns;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"block", "sync", work + " [] 1 100", 100},
+           {"syscall", "syscall", leaf + " [] 1 400", 400},
+           {"sched", "sched", leaf + " [] 1 200", 200},
+       }) {
+    SCOPED_TRACE(c.type);
+    const std::string out = TestTempPath(c.type + ".pb.gz");
+    ProcessResult r = RunGentrace({"pprof", trace, out, "--type=" + c.type});
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+    EXPECT_EQ(DecodeProfile(ReadFileOrEmpty(out)),
+              (std::vector<std::string>{
+                  c.want, "types contentions/count delay/nanoseconds"}));
+    EXPECT_EQ(JsonInt(stats.stdout_data, "\"go_pprof_ns\"", c.stats_key), c.ns);
+    const std::vector<int64_t> go = GoPprofSums(out);
+    if (!go.empty()) {
+      EXPECT_EQ(go, (std::vector<int64_t>{1, c.ns}));
+    }
+  }
+}
+
 // One line saying what is wrong (for usage errors followed by the usage
 // line and a --help hint, as every command does), the exit code, and no
 // output file.
@@ -421,8 +466,9 @@ TEST(PprofCommandTest, BadTypeAndBadInput) {
   const std::string out = TestTempPath("bad.pb.gz");
   ExpectFailure({"pprof", trace, out, "--type=heap"}, 2,
                 "gentrace pprof: unknown --type=heap", out);
-  ExpectFailure({"pprof", trace, out}, 2,
-                "gentrace pprof: --type=cpu|region is required", out);
+  ExpectFailure(
+      {"pprof", trace, out}, 2,
+      "gentrace pprof: --type=cpu|block|syscall|sched|region is required", out);
   const std::string garbage = TestTempPath("garbage.trace");
   ASSERT_TRUE(WriteFile(garbage, "not a trace at all\n"));
   ExpectFailure({"pprof", garbage, out, "--type=cpu"}, 1,
