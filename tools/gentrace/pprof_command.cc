@@ -1,5 +1,8 @@
-// `gentrace pprof FILE OUT --type=cpu|region`: a profile in pprof's format
-// (profile.proto, gzipped) from one streaming pass over a trace.
+// `gentrace pprof FILE OUT --type=cpu|block|syscall|sched|region`: a
+// profile in pprof's format (profile.proto, gzipped) from one streaming
+// pass over a trace. block, syscall and sched lay out by stack the
+// intervals TraceStats counts for go_pprof (PprofIntervalSink), so they
+// total what `stats` reports.
 //
 // The profile is built in memory by stack and labels (the number of
 // distinct stacks, not of events) and written with a small protobuf
