@@ -16,6 +16,7 @@ debs=(
   make              # examples/pkgconfig's Makefile
   libabsl-dev
   libzstd-dev
+  zlib1g-dev        # gentrace pprof's gzip
   zstd
   libgtest-dev
   libgmock-dev

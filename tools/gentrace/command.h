@@ -93,6 +93,7 @@ const Command& ConvertCommand();
 const Command& CutCommand();
 const Command& DiffCommand();
 const Command& DumpCommand();
+const Command& PprofCommand();
 const Command& RecoverCommand();
 const Command& StatsCommand();
 const Command& ValidateCommand();

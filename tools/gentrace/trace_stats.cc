@@ -231,6 +231,7 @@ void TraceStats::PprofTransition(const reader::Event& ev,
     g->started = true;
     g->first_start = ev.time();
     for (int64_t& u : g->unstarted) u = 0;
+    g->unstarted_intervals.clear();
   }
   if (ev.stack().id() == 0) return;  // Go's tool skips stackless ones
   int64_t* totals[4] = {&base_.go_pprof.net_ns, &base_.go_pprof.sync_ns,
@@ -241,14 +242,23 @@ void TraceStats::PprofTransition(const reader::Event& ev,
       if (to == kPprofModes[i].state && kPprofModes[i].matches(st.reason)) {
         tr.active = true;
         tr.start = ev.time();
+        if (pprof_sink_ != nullptr) tr.handle = pprof_sink_->Begin(i, ev);
       }
     } else if (to != kPprofModes[i].state) {
       tr.active = false;
       if (g->started) {
-        *totals[i] += std::max<int64_t>(
+        const int64_t ns = std::max<int64_t>(
             0, ev.time() - std::max(tr.start, g->first_start));
+        *totals[i] += ns;
+        if (pprof_sink_ != nullptr && ns > 0) {
+          pprof_sink_->Counted(i, tr.handle, ns);
+        }
       } else {
         g->unstarted[i] += ev.time() - tr.start;
+        if (pprof_sink_ != nullptr && ev.time() > tr.start) {
+          g->unstarted_intervals.emplace_back(i, tr.handle,
+                                              ev.time() - tr.start);
+        }
       }
     }
   }
@@ -299,6 +309,11 @@ StatsReport TraceStats::Finish() const {
       r.go_pprof.sync_ns += g.unstarted[1];
       r.go_pprof.syscall_ns += g.unstarted[2];
       r.go_pprof.sched_ns += g.unstarted[3];
+      if (pprof_sink_ != nullptr) {
+        for (const auto& [mode, handle, ns] : g.unstarted_intervals) {
+          pprof_sink_->Counted(mode, handle, ns);
+        }
+      }
     }
     GoroutineStats gs;
     gs.id = id;

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -130,10 +131,29 @@ struct StatsReport {
   CpuStats cpu;
 };
 
+// Sees each interval that go_pprof counts, for `gentrace pprof`, which
+// lays out by stack the same time go_pprof totals.
+class PprofIntervalSink {
+ public:
+  virtual ~PprofIntervalSink() = default;
+  // An interval of `mode` (0 net, 1 sync, 2 syscall, 3 sched, as in
+  // GoPprofTotals) begins at the stacked transition `ev`; Go's tool
+  // credits it to ev's stack. Returns a handle for Counted.
+  virtual uint64_t Begin(int mode, const reader::Event& ev) = 0;
+  // The interval `handle` of `mode` added `ns` (> 0) to its go_pprof
+  // total. Called at most once per interval; not for the ones that add 0
+  // (Go's tool does not count those either).
+  virtual void Counted(int mode, uint64_t handle, int64_t ns) = 0;
+};
+
 class TraceStats {
  public:
   // `top` is how many functions top_flat and top_cumulative keep.
   explicit TraceStats(size_t top = 20) : top_(top) {}
+
+  // Reports go_pprof's intervals to `sink` (which outlives this), the
+  // last ones from Finish().
+  void set_pprof_sink(PprofIntervalSink* sink) { pprof_sink_ = sink; }
 
   // Takes the next event; `gen` is the generation it belongs to (the
   // reader's generation() at the time).
@@ -146,6 +166,7 @@ class TraceStats {
   struct Tracker {  // one go tool trace -pprof interval
     bool active = false;
     int64_t start = 0;
+    uint64_t handle = 0;  // from pprof_sink_
   };
   struct Goroutine {
     reader::GoState state = reader::GoState::kUndetermined;
@@ -161,6 +182,8 @@ class TraceStats {
     bool started = false;
     int64_t first_start = 0;
     int64_t unstarted[4] = {};  // counted only if it never starts
+    // For pprof_sink_: the intervals in unstarted (mode, handle, ns).
+    std::vector<std::tuple<int, uint64_t, int64_t>> unstarted_intervals;
   };
   struct Thread {
     std::string name;
@@ -193,6 +216,7 @@ class TraceStats {
   void Sample(const reader::Event& ev);
 
   size_t top_;
+  PprofIntervalSink* pprof_sink_ = nullptr;
   bool new_generation_ = true;
   StatsReport base_;  // counters that need no closing
   absl::flat_hash_map<int64_t, Goroutine> goroutines_;
