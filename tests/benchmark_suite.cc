@@ -5,7 +5,8 @@
 // as a table on stdout and as JSON (docs/BUILDING.md, docs/TRACER.md).
 //
 //   benchmark_suite --tracer=BIN --cpu=BIN --reader=BIN --trace=FILE
-//       [--go_bench=BIN] [--gotool=BIN] [--extra=BIN]... [--rounds=N]
+//       [--go_bench=BIN] [--gotool=BIN] [--gentrace=BIN] [--go_trace=BIN]
+//       [--extra=BIN]... [--rounds=N]
 //       [--min_time=SECONDS] [--cpu_min_time=SECONDS]
 //       [--go_benchtime=DURATION] [--out=FILE] [--raw_dir=DIR]
 //
@@ -15,13 +16,19 @@
 //   --go_bench Go's side (built from tests/go/tracer_benchmark); without
 //              it the Go column is empty
 //   --gotool   tests/go/build.sh's tool: Go's parser reading --trace
+//   --gentrace the gentrace CLI (tools/gentrace): `stats FILE` and
+//              `stats --json FILE` on --trace
+//   --go_trace the program `go tool trace` runs ($GOROOT/pkg/tool/<os_arch>/
+//              trace), started directly so that the go command's own start
+//              is not counted: `-d=1 FILE`, Go's parser printing every event
 //   --extra    any other Google Benchmark binary (tagged benchmark_suite):
 //              each of its benchmarks becomes a row (see RowsForExtra)
 //   --raw_dir  where every program's own output is kept (default: a
 //              temporary directory, removed at the end)
 //
 // One round runs, in this order: gentrace's events, Go's, the floors, the
-// CPU-sample benchmarks, gentrace's reader, Go's parser, the extras. Each
+// CPU-sample benchmarks, gentrace's reader, Go's parser, `gentrace stats`,
+// `gentrace stats --json`, `go tool trace -d=1`, the extras. Each
 // row's figures are medians over the rounds (minimums in parentheses in
 // the table). Costs are "what tracing adds": an event's cost with tracing
 // on minus the same call with tracing off, in the same program and round,
@@ -29,6 +36,7 @@
 //
 // Exit status: 0 if every program ran and reported, 1 if one failed (the
 // rest still run and the output is still written), 2 on bad usage.
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -37,6 +45,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -63,7 +72,7 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct Flags {
-  std::string tracer, cpu, reader, trace, go_bench, gotool;
+  std::string tracer, cpu, reader, trace, go_bench, gotool, gentrace, go_trace;
   std::vector<std::string> extras;
   int rounds = 5;
   std::string min_time = "0.2";
@@ -82,27 +91,59 @@ struct ChildResult {
   std::string error;    // why not ok
 };
 
-// Runs argv with stdout to `out_path` and stderr to `err_path`.
-ChildResult RunChild(const std::vector<std::string>& argv,
-                     const std::string& out_path, const std::string& err_path) {
+// Runs argv with stdout to `out_path` and stderr to `err_path`. With
+// `on_output`, stdout goes to a pipe instead and every chunk the child
+// writes is passed to it (out_path is then unused).
+ChildResult RunChild(
+    const std::vector<std::string>& argv, const std::string& out_path,
+    const std::string& err_path,
+    const std::function<void(absl::string_view)>& on_output = nullptr) {
   ChildResult r;
   std::vector<char*> args;
   for (const std::string& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  int pipe_fds[2] = {-1, -1};
+  if (on_output && pipe(pipe_fds) != 0) {
+    r.error = "pipe failed";
+    return r;
+  }
   const pid_t pid = fork();
   if (pid < 0) {
     r.error = "fork failed";
+    if (on_output) {
+      close(pipe_fds[0]);
+      close(pipe_fds[1]);
+    }
     return r;
   }
   if (pid == 0) {
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int out =
+        on_output ? pipe_fds[1]
+                  : open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (out < 0 || err < 0) _exit(126);
     dup2(out, 1);
     dup2(err, 2);
+    if (on_output) {
+      close(pipe_fds[0]);
+      close(pipe_fds[1]);
+    }
     execv(args[0], args.data());
     _exit(127);
+  }
+  if (on_output) {
+    close(pipe_fds[1]);
+    char buf[1 << 16];
+    for (;;) {
+      const ssize_t n = read(pipe_fds[0], buf, sizeof(buf));
+      if (n > 0) {
+        on_output(absl::string_view(buf, static_cast<size_t>(n)));
+      } else if (n == 0 || errno != EINTR) {
+        break;
+      }
+    }
+    close(pipe_fds[0]);
   }
   int status = 0;
   struct rusage ru = {};
@@ -210,6 +251,14 @@ class Suite {
     if (!f_.gotool.empty()) {
       Progress("Go reader");
       GoReader();
+    }
+    if (!f_.gentrace.empty()) {
+      Progress("gentrace stats");
+      GentraceStats();
+    }
+    if (!f_.go_trace.empty()) {
+      Progress("go tool trace -d=1");
+      GoTraceDebug();
     }
     for (const std::string& extra : f_.extras) {
       Progress(Basename(extra));
@@ -360,8 +409,83 @@ class Suite {
     samples_.Add("goreader/cpu_s", r.cpu_s);
   }
 
+  // `gentrace stats FILE > /dev/null` ("stats/<figure>"), then `gentrace
+  // stats --json FILE` ("stats_json/<figure>"), whose output must name the
+  // events it read and no error: their count is both rows' events.
+  void GentraceStats() {
+    ++counter_;
+    ChildResult r = RunChild({f_.gentrace, "stats", f_.trace}, "/dev/null",
+                             Raw("stats", ".err"));
+    if (!r.ok) {
+      Fail("gentrace stats", r.error);
+    } else {
+      samples_.Add("stats/rss_bytes", r.max_rss_kb * 1024.0);
+      samples_.Add("stats/cpu_s", r.cpu_s);
+    }
+    const std::string out = Raw("stats_json", ".json");
+    r = RunChild({f_.gentrace, "stats", "--json", f_.trace}, out,
+                 Raw("stats_json", ".err"));
+    if (!r.ok) {
+      Fail("gentrace stats --json", r.error);
+      return;
+    }
+    absl::StatusOr<Json> v = ParseJson(ReadFile(out));
+    const double events = v.ok() ? v->NumberOr("events", kNaN) : kNaN;
+    const Json* error = v.ok() ? v->Find("error") : nullptr;
+    if (!(events > 0) || error == nullptr || error->type != Json::kNull) {
+      Fail("gentrace stats --json",
+           absl::StrCat("no events or an error in ", out));
+      return;
+    }
+    samples_.Add("stats_json/rss_bytes", r.max_rss_kb * 1024.0);
+    samples_.Add("stats_json/cpu_s", r.cpu_s);
+    samples_.Add("stats/events", events);
+  }
+
+  // `go tool trace -d=1 FILE > /dev/null` ("gostats/<figure>"). Once, before
+  // the first timed run, the same command's output goes through a pipe and
+  // its events are counted (each starts a line "M=<thread> P=..."): it must
+  // exit 0 having printed events, else no Go run of it is timed, so that a
+  // tool that fails or reads nothing cannot pass for a fast one.
+  void GoTraceDebug() {
+    ++counter_;
+    if (go_trace_events_ < 0) {
+      int64_t events = 0;
+      bool line_start = true, m = false;
+      ChildResult check =
+          RunChild({f_.go_trace, "-d=1", f_.trace}, "",
+                   Raw("gostats_check", ".err"), [&](absl::string_view chunk) {
+                     for (char c : chunk) {
+                       if (m && c == '=') ++events;
+                       m = line_start && c == 'M';
+                       line_start = c == '\n';
+                     }
+                   });
+      if (!check.ok) {
+        Fail("go tool trace -d=1", check.error);
+        go_trace_events_ = 0;
+      } else if (events == 0) {
+        Fail("go tool trace -d=1", "printed no events");
+        go_trace_events_ = 0;
+      } else {
+        go_trace_events_ = events;
+      }
+    }
+    if (go_trace_events_ == 0) return;
+    ChildResult r = RunChild({f_.go_trace, "-d=1", f_.trace}, "/dev/null",
+                             Raw("gostats", ".err"));
+    if (!r.ok) {
+      Fail("go tool trace -d=1", r.error);
+      return;
+    }
+    samples_.Add("gostats/events", static_cast<double>(go_trace_events_));
+    samples_.Add("gostats/rss_bytes", r.max_rss_kb * 1024.0);
+    samples_.Add("gostats/cpu_s", r.cpu_s);
+  }
+
   const Flags& f_;
   Samples samples_;
+  int64_t go_trace_events_ = -1;  // -1: not checked yet; 0: failed
   std::vector<std::string> failures_;
   std::map<std::string, std::vector<std::string>> names_;
   int round_ = 0;
@@ -506,6 +630,21 @@ std::vector<Row> Rows(const Suite& suite) {
   rows.push_back({"reader: peak RSS of the reading process", "MB", false,
                   Key("reader/rss_bytes", 1e-6),
                   Key("goreader/rss_bytes", 1e-6), nullptr});
+  // The CLI on the same trace against `go tool trace -d=1` (Go's parser
+  // printing every event), per CPU second of the process, startup
+  // included; each side's events are the ones it reported.
+  for (const char* stats : {"stats", "stats_json"}) {
+    const std::string name = absl::StrCat(
+        "gentrace ", stats == std::string("stats") ? "stats" : "stats --json",
+        " vs go tool trace -d=1");
+    rows.push_back(
+        {name + ": events", "Mevents/s", true,
+         per_cpu_second("stats/events", absl::StrCat(stats, "/cpu_s"), 1e-6),
+         per_cpu_second("gostats/events", "gostats/cpu_s", 1e-6), nullptr});
+    rows.push_back({name + ": peak RSS", "MB", false,
+                    Key(absl::StrCat(stats, "/rss_bytes"), 1e-6),
+                    Key("gostats/rss_bytes", 1e-6), nullptr});
+  }
   for (const auto& [label, names] : suite.names()) {
     if (!absl::StartsWith(label, "extra:")) continue;
     std::vector<std::string> seen;
@@ -592,8 +731,8 @@ void PrintTable(const std::vector<Row>& rows, const Samples& s) {
   }
   std::printf(
       "median (in parentheses: from the least times of the rounds) over the "
-      "rounds;\ncosts are tracing on minus off, in CPU time; reader rows per "
-      "CPU second of the reading process; ratios gentrace / other\n");
+      "rounds;\ncosts are tracing on minus off, in CPU time; reader and stats "
+      "rows per CPU second of the reading process; ratios gentrace / other\n");
 }
 
 std::string JsonEntries(const std::vector<Row>& rows, const Samples& s) {
@@ -634,6 +773,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     if (value("tracer", &f->tracer) || value("cpu", &f->cpu) ||
         value("reader", &f->reader) || value("trace", &f->trace) ||
         value("go_bench", &f->go_bench) || value("gotool", &f->gotool) ||
+        value("gentrace", &f->gentrace) || value("go_trace", &f->go_trace) ||
         value("min_time", &f->min_time) ||
         value("cpu_min_time", &f->cpu_min_time) ||
         value("go_benchtime", &f->go_benchtime) || value("out", &f->out) ||

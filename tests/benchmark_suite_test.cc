@@ -2,7 +2,8 @@
 // so the command cannot rot: the real benchmark binaries (built here
 // without -c opt) and Go's side run for a moment each, one round, reading
 // a small trace; then out/bench.json must have every row, every key, and a
-// ratio against Go for every operation Go has.
+// ratio against Go for every operation Go has, `gentrace stats` against
+// `go tool trace -d=1` included.
 //
 // Go's side (tests/go/tracer_benchmark and gotool) needs Go
 // (GENTRACE_GOROOT or /usr/lib/go-1.23) and GENTRACE_GOTOOL; without them
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -105,6 +107,19 @@ std::string BuildGoBenchmark(const std::string& dir) {
   return b.ok() && b->exit_code == 0 ? bin : "";
 }
 
+// The program `go tool trace` runs; "" if Go is not installed.
+std::string GoTraceTool() {
+  const std::string goroot = conformance::GoRoot();
+  if (goroot.empty()) return "";
+  absl::StatusOr<ProcessOutput> d =
+      RunProgram({goroot + "/bin/go", "env", "GOTOOLDIR"},
+                 {"GOROOT=" + goroot, "GOENV=off", "GOTOOLCHAIN=local"});
+  EXPECT_TRUE(d.ok() && d->exit_code == 0)
+      << (d.ok() ? d->output : d.status().ToString());
+  if (!d.ok() || d->exit_code != 0) return "";
+  return std::string(absl::StripAsciiWhitespace(d->output)) + "/trace";
+}
+
 struct SuiteRun {
   ProcessOutput process;
   std::vector<Json> entries;
@@ -170,6 +185,10 @@ const char* const kGoRows[] = {
     "reader: events",
     "reader: bytes",
     "reader: peak RSS of the reading process",
+    "gentrace stats vs go tool trace -d=1: events",
+    "gentrace stats vs go tool trace -d=1: peak RSS",
+    "gentrace stats --json vs go tool trace -d=1: events",
+    "gentrace stats --json vs go tool trace -d=1: peak RSS",
 };
 
 // Rows with a floor.
@@ -194,13 +213,17 @@ TEST(BenchmarkSuiteTest, WritesEveryRowWithGoAndFloor) {
   const std::string trace = MakeTinyTrace(dir);
   ASSERT_FALSE(trace.empty());
   std::vector<std::string> args = {"--tracer=tests/tracer_benchmark",
+                                   "--gentrace=tools/gentrace/gentrace",
                                    "--trace=" + trace};
   const bool go = interop::GoCheckEnabled("Go's side of the suite");
   if (go) {
     const std::string go_bench = BuildGoBenchmark(dir);
     ASSERT_FALSE(go_bench.empty());
+    const std::string go_trace = GoTraceTool();
+    ASSERT_FALSE(go_trace.empty());
     args.push_back("--go_bench=" + go_bench);
     args.push_back("--gotool=" + interop::GoToolPath());
+    args.push_back("--go_trace=" + go_trace);
   }
   SuiteRun run = RunSuite(dir, args);
   ASSERT_EQ(run.process.exit_code, 0) << run.process.output;
@@ -273,6 +296,41 @@ TEST(BenchmarkSuiteTest, WritesEveryRowWithGoAndFloor) {
   EXPECT_GE(frames->NumberOr("gentrace", 0), 10);
   if (go) {
     EXPECT_NEAR(frames->NumberOr("go", 0), frames->NumberOr("gentrace", 0), 1);
+  }
+}
+
+// A `go tool trace` that fails, or that exits 0 having printed no event,
+// fails the run and leaves Go's stats figures empty (not a tiny time);
+// gentrace's stats figures are still written.
+TEST(BenchmarkSuiteTest, AFailingGoTraceToolFailsTheRun) {
+  struct Case {
+    const char* tool;
+    const char* why;
+  };
+  for (const Case& c : {Case{"/bin/false", "exit status 1"},
+                        Case{"/bin/true", "printed no events"}}) {
+    SCOPED_TRACE(c.tool);
+    const std::string dir = conformance::TempDir("gotrace");
+    const std::string trace = MakeTinyTrace(dir);
+    ASSERT_FALSE(trace.empty());
+    // No benchmark binaries run (/bin/true writes no results, which is
+    // a failure of its own): only the stats rows matter here.
+    SuiteRun run = RunSuite(
+        dir, {"--tracer=/bin/true", "--cpu=/bin/true", "--reader=/bin/true",
+              "--gentrace=tools/gentrace/gentrace",
+              absl::StrCat("--go_trace=", c.tool), "--trace=" + trace});
+    EXPECT_EQ(run.process.exit_code, 1) << run.process.output;
+    EXPECT_THAT(run.process.output, testing::HasSubstr(absl::StrCat(
+                                        "go tool trace -d=1: ", c.why)));
+    for (const char* row : {"gentrace stats vs go tool trace -d=1: events",
+                            "gentrace stats --json vs go tool trace -d=1: "
+                            "peak RSS"}) {
+      const Json* e = Entry(run.entries, row);
+      ASSERT_NE(e, nullptr) << row;
+      EXPECT_TRUE(IsNumber(e->Find("gentrace"))) << row;
+      EXPECT_EQ(e->Find("go")->type, Json::kNull) << row;
+      EXPECT_EQ(e->Find("ratio_vs_go")->type, Json::kNull) << row;
+    }
   }
 }
 

@@ -84,7 +84,7 @@ fi
 
 warn_foreign_symlinks
 targets=(//tests:benchmark_suite //tests:tracer_benchmark
-  //tests:cpu_sampling_benchmark //tests:reader_benchmark)
+  //tests:cpu_sampling_benchmark //tests:reader_benchmark //tools/gentrace)
 mapfile -t extras < <(tagged_binaries benchmark_suite //...)
 say "building ${targets[*]} ${extras[*]}"
 bazel build -c opt -- "${targets[@]}" "${extras[@]}"
@@ -95,6 +95,10 @@ go_bench="$cache/go_tracer_benchmark"
 "${go_env[@]}" "$goroot/bin/go" build -o "$go_bench" \
   tests/go/tracer_benchmark/main.go
 gotool=$(bash tests/go/build.sh | tail -n 1)
+# What `go tool trace` runs, started directly (the go command's own start
+# would be counted otherwise).
+go_trace="$("${go_env[@]}" "$goroot/bin/go" env GOTOOLDIR)/trace"
+[[ -x $go_trace ]] || die "bench: $go_trace not found (go tool trace)"
 
 # The reader's trace: a Go program's (tests/data/go/programs/bench), made
 # once per size and Go version and kept in the cache.
@@ -113,6 +117,7 @@ args=(--tracer="$bin/tests/tracer_benchmark"
   --cpu="$bin/tests/cpu_sampling_benchmark"
   --reader="$bin/tests/reader_benchmark"
   --trace="$trace" --go_bench="$go_bench" --gotool="$gotool"
+  --gentrace="$bin/tools/gentrace/gentrace" --go_trace="$go_trace"
   --rounds="$rounds" --min_time="$min_time" --cpu_min_time="$cpu_min_time"
   --go_benchtime="$go_benchtime" --out="$out" --raw_dir="$ROOT/out/bench-raw")
 for t in "${extras[@]}"; do args+=(--extra="$bin/$(label_path "$t")"); done
