@@ -5,10 +5,10 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "base/sys.h"
 
 namespace gentrace::testing {
 
@@ -20,10 +20,7 @@ std::string TempPath(absl::string_view name) {
 }
 
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return base::ReadSmallFile(path, std::numeric_limits<size_t>::max());
 }
 
 }  // namespace gentrace::testing

@@ -33,25 +33,9 @@
 namespace gentrace {
 namespace {
 
+using tools::JsonInt;
 using tools::ProcessResult;
 using tools::RunGentrace;
-
-// The integer after `"key": ` at the first occurrence after `anchor`; -1
-// if absent.
-int64_t JsonInt(const std::string& json, absl::string_view anchor,
-                absl::string_view key) {
-  size_t p = json.find(std::string(anchor));
-  if (p == std::string::npos) return -1;
-  const std::string k = absl::StrCat("\"", key, "\": ");
-  p = json.find(k, p);
-  if (p == std::string::npos) return -1;
-  p += k.size();
-  size_t e = p;
-  while (e < json.size() && (isdigit(json[e]) || json[e] == '-')) ++e;
-  int64_t v = -1;
-  if (!absl::SimpleAtoi(json.substr(p, e - p), &v)) return -1;
-  return v;
-}
 
 // The first integer in `text` after `before`.
 int64_t IntAfter(const std::string& text, absl::string_view before) {
@@ -115,32 +99,13 @@ int64_t GoPprofTotal(const std::string& go, const std::string& path,
   }
   const std::string prof = tools::TestTempPath(absl::StrCat(mode, ".pprof"));
   EXPECT_TRUE(tools::WriteFile(prof, p->stdout_data));
-  absl::StatusOr<ProcessResult> raw =
-      tools::RunProcess(go, {"tool", "pprof", "-raw", prof});
-  if (!raw.ok() || raw->exit_code != 0) {
-    ADD_FAILURE() << "go tool pprof -raw: "
-                  << (raw.ok() ? raw->stderr_data : raw.status().ToString());
+  // The sample values are contentions/count and delay/nanoseconds.
+  absl::StatusOr<std::vector<int64_t>> sums = tools::PprofRawSums(go, prof);
+  if (!sums.ok()) {
+    ADD_FAILURE() << sums.status();
     return -1;
   }
-  // "Samples:", a header line, then "  <count>  <delay>: <locations>".
-  int64_t total = 0;
-  bool in_samples = false;
-  for (absl::string_view line : absl::StrSplit(raw->stdout_data, '\n')) {
-    if (absl::StartsWith(line, "Samples:")) {
-      in_samples = true;
-      continue;
-    }
-    if (absl::StartsWith(line, "Locations")) break;
-    if (!in_samples) continue;
-    std::vector<absl::string_view> f =
-        absl::StrSplit(line, ' ', absl::SkipEmpty());
-    int64_t v = 0;
-    if (f.size() >= 2 && absl::ConsumeSuffix(&f[1], ":") &&
-        absl::SimpleAtoi(f[1], &v)) {
-      total += v;
-    }
-  }
-  return total;
+  return sums->size() >= 2 ? (*sums)[1] : 0;
 }
 
 std::string GoBinary() {

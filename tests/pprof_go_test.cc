@@ -26,6 +26,7 @@
 namespace gentrace {
 namespace {
 
+using tools::JsonInt;
 using tools::ProcessResult;
 using tools::RunGentrace;
 
@@ -34,57 +35,17 @@ std::string GoBinary() {
   return root.empty() ? "" : root + "/bin/go";
 }
 
-// The integer after `"key": ` at the first occurrence after `anchor`; -1
-// if absent.
-int64_t JsonInt(const std::string& json, const std::string& anchor,
-                const std::string& key) {
-  size_t p = json.find(anchor);
-  if (p == std::string::npos) return -1;
-  const std::string k = absl::StrCat("\"", key, "\": ");
-  p = json.find(k, p);
-  if (p == std::string::npos) return -1;
-  p += k.size();
-  size_t e = p;
-  while (e < json.size() && (isdigit(json[e]) || json[e] == '-')) ++e;
-  int64_t v = -1;
-  if (!absl::SimpleAtoi(json.substr(p, e - p), &v)) return -1;
-  return v;
-}
-
 // The sums of the two sample values `go tool pprof -raw` reads from the
 // profile at `path` ({-1, -1} on failure).
 std::vector<int64_t> RawSums(const std::string& go, const std::string& path) {
-  absl::StatusOr<ProcessResult> raw =
-      tools::RunProcess(go, {"tool", "pprof", "-raw", path});
-  if (!raw.ok() || raw->exit_code != 0) {
-    ADD_FAILURE() << "go tool pprof -raw " << path << ": "
-                  << (raw.ok() ? raw->stderr_data : raw.status().ToString());
+  absl::StatusOr<std::vector<int64_t>> sums = tools::PprofRawSums(go, path);
+  if (!sums.ok()) {
+    ADD_FAILURE() << sums.status();
     return {-1, -1};
   }
-  // "Samples:", a header line, then "  V1  V2: LOCATIONS" lines (label
-  // lines have brackets), then "Locations".
-  std::vector<int64_t> sums = {0, 0};
-  bool in_samples = false;
-  for (absl::string_view line : absl::StrSplit(raw->stdout_data, '\n')) {
-    if (absl::StartsWith(line, "Samples:")) {
-      in_samples = true;
-      continue;
-    }
-    if (absl::StartsWith(line, "Locations")) break;
-    if (!in_samples || !absl::StrContains(line, ":") ||
-        absl::StrContains(line, "[")) {
-      continue;
-    }
-    std::vector<absl::string_view> f =
-        absl::StrSplit(line.substr(0, line.find(':')), ' ', absl::SkipEmpty());
-    if (f.size() != 2) continue;
-    for (int i = 0; i < 2; ++i) {
-      int64_t v = 0;
-      EXPECT_TRUE(absl::SimpleAtoi(f[i], &v)) << line;
-      sums[i] += v;
-    }
-  }
-  return sums;
+  EXPECT_LE(sums->size(), 2u) << path << ": more than two sample values";
+  sums->resize(2);  // {0, 0} for a profile without samples
+  return *sums;
 }
 
 TEST(PprofGoTest, AgreesWithGoToolTraceAndStats) {

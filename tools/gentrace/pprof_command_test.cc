@@ -287,19 +287,6 @@ std::vector<std::string> DecodeProfile(const std::string& gz) {
   return out;
 }
 
-// The number after `"key": ` following `after` in JSON text (-1 if none).
-int64_t JsonInt(const std::string& json, const std::string& after,
-                const std::string& key) {
-  size_t p = json.find(after);
-  if (p == std::string::npos) return -1;
-  p = json.find(absl::StrCat("\"", key, "\": "), p);
-  if (p == std::string::npos) return -1;
-  int64_t v = -1;
-  absl::string_view rest = absl::string_view(json).substr(p + key.size() + 4);
-  (void)absl::SimpleAtoi(rest.substr(0, rest.find_first_of(",}")), &v);
-  return v;
-}
-
 // Go's root: $GENTRACE_GOROOT, else /usr/lib/go-1.23 if it has a go
 // binary; "" without Go.
 std::string GoRoot() {
@@ -317,36 +304,14 @@ std::vector<int64_t> GoPprofSums(const std::string& profile) {
     interop::RecordGoCheckSkipped("go tool pprof -raw: no Go installation");
     return {};
   }
-  absl::StatusOr<ProcessResult> raw =
-      RunProcess(root + "/bin/go", {"tool", "pprof", "-raw", profile});
-  EXPECT_TRUE(raw.ok()) << raw.status();
-  if (!raw.ok()) return {};
-  EXPECT_EQ(raw->exit_code, 0) << raw->stderr_data;
-  // "Samples:", a header line, then "  V1  V2: LOCATIONS" lines, each
-  // followed by a label line; then "Locations".
-  std::vector<int64_t> sums;
-  bool in_samples = false;
-  for (absl::string_view line : absl::StrSplit(raw->stdout_data, '\n')) {
-    if (absl::StartsWith(line, "Samples:")) {
-      in_samples = true;
-      continue;
-    }
-    if (absl::StartsWith(line, "Locations")) break;
-    if (!in_samples || !absl::StrContains(line, ":")) continue;
-    if (absl::StrContains(line, "[")) continue;  // a label line
-    std::vector<absl::string_view> values =
-        absl::StrSplit(line.substr(0, line.find(':')), ' ', absl::SkipEmpty());
-    sums.resize(std::max(sums.size(), values.size()));
-    for (size_t i = 0; i < values.size(); ++i) {
-      int64_t v = 0;
-      EXPECT_TRUE(absl::SimpleAtoi(values[i], &v)) << line;
-      sums[i] += v;
-    }
-  }
-  EXPECT_FALSE(sums.empty()) << raw->stdout_data;
+  absl::StatusOr<std::vector<int64_t>> sums =
+      PprofRawSums(root + "/bin/go", profile);
+  EXPECT_TRUE(sums.ok()) << sums.status();
+  if (!sums.ok()) return {};
+  EXPECT_FALSE(sums->empty()) << profile << ": no samples";
   std::printf("go tool pprof -raw %s: sums %s\n", profile.c_str(),
-              absl::StrJoin(sums, " ").c_str());
-  return sums;
+              absl::StrJoin(*sums, " ").c_str());
+  return *sums;
 }
 
 TEST(PprofCommandTest, CpuSamplesWithLabels) {

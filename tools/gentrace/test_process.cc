@@ -14,7 +14,10 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/sys.h"
 
 extern char** environ;
@@ -97,6 +100,69 @@ absl::StatusOr<ProcessResult> RunProcess(const std::string& path,
   unlink(out_file.c_str());
   unlink(err_file.c_str());
   return r;
+}
+
+int64_t JsonInt(const std::string& json, absl::string_view anchor,
+                absl::string_view key) {
+  size_t p = json.find(anchor.data(), 0, anchor.size());
+  if (p == std::string::npos) return -1;
+  const std::string k = absl::StrCat("\"", key, "\": ");
+  p = json.find(k, p);
+  if (p == std::string::npos) return -1;
+  p += k.size();
+  size_t e = p;
+  if (e < json.size() && json[e] == '-') ++e;
+  while (e < json.size() && json[e] >= '0' && json[e] <= '9') ++e;
+  // The number must end where the JSON value ends (not "1.5", not "1e3").
+  if (e < json.size() && std::strchr(",}] \n\r\t", json[e]) == nullptr) {
+    return -1;
+  }
+  int64_t v = -1;
+  if (!absl::SimpleAtoi(absl::string_view(json).substr(p, e - p), &v)) {
+    return -1;
+  }
+  return v;
+}
+
+absl::StatusOr<std::vector<int64_t>> PprofRawSums(const std::string& go,
+                                                  const std::string& path) {
+  absl::StatusOr<ProcessResult> raw =
+      RunProcess(go, {"tool", "pprof", "-raw", path});
+  if (!raw.ok()) return raw.status();
+  if (raw->exit_code != 0) {
+    return absl::InternalError(absl::StrCat("go tool pprof -raw ", path,
+                                            ": exit status ", raw->exit_code,
+                                            ": ", raw->stderr_data));
+  }
+  // "Samples:", a line naming the sample types, then "  V1  V2: LOCATIONS"
+  // lines, each possibly followed by a label line ("  key:[value]"); then
+  // "Locations".
+  std::vector<int64_t> sums;
+  bool in_samples = false;
+  for (absl::string_view line : absl::StrSplit(raw->stdout_data, '\n')) {
+    if (absl::StartsWith(line, "Samples:")) {
+      in_samples = true;
+      continue;
+    }
+    if (absl::StartsWith(line, "Locations")) break;
+    const size_t colon = line.find(':');
+    if (!in_samples || colon == absl::string_view::npos ||
+        absl::StrContains(line, "[")) {
+      continue;
+    }
+    std::vector<absl::string_view> values =
+        absl::StrSplit(line.substr(0, colon), ' ', absl::SkipEmpty());
+    if (sums.size() < values.size()) sums.resize(values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      int64_t v = 0;
+      if (!absl::SimpleAtoi(values[i], &v)) {
+        return absl::InternalError(absl::StrCat(
+            "go tool pprof -raw ", path, ": unreadable sample line: ", line));
+      }
+      sums[i] += v;
+    }
+  }
+  return sums;
 }
 
 }  // namespace gentrace::tools

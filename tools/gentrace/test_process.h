@@ -1,12 +1,15 @@
 // Runs a program and collects its exit status and output, for tests of
-// command line tools (testonly).
+// command line tools, and reads numbers out of what tools print
+// (testonly).
 #ifndef GENTRACE_TOOLS_GENTRACE_TEST_PROCESS_H_
 #define GENTRACE_TOOLS_GENTRACE_TEST_PROCESS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace gentrace::tools {
 
@@ -37,6 +40,21 @@ std::string TestTempPath(const std::string& name);
 std::string ReadFileOrEmpty(const std::string& path);
 // Writes a whole file.
 bool WriteFile(const std::string& path, const std::string& data);
+
+// ---- Numbers in what tools print.
+
+// The integer after `"key": ` at the first `key` that follows the first
+// `anchor` in JSON text; -1 if either is missing or the value there is not
+// an integer.
+int64_t JsonInt(const std::string& json, absl::string_view anchor,
+                absl::string_view key);
+
+// The sums, one per sample value, of the samples `go tool pprof -raw`
+// prints for the profile at `path` (`go`: the go binary); empty for a
+// profile without samples. An error if the tool fails or prints a sample
+// line whose values are not integers.
+absl::StatusOr<std::vector<int64_t>> PprofRawSums(const std::string& go,
+                                                  const std::string& path);
 
 }  // namespace gentrace::tools
 
