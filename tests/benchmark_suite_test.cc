@@ -99,9 +99,7 @@ std::string BuildGoBenchmark(const std::string& dir) {
   absl::StatusOr<ProcessOutput> b =
       RunProgram({goroot + "/bin/go", "build", "-o", bin,
                   "tests/go/tracer_benchmark/main.go"},
-                 {absl::StrCat("GOCACHE=", conformance::GoCacheDir()),
-                  "GOFLAGS=", "GOENV=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0",
-                  "GOWORK=off", "GOROOT=" + goroot, "HOME=" + dir});
+                 conformance::GoEnv({"HOME=" + dir}));
   EXPECT_TRUE(b.ok() && b->exit_code == 0)
       << (b.ok() ? b->output : b.status().ToString());
   return b.ok() && b->exit_code == 0 ? bin : "";
@@ -111,9 +109,8 @@ std::string BuildGoBenchmark(const std::string& dir) {
 std::string GoTraceTool() {
   const std::string goroot = conformance::GoRoot();
   if (goroot.empty()) return "";
-  absl::StatusOr<ProcessOutput> d =
-      RunProgram({goroot + "/bin/go", "env", "GOTOOLDIR"},
-                 {"GOROOT=" + goroot, "GOENV=off", "GOTOOLCHAIN=local"});
+  absl::StatusOr<ProcessOutput> d = RunProgram(
+      {goroot + "/bin/go", "env", "GOTOOLDIR"}, conformance::GoEnv());
   EXPECT_TRUE(d.ok() && d->exit_code == 0)
       << (d.ok() ? d->output : d.status().ToString());
   if (!d.ok() || d->exit_code != 0) return "";

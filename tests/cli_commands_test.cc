@@ -269,13 +269,8 @@ class GoTraceTest : public ::testing::Test {
     const std::string go = GoBinary();
     if (go.empty()) return;
     const std::string dir = conformance::TempDir("stats-go");
-    const std::vector<std::string> env = {
-        absl::StrCat("GOCACHE=", conformance::GoCacheDir()),
-        "GOFLAGS=",
-        "GOENV=off",
-        "GOTOOLCHAIN=local",
-        "CGO_ENABLED=0",
-        "GODEBUG=traceadvanceperiod=25000000"};
+    const std::vector<std::string> env =
+        conformance::GoEnv({"GODEBUG=traceadvanceperiod=25000000"});
     absl::StatusOr<conformance::ProcessOutput> b =
         conformance::RunProgram({go, "build", "-o", dir + "/stats",
                                  "tests/data/go/programs/stats/main.go"},

@@ -54,9 +54,7 @@ TEST(PprofGoTest, AgreesWithGoToolTraceAndStats) {
     GENTRACE_SKIP_GO_CHECK("no Go installation (GENTRACE_GOROOT)");
   }
   const std::string dir = conformance::TempDir("pprof-go");
-  const std::vector<std::string> env = {
-      absl::StrCat("GOCACHE=", conformance::GoCacheDir()),
-      "GOFLAGS=", "GOENV=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0"};
+  const std::vector<std::string> env = conformance::GoEnv();
   absl::StatusOr<conformance::ProcessOutput> b =
       conformance::RunProgram({go, "build", "-o", dir + "/stats",
                                "tests/data/go/programs/stats/main.go"},

@@ -67,13 +67,8 @@ std::string MakeGoTrace() {
   const std::string trace = dir + "/go-bench-1000000.trace";
   if (access(trace.c_str(), R_OK) == 0) return trace;
   std::system(absl::StrCat("mkdir -p ", dir).c_str());
-  const std::vector<std::string> env = {
-      absl::StrCat("GOCACHE=", conformance::GoCacheDir()),
-      "GOFLAGS=",
-      "GOENV=off",
-      "GOTOOLCHAIN=local",
-      "CGO_ENABLED=0",
-      "GODEBUG=traceadvanceperiod=100000000"};
+  const std::vector<std::string> env =
+      conformance::GoEnv({"GODEBUG=traceadvanceperiod=100000000"});
   absl::StatusOr<conformance::ProcessOutput> b = conformance::RunProgram(
       {goroot + "/bin/go", "build", "-o", dir + "/bench", src}, env);
   if (!b.ok() || b->exit_code != 0) return "";

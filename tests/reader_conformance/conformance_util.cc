@@ -88,6 +88,20 @@ std::string GoCacheDir() {
   return TempDir("gocache");
 }
 
+std::vector<std::string> GoEnv(const std::vector<std::string>& extra) {
+  std::vector<std::string> env = {absl::StrCat("GOCACHE=", GoCacheDir()),
+                                  "GOFLAGS=",
+                                  "GOENV=off",
+                                  "GOWORK=off",
+                                  "GOTOOLCHAIN=local",
+                                  "CGO_ENABLED=0"};
+  if (const std::string root = GoRoot(); !root.empty()) {
+    env.push_back(absl::StrCat("GOROOT=", root));
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
 std::string TempDir(absl::string_view name) {
   const char* t = std::getenv("TEST_TMPDIR");
   static std::atomic<int> counter{0};

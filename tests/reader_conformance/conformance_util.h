@@ -26,6 +26,12 @@ std::string GoRoot();
 // else under $TEST_TMPDIR).
 std::string GoCacheDir();
 
+// The environment tests run Go commands in: the build cache above, no user
+// or workspace settings (GOFLAGS empty, GOENV and GOWORK off), the local
+// toolchain and GoRoot()'s installation, no cgo; then `extra` (e.g. a
+// GODEBUG setting for a traced program, or HOME).
+std::vector<std::string> GoEnv(const std::vector<std::string>& extra = {});
+
 // A fresh temporary directory (under $TEST_TMPDIR).
 std::string TempDir(absl::string_view name);
 
