@@ -36,10 +36,24 @@ CrashChild StartCrashChild(const std::string& program,
   const std::string mine =
       "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:"
       "handle_abort=0";
-  const std::string asan = mine + ":detect_leaks=0:use_sigaltstack=0";
   const char* tsan_before = std::getenv("TSAN_OPTIONS");
-  const std::string tsan =
-      tsan_before != nullptr ? absl::StrCat(tsan_before, ":", mine) : mine;
+  // The child's environment: ours, with the sanitizers' options replaced.
+  // Built before fork: between fork and exec, a child of a threaded
+  // process may only make async-signal-safe calls (setenv may allocate).
+  std::vector<std::string> env = {
+      absl::StrCat("ASAN_OPTIONS=", mine, ":detect_leaks=0:use_sigaltstack=0"),
+      absl::StrCat("TSAN_OPTIONS=", tsan_before != nullptr
+                                        ? absl::StrCat(tsan_before, ":", mine)
+                                        : mine)};
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!absl::StartsWith(*e, "ASAN_OPTIONS=") &&
+        !absl::StartsWith(*e, "TSAN_OPTIONS=")) {
+      env.push_back(*e);
+    }
+  }
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const std::string out = c.dir + "/stdout", err = c.dir + "/stderr";
   c.started = absl::Now();
   c.pid = fork();
@@ -49,9 +63,7 @@ CrashChild StartCrashChild(const std::string& program,
     const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(o, 1);
     dup2(e, 2);
-    setenv("ASAN_OPTIONS", asan.c_str(), 1);
-    setenv("TSAN_OPTIONS", tsan.c_str(), 1);
-    execv(path.c_str(), argv.data());
+    execve(path.c_str(), argv.data(), envp.data());
     _exit(121);
   }
   EXPECT_GT(c.pid, 0) << "fork failed";
