@@ -64,7 +64,6 @@ namespace {
 using protobuf::PutBytes;
 using protobuf::PutFixed64;
 using protobuf::PutInt;
-using protobuf::PutPacked;
 using protobuf::PutUint;
 
 constexpr char kHelp[] =
@@ -567,7 +566,7 @@ class PerfettoWriter {
           InternString(&strings_, kInternedMappingPaths, "go");
       std::string m;
       PutUint(kIid, mapping_iid_, &m);
-      PutPacked(kMappingPathStringIds, {path}, &m);
+      PutUint(kMappingPathStringIds, path, &m);
       PutBytes(kInternedMappings, m, &interned_);
     }
     std::vector<uint64_t> frames(stack.size());
@@ -597,7 +596,9 @@ class PerfettoWriter {
     it->second = next_callstack_iid_++;
     std::string c;
     PutUint(kIid, it->second, &c);
-    PutPacked(kCallstackFrameIds, frames, &c);
+    // Not packed: Perfetto's decoder reads a repeated field packed only
+    // when its schema says so, and frame_ids' does not.
+    for (uint64_t f : frames) PutUint(kCallstackFrameIds, f, &c);
     PutBytes(kInternedCallstacks, c, &interned_);
     return it->second;
   }

@@ -107,14 +107,18 @@ struct Message {
     const Field* f = Get(number);
     return f != nullptr ? std::string(f->bytes) : "";
   }
-  // A repeated varint field, packed or not.
-  std::vector<uint64_t> Repeated(int number) const {
+  // A repeated varint field, packed or not. Perfetto's own decoder
+  // (protozero) reads a field packed only when its schema says
+  // [packed = true], which the ones read here do not: `*packed` is set
+  // when one was.
+  std::vector<uint64_t> Repeated(int number, bool* packed) const {
     std::vector<uint64_t> out;
     for (const Field& f : fields) {
       if (f.number != number) continue;
       if (f.wire == 0) {
         out.push_back(f.num);
       } else if (f.wire == 2) {
+        *packed = true;
         size_t i = 0;
         while (i < f.bytes.size()) {
           uint64_t v = 0;
@@ -174,6 +178,9 @@ DecodedPerfetto DecodePerfetto(const std::string& bytes) {
   absl::flat_hash_map<uint64_t, std::string> frames;
   absl::flat_hash_map<uint64_t, std::vector<uint64_t>> callstacks;
   absl::flat_hash_map<uint64_t, bool> mappings;
+  // Every entry ever interned, by field and iid: an iid names one value
+  // for the whole trace, even across clearings.
+  std::map<std::pair<int, uint64_t>, std::string> ever_interned;
 
   for (const Field& pf : trace.fields) {
     if (pf.number != 1 || pf.wire != 2) {
@@ -206,6 +213,12 @@ DecodedPerfetto DecodePerfetto(const std::string& bytes) {
         const Message e(f.bytes);
         const uint64_t iid = e.Num(1);
         if (iid == 0) problem(where + "interned entry with iid 0");
+        auto [was, added] =
+            ever_interned.try_emplace({f.number, iid}, std::string(f.bytes));
+        if (!added && was->second != f.bytes) {
+          problem(absl::StrCat(where, "iid ", iid, " of interned field ",
+                               f.number, " reused for another value"));
+        }
         switch (f.number) {
           case 5:
             functions[iid] = e.Str(2);
@@ -216,14 +229,17 @@ DecodedPerfetto DecodePerfetto(const std::string& bytes) {
           case 18:
             paths[iid] = e.Str(2);
             break;
-          case 19:
-            for (uint64_t s : e.Repeated(7)) {
+          case 19: {
+            bool packed = false;
+            for (uint64_t s : e.Repeated(7, &packed)) {
               if (mapping_paths.count(s) == 0) {
                 problem(where + "mapping path not interned");
               }
             }
+            if (packed) problem(where + "mapping's path_string_ids packed");
             mappings[iid] = true;
             break;
+          }
           case 6: {
             auto fn = functions.find(e.Num(2));
             if (fn == functions.end()) {
@@ -245,9 +261,12 @@ DecodedPerfetto DecodePerfetto(const std::string& bytes) {
             frames[iid] = text;
             break;
           }
-          case 7:
-            callstacks[iid] = e.Repeated(2);
+          case 7: {
+            bool packed = false;
+            callstacks[iid] = e.Repeated(2, &packed);
+            if (packed) problem(where + "callstack's frame_ids packed");
             break;
+          }
           default:
             problem(
                 absl::StrCat(where, "unexpected interned field ", f.number));

@@ -11,7 +11,11 @@
 //   after it began (flow_ids), once;
 // * a sample's callstack, its frames and their strings are interned in the
 //   sequence's current interning state (cleared by
-//   SEQ_INCREMENTAL_STATE_CLEARED), and the packet says it needs it.
+//   SEQ_INCREMENTAL_STATE_CLEARED), the packet says it needs it, and no
+//   iid is given to two values (not even across clearings);
+//   repeated varints are not packed (Perfetto's protozero reads a field
+//   packed only when its schema says [packed = true], and the ones
+//   written are not).
 // Also runs protoc on a trace with the test schema
 // (tests/data/perfetto/perfetto_subset.proto), and compares an export with
 // what `gentrace dump` and `gentrace stats --json` say of the same trace.
