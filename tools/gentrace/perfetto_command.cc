@@ -8,7 +8,8 @@
 //   is the thread: its tid is the OS thread id and its name the thread's.
 //   Every other goroutine (a gentrace fiber, a Go goroutine) gets the
 //   synthetic tid 4194304 + its goroutine id (4194304 = 2^22, above any
-//   Linux thread id) and is named by the fiber's name or "G<id>" with the
+//   Linux thread id; ids from 2^31 - 2^22 on wrap around, as Perfetto's
+//   tids are int32) and is named by the fiber's name or "G<id>" with the
 //   function it was created to run.
 // * On the goroutine's thread track: its regions as nested slices (named
 //   by the region's type) and its logs as instant events (named by the
@@ -19,7 +20,8 @@
 //   track.
 // * A wakeup (GoUnblock by a running goroutine) is an instant "wake G<n>"
 //   on the waker's state track, with a flow arrow to the woken
-//   goroutine's next "running" slice.
+//   goroutine's next "running" slice (none if it does not run again in
+//   the trace: the arrow then has no end).
 // * Tasks as async slices on process-level tracks "tasks N": a task takes
 //   the lowest-numbered track that is free when it begins, so there are as
 //   many as tasks were open at once.
@@ -168,6 +170,13 @@ constexpr int64_t kPid = 1;
 constexpr int64_t kSyntheticTidBase = int64_t{1} << 22;
 constexpr uint64_t kProcessUuid = 1;
 constexpr size_t kFlushBytes = 256 << 10;
+
+// The tid of a goroutine that is not a gentrace thread's own. Perfetto's
+// tids are int32: ids from 2^31 - 2^22 on wrap around.
+int64_t SyntheticTid(int64_t goroutine) {
+  constexpr int64_t kRange = (int64_t{1} << 31) - kSyntheticTidBase;
+  return kSyntheticTidBase + goroutine % kRange;
+}
 
 // Track uuids: the low 3 bits say what the track is, the rest whose.
 uint64_t ThreadTrack(int64_t tid) {
@@ -384,8 +393,9 @@ class PerfettoWriter {
         t != thread_of_goroutine_.end()) {
       g.tid = t->second;
       name = thread_names_[t->second];
+      if (name.empty()) name = absl::StrCat("thread ", g.tid);
     } else {
-      g.tid = kSyntheticTidBase + id;
+      g.tid = SyntheticTid(id);
       if (auto f = fiber_names_.find(id); f != fiber_names_.end()) {
         name = f->second;
       } else {
@@ -512,6 +522,8 @@ class PerfettoWriter {
   void TaskBegin(const reader::Event& ev) {
     const reader::Task task = ev.task();
     if (tasks_.count(task.id) > 0) return;
+    const std::string name = task.type.empty() ? absl::StrCat("task ", task.id)
+                                               : std::string(task.type);
     size_t lane = 0;
     while (lane < lane_busy_.size() && lane_busy_[lane]) ++lane;
     if (lane == lane_busy_.size()) {
@@ -531,7 +543,7 @@ class PerfettoWriter {
       PutIntAnnotation("parent task", static_cast<int64_t>(task.parent),
                        &extra);
     }
-    SliceBegin(ev.time(), TaskTrack(lane), task.type, std::move(extra));
+    SliceBegin(ev.time(), TaskTrack(lane), name, std::move(extra));
   }
 
   void TaskEnd(const reader::Event& ev) {

@@ -424,9 +424,8 @@ DecodedPerfetto DecodePerfetto(const std::string& bytes) {
                            ", the innermost \"", stack.back().name, "\""));
     }
   }
-  for (const auto& [id, ended] : flows) {
-    if (ended == 0) problem(absl::StrCat("flow ", id, " never ends"));
-  }
+  // A flow may have no end: its goroutine did not run again in the trace.
+  // ExpectMatchesTrace counts the ends against the dump.
   return d;
 }
 
