@@ -33,12 +33,14 @@
 // begun before the trace (only their end is in it) are left out.
 //
 // Memory: packets go to the output as they are made (a 256 KiB buffer).
-// What is kept: per live goroutine its open regions and a pending flow,
-// the open tasks, names of the threads and fibers of the current
-// generation, and the interned frames, functions, files and callstacks of
-// the current generation, which are dropped at each generation (the next
-// sample starts a fresh interning state, SEQ_INCREMENTAL_STATE_CLEARED).
-// Interning ids are never reused, as Perfetto requires.
+// What is kept: per live goroutine its open regions and a pending flow;
+// which thread tracks are described (live goroutines and threads); the
+// open tasks and which task tracks are busy; names of the threads and
+// fibers of the current generation; and the interned frames, functions, files
+// and callstacks of the current generation, which are dropped at each
+// generation (the next sample starts a fresh interning state,
+// SEQ_INCREMENTAL_STATE_CLEARED). Interning ids are never reused, as Perfetto
+// requires.
 
 #include <cstdint>
 #include <map>
@@ -364,10 +366,10 @@ class PerfettoWriter {
     mapping_iid_ = 0;
   }
 
-  // Describes the thread track of `tid` and its state track, once.
+  // Describes the thread track of `tid`, once.
   void DescribeThread(int64_t time, int64_t tid, const std::string& name) {
-    if (!described_.emplace(tid, true).second) return;
-    std::string thread, track, state;
+    if (!described_.emplace(tid, false).second) return;
+    std::string thread, track;
     PutUint(kThreadPid, kPid, &thread);
     PutUint(kThreadTid, static_cast<uint64_t>(tid), &thread);
     PutBytes(kThreadName, name, &thread);
@@ -376,10 +378,21 @@ class PerfettoWriter {
     PutBytes(kTrackName, name, &track);
     PutBytes(kTrackThread, thread, &track);
     Packet(time, kPacketTrackDescriptor, track, nullptr, 0);
-    PutUint(kTrackUuid, StateTrack(tid), &state);
-    PutUint(kTrackParentUuid, ThreadTrack(tid), &state);
-    PutBytes(kTrackName, "state", &state);
-    Packet(time, kPacketTrackDescriptor, state, nullptr, 0);
+  }
+
+  // The state track of `tid` (described, once, when first used: a thread
+  // that only has CPU samples has none).
+  uint64_t UseStateTrack(int64_t time, int64_t tid) {
+    bool& has_state = described_[tid];
+    if (!has_state) {
+      has_state = true;
+      std::string state;
+      PutUint(kTrackUuid, StateTrack(tid), &state);
+      PutUint(kTrackParentUuid, ThreadTrack(tid), &state);
+      PutBytes(kTrackName, "state", &state);
+      Packet(time, kPacketTrackDescriptor, state, nullptr, 0);
+    }
+    return StateTrack(tid);
   }
 
   // The goroutine `id`, its tracks described. `start_fn` is the function
@@ -447,7 +460,7 @@ class PerfettoWriter {
       std::string extra;
       PutFixed64(kEventFlowIds, flow, &extra);
       const int64_t waker_tid = G(t, ev.goroutine()).tid;
-      Instant(t, StateTrack(waker_tid), absl::StrCat("wake G", id),
+      Instant(t, UseStateTrack(t, waker_tid), absl::StrCat("wake G", id),
               std::move(extra));
       g.pending_flow = flow;
     }
@@ -459,7 +472,7 @@ class PerfettoWriter {
         PutFixed64(kEventTerminatingFlowIds, h.pending_flow, &extra);
         h.pending_flow = 0;
       }
-      SliceBegin(t, StateTrack(h.tid), name, std::move(extra));
+      SliceBegin(t, UseStateTrack(t, h.tid), name, std::move(extra));
       h.slice_open = true;
     }
     if (st.go_to() == reader::GoState::kNotExist) {
@@ -655,7 +668,8 @@ class PerfettoWriter {
   // time; a std::map also keeps references to its values valid while
   // others are added.
   std::map<int64_t, Goroutine> goroutines_;
-  absl::flat_hash_map<int64_t, bool> described_;  // thread tracks, by tid
+  // Thread tracks described, by tid: whether their state track is too.
+  absl::flat_hash_map<int64_t, bool> described_;
   absl::flat_hash_map<int64_t, int64_t> thread_of_goroutine_;
   absl::flat_hash_map<int64_t, std::string> thread_names_;  // by tid
   absl::flat_hash_map<int64_t, std::string> fiber_names_;   // by goroutine

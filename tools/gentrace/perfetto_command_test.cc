@@ -63,7 +63,10 @@ constexpr char kTables[] =
 // at the trace's end: its last event, the Sync the reader gives at 3501
 // (as Go's reader does). G1 blocks on sync at 2800, G2 unblocks it at
 // 2900, it runs at 3000, is in a syscall 3100-3400, runs again and stops
-// at 3500 (runnable: no slice). Six CPU samples, one on G2.
+// at 3500 (runnable: no slice). Eight CPU samples: one on G2, five on
+// G1, one on thread 10 with no goroutine (its thread's track) and one on
+// thread 12, which has no events: a track "thread 12" of its own, with no
+// state track.
 constexpr char kEvents[] =
     "EventBatch gen=1 m=10 time=1000 size=0\n"
     "@1010 ProcStatus p=0 pstatus=1\n"
@@ -93,6 +96,8 @@ constexpr char kEvents[] =
     "CPUSample time=1150 m=11 p=1 g=2 stack=1\n"
     "CPUSample time=1350 m=10 p=0 g=1 stack=2\n"
     "CPUSample time=1360 m=10 p=0 g=1 stack=2\n"
+    "CPUSample time=1450 m=12 p=18446744073709551615 g=0 stack=1\n"
+    "CPUSample time=1460 m=10 p=0 g=0 stack=1\n"
     "CPUSample time=1700 m=10 p=0 g=1 stack=1\n"
     "CPUSample time=2500 m=10 p=0 g=1 stack=1\n"
     "CPUSample time=2700 m=10 p=0 g=1 stack=2\n";
@@ -200,12 +205,15 @@ TEST(PerfettoCommandTest, HandBuiltTraceExactly) {
       "main.main f.go:20",
       "sample @1360 pid=1 tid=10 main.leaf f.go:30 < main.work f.go:10 < "
       "main.main f.go:20",
+      "sample @1450 pid=1 tid=12 main.work f.go:10 < main.main f.go:20",
+      "sample @1460 pid=1 tid=10 main.work f.go:10 < main.main f.go:20",
       "sample @1700 pid=1 tid=10 main.work f.go:10 < main.main f.go:20",
       "sample @2500 pid=1 tid=10 main.work f.go:10 < main.main f.go:20",
       "sample @2700 pid=1 tid=10 main.leaf f.go:30 < main.work f.go:10 < "
       "main.main f.go:20",
       "tasks 1: req 1050-3050 depth=0 task id=1",
       "thread pid=1 tid=10 main (track main)",
+      "thread pid=1 tid=12 thread 12 (track thread 12)",
       "thread pid=1 tid=4194306 fib (track fib)",
       "track fib/state",
       "track main/state",
