@@ -18,6 +18,7 @@ debs=(
   libzstd-dev
   zlib1g-dev        # gentrace pprof's gzip
   zstd
+  protobuf-compiler # protoc: the gentrace perfetto tests decode with it
   libgtest-dev
   libgmock-dev
   libbenchmark-dev

@@ -93,6 +93,7 @@ const Command& ConvertCommand();
 const Command& CutCommand();
 const Command& DiffCommand();
 const Command& DumpCommand();
+const Command& PerfettoCommand();
 const Command& PprofCommand();
 const Command& RecoverCommand();
 const Command& StatsCommand();

@@ -5,9 +5,9 @@
 // total what `stats` reports.
 //
 // The profile is built in memory by stack and labels (the number of
-// distinct stacks, not of events) and written with a small protobuf
-// writer: pprof's format is a handful of messages of varints, strings and
-// packed varint arrays.
+// distinct stacks, not of events) and written with the protobuf encoder
+// (protobuf_encoder.h): pprof's format is a handful of messages of
+// varints, strings and packed varint arrays.
 
 #include <zlib.h>
 
@@ -29,6 +29,7 @@
 #include "reader/reader.h"
 #include "tools/gentrace/command.h"
 #include "tools/gentrace/output_file.h"
+#include "tools/gentrace/protobuf_encoder.h"
 #include "tools/gentrace/trace_stats.h"
 
 namespace gentrace::tools {
@@ -73,37 +74,9 @@ constexpr char kTypes[] = "cpu|block|syscall|sched|region";
 
 constexpr int64_t kGoDefaultPeriodNs = 10'000'000;  // Go's 100 Hz
 
-// ---- protobuf writing
-
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-// A varint field (wire type 0); zero is the default and is left out.
-void PutInt(int field, uint64_t v, std::string* out) {
-  if (v == 0) return;
-  PutVarint(static_cast<uint64_t>(field) << 3, out);
-  PutVarint(v, out);
-}
-
-// A length-delimited field (wire type 2): a string or a message.
-void PutBytes(int field, const std::string& b, std::string* out) {
-  PutVarint((static_cast<uint64_t>(field) << 3) | 2, out);
-  PutVarint(b.size(), out);
-  out->append(b);
-}
-
-// A packed repeated varint field.
-void PutPacked(int field, absl::Span<const uint64_t> v, std::string* out) {
-  if (v.empty()) return;
-  std::string packed;
-  for (uint64_t x : v) PutVarint(x, &packed);
-  PutBytes(field, packed, out);
-}
+using protobuf::PutBytes;
+using protobuf::PutInt;
+using protobuf::PutPacked;
 
 // ---- the profile
 
