@@ -127,11 +127,16 @@ SystemFacts ReadSystemFacts() {
 
 absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
                            const SystemFacts& facts) {
+  return PerfOpenError(PerfEventName(event), IsHardwareEvent(event), err,
+                       exclude_kernel, facts);
+}
+
+absl::Status PerfOpenError(absl::string_view event, bool hardware, int err,
+                           bool exclude_kernel, const SystemFacts& facts) {
   const std::string what =
-      absl::StrCat("perf_event_open(", PerfEventName(event),
+      absl::StrCat("perf_event_open(", event,
                    exclude_kernel ? ", user space only" : ", with kernel mode",
                    ") failed: ");
-  const bool hardware = IsHardwareEvent(event);
   if (hardware && (err == ENOENT || err == EOPNOTSUPP || err == ENODEV)) {
     if (!facts.cpu_pmu_present) {
       return absl::UnavailableError(absl::StrCat(
@@ -145,7 +150,7 @@ absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
     }
     return absl::UnavailableError(
         absl::StrCat(what, "the CPU's PMU does not support event '",
-                     PerfEventName(event), "' (", base::ErrnoText(err),
+                     event, "' (", base::ErrnoText(err),
                      "); use another event or a software clock"));
   }
   if (err == EACCES || err == EPERM) {

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace gentrace::cpusample {
 
@@ -71,6 +72,10 @@ SystemFacts ReadSystemFacts();
 // seccomp filter; otherwise the raw errno text) and what would help.
 absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
                            const SystemFacts& facts);
+// The same for an event given by name (perf_event_spec.h); `hardware`: it
+// needs a PMU.
+absl::Status PerfOpenError(absl::string_view event, bool hardware, int err,
+                           bool exclude_kernel, const SystemFacts& facts);
 
 // Finds a configuration the kernel accepts for `event` on thread `tid` at
 // `hz` samples per CPU-second (software clocks, and hardware events when
