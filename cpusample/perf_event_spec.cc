@@ -25,14 +25,13 @@ namespace {
 // accepted by perf). Only those libpfm4 resolves are offered as known.
 constexpr const char* kGenericNames[] = {
     // Hardware.
-    "cycles", "cpu-cycles", "instructions", "cache-references",
-    "cache-misses", "branch-instructions", "branches", "branch-misses",
-    "bus-cycles", "stalled-cycles-frontend", "stalled-cycles-backend",
-    "ref-cycles",
+    "cycles", "cpu-cycles", "instructions", "cache-references", "cache-misses",
+    "branch-instructions", "branches", "branch-misses", "bus-cycles",
+    "stalled-cycles-frontend", "stalled-cycles-backend", "ref-cycles",
     // Software.
     "cpu-clock", "task-clock", "page-faults", "faults", "minor-faults",
-    "major-faults", "context-switches", "cs", "cpu-migrations",
-    "migrations", "alignment-faults", "emulation-faults",
+    "major-faults", "context-switches", "cs", "cpu-migrations", "migrations",
+    "alignment-faults", "emulation-faults",
     // Hardware cache.
     "L1-dcache-loads", "L1-dcache-load-misses", "L1-dcache-stores",
     "L1-dcache-store-misses", "L1-dcache-prefetches",
@@ -66,9 +65,8 @@ int EncodeLocked(const std::string& event, Encoding* out) {
   arg.attr = &out->attr;
   char* fstr = nullptr;
   arg.fstr = &fstr;
-  const int ret =
-      pfm_get_os_event_encoding(event.c_str(), PFM_PLM3, PFM_OS_PERF_EVENT,
-                                &arg);
+  const int ret = pfm_get_os_event_encoding(event.c_str(), PFM_PLM3,
+                                            PFM_OS_PERF_EVENT, &arg);
   if (ret == PFM_SUCCESS) {
     // fstr is "pmu::EVENT:UMASK:attr=value:...": keep the parts without '='.
     std::vector<std::string> parts;
@@ -110,12 +108,11 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      const bool same = absl::ascii_tolower(static_cast<unsigned char>(
-                            a[i - 1])) ==
-                        absl::ascii_tolower(static_cast<unsigned char>(
-                            b[j - 1]));
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1,
-                         prev[j - 1] + (same ? 0 : 1)});
+      const bool same =
+          absl::ascii_tolower(static_cast<unsigned char>(a[i - 1])) ==
+          absl::ascii_tolower(static_cast<unsigned char>(b[j - 1]));
+      cur[j] =
+          std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (same ? 0 : 1)});
     }
     std::swap(prev, cur);
   }
@@ -182,14 +179,16 @@ std::vector<std::string> ClosestNames(absl::string_view name,
     // "RETIRED_INSTRUCTION" finds "amd64_...::RETIRED_INSTRUCTIONS".
     size_t d = EditDistance(name, known[i]);
     const size_t sep = known[i].find("::");
-    if (sep != std::string::npos && name.find("::") == absl::string_view::npos) {
-      d = std::min(d, EditDistance(name, absl::string_view(known[i]).substr(
-                                             sep + 2)));
+    if (sep != std::string::npos &&
+        name.find("::") == absl::string_view::npos) {
+      d = std::min(
+          d, EditDistance(name, absl::string_view(known[i]).substr(sep + 2)));
     }
     scored.emplace_back(d, i);
   }
-  std::stable_sort(scored.begin(), scored.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(
+      scored.begin(), scored.end(),
+      [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::string> out;
   for (size_t i = 0; i < scored.size() && out.size() < max; ++i) {
     out.push_back(known[scored[i].second]);
@@ -234,9 +233,11 @@ absl::StatusOr<PerfEventSpec> ResolvePerfEvent(absl::string_view name) {
     }
   }
   if (spec.precise_ip > 3) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "perf event '", trimmed, "': at most three 'p' modifiers (precise "
-        "levels 1 to 3), got ", spec.precise_ip));
+    return absl::InvalidArgumentError(
+        absl::StrCat("perf event '", trimmed,
+                     "': at most three 'p' modifiers (precise "
+                     "levels 1 to 3), got ",
+                     spec.precise_ip));
   }
   spec.levels = user && kernel ? PerfLevels::kUserKernel
                 : user         ? PerfLevels::kUser
@@ -246,8 +247,8 @@ absl::StatusOr<PerfEventSpec> ResolvePerfEvent(absl::string_view name) {
   std::lock_guard<std::mutex> lock(g_pfm_mu);
   const int init = PfmInitLocked();
   if (init != PFM_SUCCESS) {
-    return absl::InternalError(absl::StrCat(
-        "libpfm4 failed to initialize: ", pfm_strerror(init)));
+    return absl::InternalError(
+        absl::StrCat("libpfm4 failed to initialize: ", pfm_strerror(init)));
   }
   Encoding enc;
   const int ret = EncodeLocked(event, &enc);
@@ -259,8 +260,8 @@ absl::StatusOr<PerfEventSpec> ResolvePerfEvent(absl::string_view name) {
           "no perf event '", event, "' on this machine",
           close.empty() ? "" : "; closest: ", absl::StrJoin(close, ", ")));
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        "perf event '", trimmed, "': ", pfm_strerror(ret)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("perf event '", trimmed, "': ", pfm_strerror(ret)));
   }
   spec.canonical = std::move(enc.canonical);
   spec.type = enc.attr.type;
@@ -274,9 +275,11 @@ absl::StatusOr<PerfEventSpec> ResolvePerfEvent(absl::string_view name) {
                (spec.config == PERF_COUNT_SW_CPU_CLOCK ||
                 spec.config == PERF_COUNT_SW_TASK_CLOCK);
   if (spec.precise_ip > 0 && !spec.hardware) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "perf event '", trimmed, "': the precise modifier 'p' applies to "
-        "hardware events only; '", event, "' is a software event"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("perf event '", trimmed,
+                     "': the precise modifier 'p' applies to "
+                     "hardware events only; '",
+                     event, "' is a software event"));
   }
   return spec;
 }

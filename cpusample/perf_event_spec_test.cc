@@ -95,8 +95,9 @@ TEST(PerfEventSpecTest, UnknownNameListsClosestKnownNames) {
   ASSERT_FALSE(spec.ok());
   EXPECT_EQ(spec.status().code(), absl::StatusCode::kNotFound);
   const std::string msg(spec.status().message());
-  EXPECT_TRUE(absl::StartsWith(msg, "no perf event 'cyles' on this machine; "
-                                    "closest: cycles"))
+  EXPECT_TRUE(absl::StartsWith(msg,
+                               "no perf event 'cyles' on this machine; "
+                               "closest: cycles"))
       << msg;
 
   spec = ResolvePerfEvent("page-fault");
@@ -107,8 +108,8 @@ TEST(PerfEventSpecTest, UnknownNameListsClosestKnownNames) {
 }
 
 TEST(PerfEventSpecTest, MalformedNames) {
-  for (const char* bad : {"", "   ", "cpu/event=0x3c/", "cycles:pppp",
-                          "page-faults:p"}) {
+  for (const char* bad :
+       {"", "   ", "cpu/event=0x3c/", "cycles:pppp", "page-faults:p"}) {
     absl::StatusOr<PerfEventSpec> spec = ResolvePerfEvent(bad);
     EXPECT_FALSE(spec.ok()) << bad;
     EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument)

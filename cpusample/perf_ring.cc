@@ -8,7 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -91,9 +93,9 @@ absl::StatusOr<std::unique_ptr<PerfRing>> PerfRing::Open(
   }
   if (options.callchain &&
       (options.max_callchain < 1 || options.max_callchain > 1024)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "perf ring: max_callchain must be 1..1024, got ",
-        options.max_callchain));
+    return absl::InvalidArgumentError(
+        absl::StrCat("perf ring: max_callchain must be 1..1024, got ",
+                     options.max_callchain));
   }
   for (const PerfRingEvent& ev : events) {
     if (ev.period == 0 && ev.freq == 0) {
@@ -103,11 +105,34 @@ absl::StatusOr<std::unique_ptr<PerfRing>> PerfRing::Open(
   }
   std::unique_ptr<PerfRing> ring(new PerfRing());
   ring->callchain_ = options.callchain;
+  // The kernel refuses (ENOENT) a sample_max_stack above
+  // kernel.perf_event_max_stack: ask for at most that.
+  PerfRingOptions opts = options;
+  const std::string max_stack =
+      base::ReadSmallFile("/proc/sys/kernel/perf_event_max_stack");
+  if (const int limit = atoi(max_stack.c_str());
+      limit > 0 && opts.max_callchain > limit) {
+    opts.max_callchain = limit;
+  }
   for (const PerfRingEvent& ev : events) {
     perf_event_attr attr;
-    const bool exclude_kernel = FillAttr(ev, options, &attr);
-    const int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, tid,
-                                            -1, -1, PERF_FLAG_FD_CLOEXEC));
+    const bool exclude_kernel = FillAttr(ev, opts, &attr);
+    // The kernel's own count of this event's lost samples (Linux 6.0+),
+    // read back with the event's value; older kernels refuse the flag.
+    attr.read_format = PERF_FORMAT_LOST;
+    int fd = static_cast<int>(
+        syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0 && errno == EINVAL) {
+      attr.read_format = 0;
+      fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, tid, -1, -1,
+                                    PERF_FLAG_FD_CLOEXEC));
+    }
+    if (fd >= 0 && ring->fds_.empty()) {
+      ring->lost_counts_ = attr.read_format == PERF_FORMAT_LOST;
+    } else if (fd >= 0 &&
+               ring->lost_counts_ != (attr.read_format == PERF_FORMAT_LOST)) {
+      ring->lost_counts_ = false;  // mixed: do not trust either
+    }
     if (fd < 0) {
       return internal::PerfOpenError(ev.spec.name, ev.spec.hardware, errno,
                                      exclude_kernel,
@@ -116,9 +141,9 @@ absl::StatusOr<std::unique_ptr<PerfRing>> PerfRing::Open(
     ring->fds_.push_back(fd);
     uint64_t id = 0;
     if (ioctl(fd, PERF_EVENT_IOC_ID, &id) != 0) {
-      return absl::InternalError(absl::StrCat(
-          "perf ring: PERF_EVENT_IOC_ID on '", ev.spec.name,
-          "': ", base::ErrnoText(errno)));
+      return absl::InternalError(
+          absl::StrCat("perf ring: PERF_EVENT_IOC_ID on '", ev.spec.name,
+                       "': ", base::ErrnoText(errno)));
     }
     ring->ids_.push_back(id);
   }
@@ -126,8 +151,8 @@ absl::StatusOr<std::unique_ptr<PerfRing>> PerfRing::Open(
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   ring->data_size_ = options.data_pages * page;
   ring->map_size_ = ring->data_size_ + page;
-  void* map = mmap(nullptr, ring->map_size_, PROT_READ | PROT_WRITE,
-                   MAP_SHARED, ring->fds_[0], 0);
+  void* map = mmap(nullptr, ring->map_size_, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   ring->fds_[0], 0);
   if (map == MAP_FAILED) {
     const int err = errno;
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -144,9 +169,9 @@ absl::StatusOr<std::unique_ptr<PerfRing>> PerfRing::Open(
   ring->data_ = static_cast<unsigned char*>(map) + page;
   for (size_t i = 1; i < ring->fds_.size(); ++i) {
     if (ioctl(ring->fds_[i], PERF_EVENT_IOC_SET_OUTPUT, ring->fds_[0]) != 0) {
-      return absl::InternalError(absl::StrCat(
-          "perf ring: PERF_EVENT_IOC_SET_OUTPUT for '", events[i].spec.name,
-          "': ", base::ErrnoText(errno)));
+      return absl::InternalError(
+          absl::StrCat("perf ring: PERF_EVENT_IOC_SET_OUTPUT for '",
+                       events[i].spec.name, "': ", base::ErrnoText(errno)));
     }
   }
   // The largest record: header.size is 16 bits.
@@ -175,14 +200,42 @@ absl::StatusOr<uint64_t> PerfRing::ReadCount(size_t event) const {
   if (event >= fds_.size()) {
     return absl::OutOfRangeError(absl::StrCat("perf ring: no event ", event));
   }
-  uint64_t value = 0;
-  const ssize_t n = read(fds_[event], &value, sizeof(value));
-  if (n != static_cast<ssize_t>(sizeof(value))) {
-    return absl::InternalError(absl::StrCat("perf ring: read of counter ",
-                                            event, ": ",
-                                            base::ErrnoText(errno)));
+  uint64_t values[2] = {0, 0};  // value, and lost with PERF_FORMAT_LOST
+  const size_t want = lost_counts_ ? sizeof(values) : sizeof(values[0]);
+  const ssize_t n = read(fds_[event], values, sizeof(values));
+  if (n != static_cast<ssize_t>(want)) {
+    return absl::InternalError(absl::StrCat(
+        "perf ring: read of counter ", event, ": ", base::ErrnoText(errno)));
   }
-  return value;
+  return values[0];
+}
+
+absl::StatusOr<uint64_t> PerfRing::ReadLost(size_t event) const {
+  if (event >= fds_.size()) {
+    return absl::OutOfRangeError(absl::StrCat("perf ring: no event ", event));
+  }
+  if (!lost_counts_) {
+    return absl::UnimplementedError(
+        "perf ring: this kernel does not count lost samples per event "
+        "(PERF_FORMAT_LOST needs Linux 6.0)");
+  }
+  uint64_t values[2] = {0, 0};
+  if (read(fds_[event], values, sizeof(values)) !=
+      static_cast<ssize_t>(sizeof(values))) {
+    return absl::InternalError(absl::StrCat(
+        "perf ring: read of counter ", event, ": ", base::ErrnoText(errno)));
+  }
+  return values[1];
+}
+
+uint64_t PerfRing::UnreportedLost() const {
+  if (!lost_counts_) return 0;
+  uint64_t kernel_lost = 0;
+  for (size_t i = 0; i < fds_.size(); ++i) {
+    absl::StatusOr<uint64_t> n = ReadLost(i);
+    if (n.ok()) kernel_lost += *n;
+  }
+  return kernel_lost > total_.lost ? kernel_lost - total_.lost : 0;
 }
 
 PerfRingDrainStats PerfRing::Drain(

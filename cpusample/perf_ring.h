@@ -17,7 +17,8 @@
 // event a sample), the counter's own value (ReadCount) therefore equals the
 // samples drained plus lost(), once a sample has been written after the
 // last overrun and the ring has been drained (a count the kernel still
-// holds for its next LOST record is not visible to us).
+// holds for its next LOST record is not visible in the ring; on Linux 6.0+
+// UnreportedLost reads it from the kernel's per-event counts instead).
 //
 // Threading: Open, Enable, Disable and ReadCount from any thread; Drain
 // from one thread at a time (the ring has one consumer). None of it is
@@ -57,8 +58,8 @@ struct PerfRingOptions {
   size_t data_pages = 64;
   // The kernel's user-space call chain with each sample (frame pointers).
   bool callchain = true;
-  // Frames at most per call chain (the kernel caps it at
-  // kernel.perf_event_max_stack, 127 by default).
+  // Frames at most per call chain (Open lowers it to
+  // kernel.perf_event_max_stack, 127 by default, which the kernel enforces).
   int max_callchain = 64;
   // The clock of the samples' times.
   clockid_t clock = CLOCK_MONOTONIC;
@@ -82,8 +83,8 @@ struct PerfRingSample {
 };
 
 struct PerfRingDrainStats {
-  uint64_t samples = 0;       // PERF_RECORD_SAMPLE records read
-  uint64_t lost = 0;          // samples PERF_RECORD_LOST records reported
+  uint64_t samples = 0;        // PERF_RECORD_SAMPLE records read
+  uint64_t lost = 0;           // samples PERF_RECORD_LOST records reported
   uint64_t other_records = 0;  // records of other types (skipped)
 };
 
@@ -115,6 +116,14 @@ class PerfRing {
 
   // The kernel's count of event `event` since Open (read(2) on its fd).
   absl::StatusOr<uint64_t> ReadCount(size_t event) const;
+  // The kernel's count of event `event`'s samples that did not fit in the
+  // ring (Linux 6.0+, PERF_FORMAT_LOST; Unimplemented before), whether or
+  // not a LOST record has reported them yet.
+  absl::StatusOr<uint64_t> ReadLost(size_t event) const;
+  // Once the counters are disabled and the ring drained: the lost samples
+  // no LOST record will ever report (an overrun with no sample after it),
+  // from the kernel's per-event counts (0 where the kernel has none).
+  uint64_t UnreportedLost() const;
 
   // The ring's fd: poll() it for POLLIN when a quarter of the ring is full.
   int fd() const { return fds_.empty() ? -1 : fds_[0]; }
@@ -127,6 +136,7 @@ class PerfRing {
   std::vector<int> fds_;
   std::vector<uint64_t> ids_;  // PERF_EVENT_IOC_ID of each fd
   bool callchain_ = false;
+  bool lost_counts_ = false;  // the fds were opened with PERF_FORMAT_LOST
   void* map_ = nullptr;
   size_t map_size_ = 0;
   size_t data_size_ = 0;

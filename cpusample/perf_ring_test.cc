@@ -158,14 +158,40 @@ TEST(PerfRingTest, OverrunIsCountedExactly) {
   EXPECT_GE(Count(*ring, 0), 2001u);
 }
 
+// An overrun with no sample after it leaves no LOST record; the kernel's
+// per-event lost count (Linux 6.0+) still has it.
+TEST(PerfRingTest, OverrunAtTheEndIsInTheKernelsLostCount) {
+  PerfRingOptions options;
+  options.data_pages = 1;
+  options.callchain = false;
+  std::unique_ptr<PerfRing> ring =
+      MustOpen({Event("page-faults", 1)}, Gettid(), options);
+  ASSERT_NE(ring, nullptr);
+  ASSERT_TRUE(ring->Enable());
+  TouchFreshPages(2000);
+  ring->Disable();
+  uint64_t samples = 0;
+  ring->Drain([&](const PerfRingSample&) { ++samples; });
+  absl::StatusOr<uint64_t> kernel_lost = ring->ReadLost(0);
+  if (!kernel_lost.ok()) {
+    EXPECT_EQ(kernel_lost.status().code(), absl::StatusCode::kUnimplemented);
+    EXPECT_EQ(ring->UnreportedLost(), 0u);
+    GTEST_SKIP() << "kernel before 6.0: " << kernel_lost.status();
+  }
+  EXPECT_EQ(ring->lost(), 0u) << "no sample came after the overrun";
+  EXPECT_GT(*kernel_lost, 0u);
+  EXPECT_EQ(ring->UnreportedLost(), *kernel_lost);
+  EXPECT_EQ(samples + ring->UnreportedLost(), Count(*ring, 0));
+}
+
 // Two events share one ring; each sample is attributed to its own event:
 // page faults on the toucher, cpu-clock mostly on the CPU burner, and each
 // event's samples equal what its own counter says.
 TEST(PerfRingTest, TwoEventsInOneRingAreTaggedByEvent) {
   constexpr uint64_t kClockPeriodNs = 200000;  // 5 kHz of CPU time
-  std::unique_ptr<PerfRing> ring = MustOpen(
-      {Event("page-faults", 1), Event("cpu-clock", kClockPeriodNs)}, Gettid(),
-      PerfRingOptions());
+  std::unique_ptr<PerfRing> ring =
+      MustOpen({Event("page-faults", 1), Event("cpu-clock", kClockPeriodNs)},
+               Gettid(), PerfRingOptions());
   ASSERT_NE(ring, nullptr);
   ASSERT_EQ(ring->num_events(), 2u);
   ASSERT_TRUE(ring->Enable());
@@ -248,8 +274,8 @@ TEST(PerfRingTest, SamplesTheThreadItWasOpenedOn) {
 TEST(PerfRingTest, HardwareEventWithoutPmuSaysSo) {
   struct stat st;
   const bool pmu = stat("/sys/bus/event_source/devices/cpu", &st) == 0;
-  absl::StatusOr<std::unique_ptr<PerfRing>> ring = PerfRing::Open(
-      {Event("cycles", 100000)}, Gettid(), PerfRingOptions());
+  absl::StatusOr<std::unique_ptr<PerfRing>> ring =
+      PerfRing::Open({Event("cycles", 100000)}, Gettid(), PerfRingOptions());
   if (pmu) {
     EXPECT_TRUE(ring.ok()) << ring.status();
     return;
@@ -270,8 +296,7 @@ TEST(PerfRingTest, BadOptions) {
   EXPECT_EQ(ring.status().code(), absl::StatusCode::kInvalidArgument);
   ring = PerfRing::Open({}, Gettid(), PerfRingOptions());
   EXPECT_EQ(ring.status().code(), absl::StatusCode::kInvalidArgument);
-  ring = PerfRing::Open({Event("page-faults", 0)}, Gettid(),
-                        PerfRingOptions());
+  ring = PerfRing::Open({Event("page-faults", 0)}, Gettid(), PerfRingOptions());
   EXPECT_EQ(ring.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(ring.status().message(), "page-faults"));
 }
