@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -73,16 +74,45 @@ bool IsHardwareEvent(PerfEvent event) {
   return info == nullptr || info->type == PERF_TYPE_HARDWARE;
 }
 
+PerfEventSpec SpecOf(PerfEvent event) {
+  PerfEventSpec spec;
+  const PerfEventInfo* info = Info(event);
+  if (info == nullptr) info = &kPerfEvents[0];
+  spec.name = info->name;
+  spec.canonical = info->name;
+  spec.type = info->type;
+  spec.config = info->config;
+  spec.hardware = info->type == PERF_TYPE_HARDWARE;
+  spec.clock = info->type == PERF_TYPE_SOFTWARE;  // both software ones are
+  return spec;
+}
+
 namespace internal {
+
+PerfConfigEvent ConfigEventOf(const PerfEventSpec& spec) {
+  PerfConfigEvent e;
+  e.type = spec.type;
+  e.config = spec.config;
+  e.config1 = spec.config1;
+  e.config2 = spec.config2;
+  e.hardware = spec.hardware;
+  e.clock = spec.clock;
+  e.exclude_hv = spec.exclude_hv;
+  const size_t n = std::min(spec.name.size(), sizeof(e.name) - 1);
+  memcpy(e.name, spec.name.data(), n);
+  e.name[n] = '\0';
+  return e;
+}
+
 namespace {
 
 void FillAttr(const PerfConfig& config, perf_event_attr* attr) {
   memset(attr, 0, sizeof(*attr));
   attr->size = sizeof(*attr);
-  if (const PerfEventInfo* info = Info(config.event); info != nullptr) {
-    attr->type = info->type;
-    attr->config = info->config;
-  }
+  attr->type = config.spec.type;
+  attr->config = config.spec.config;
+  attr->config1 = config.spec.config1;
+  attr->config2 = config.spec.config2;
   if (config.sample_freq != 0) {
     attr->freq = 1;
     attr->sample_freq = config.sample_freq;
@@ -91,7 +121,8 @@ void FillAttr(const PerfConfig& config, perf_event_attr* attr) {
   }
   attr->disabled = 1;
   attr->exclude_kernel = config.exclude_kernel ? 1 : 0;
-  attr->exclude_hv = 1;
+  attr->exclude_user = config.exclude_user ? 1 : 0;
+  attr->exclude_hv = config.spec.exclude_hv ? 1 : 0;
   attr->precise_ip = static_cast<unsigned>(config.precise_ip) & 3;
 }
 
@@ -127,11 +158,16 @@ SystemFacts ReadSystemFacts() {
 
 absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
                            const SystemFacts& facts) {
+  return PerfOpenError(PerfEventName(event), IsHardwareEvent(event), err,
+                       exclude_kernel, facts);
+}
+
+absl::Status PerfOpenError(absl::string_view event, bool hardware, int err,
+                           bool exclude_kernel, const SystemFacts& facts) {
   const std::string what =
-      absl::StrCat("perf_event_open(", PerfEventName(event),
+      absl::StrCat("perf_event_open(", event,
                    exclude_kernel ? ", user space only" : ", with kernel mode",
                    ") failed: ");
-  const bool hardware = IsHardwareEvent(event);
   if (hardware && (err == ENOENT || err == EOPNOTSUPP || err == ENODEV)) {
     if (!facts.cpu_pmu_present) {
       return absl::UnavailableError(absl::StrCat(
@@ -143,10 +179,9 @@ absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
           "virtual machines without PMU passthrough; use a software event "
           "(cpu-clock, task-clock) or the thread-timer source"));
     }
-    return absl::UnavailableError(
-        absl::StrCat(what, "the CPU's PMU does not support event '",
-                     PerfEventName(event), "' (", base::ErrnoText(err),
-                     "); use another event or a software clock"));
+    return absl::UnavailableError(absl::StrCat(
+        what, "the CPU's PMU does not support event '", event, "' (",
+        base::ErrnoText(err), "); use another event or a software clock"));
   }
   if (err == EACCES || err == EPERM) {
     // What perf_event_paranoid must be for this request without
@@ -193,24 +228,13 @@ absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
       absl::StrCat(what, base::ErrnoText(err), " (errno ", err, ")"));
 }
 
-absl::StatusOr<PerfConfig> ProbePerfConfig(PerfEvent event, int hz,
-                                           uint64_t period, PerfKernel kernel,
-                                           pid_t tid) {
-  if (hz <= 0 && period == 0) {
-    return absl::InvalidArgumentError("perf source needs hz > 0 or period > 0");
-  }
-  PerfConfig config;
-  config.event = event;
-  if (!IsHardwareEvent(event)) {
-    config.sample_period =
-        period != 0 ? period : static_cast<uint64_t>(1000000000 / hz);
-    if (config.sample_period == 0) config.sample_period = 1;
-  } else if (period != 0) {
-    config.sample_period = period;
-  } else {
-    config.sample_freq = static_cast<uint64_t>(hz);
-  }
+namespace {
 
+// Tries `config` with each kernel-mode choice and precise level, most
+// wanted first; returns the first the kernel accepts on `tid`.
+absl::StatusOr<PerfConfig> ProbeChoices(PerfConfig config, PerfKernel kernel,
+                                        int max_precise, int min_precise,
+                                        pid_t tid) {
   bool kernel_choices[2];
   int n_kernel = 0;
   switch (kernel) {
@@ -225,13 +249,11 @@ absl::StatusOr<PerfConfig> ProbePerfConfig(PerfEvent event, int hz,
       kernel_choices[n_kernel++] = true;
       break;
   }
-  const int max_precise = IsHardwareEvent(event) ? 2 : 0;
-
   int last_err = 0;
   bool last_exclude = false;
   for (int k = 0; k < n_kernel; ++k) {
     config.exclude_kernel = kernel_choices[k];
-    for (int precise = max_precise; precise >= 0; --precise) {
+    for (int precise = max_precise; precise >= min_precise; --precise) {
       config.precise_ip = precise;
       const int fd = PerfEventOpen(config, tid);
       if (fd >= 0) {
@@ -246,14 +268,72 @@ absl::StatusOr<PerfConfig> ProbePerfConfig(PerfEvent event, int hz,
     // Only a permission refusal makes user space only worth a try.
     if (last_err != EACCES && last_err != EPERM) break;
   }
-  return PerfOpenError(event, last_err, last_exclude, ReadSystemFacts());
+  return PerfOpenError(config.spec.name, config.spec.hardware, last_err,
+                       last_exclude, ReadSystemFacts());
+}
+
+}  // namespace
+
+absl::StatusOr<PerfConfig> ProbePerfConfig(PerfEvent event, int hz,
+                                           uint64_t period, PerfKernel kernel,
+                                           pid_t tid) {
+  if (hz <= 0 && period == 0) {
+    return absl::InvalidArgumentError("perf source needs hz > 0 or period > 0");
+  }
+  PerfConfig config;
+  config.event = event;
+  config.spec = ConfigEventOf(SpecOf(event));
+  if (!IsHardwareEvent(event)) {
+    config.sample_period =
+        period != 0 ? period : static_cast<uint64_t>(1000000000 / hz);
+    if (config.sample_period == 0) config.sample_period = 1;
+  } else if (period != 0) {
+    config.sample_period = period;
+  } else {
+    config.sample_freq = static_cast<uint64_t>(hz);
+  }
+  const int max_precise = IsHardwareEvent(event) ? 2 : 0;
+  return ProbeChoices(config, kernel, max_precise, 0, tid);
+}
+
+absl::StatusOr<PerfConfig> ProbePerfConfig(const PerfEventSpec& spec, int hz,
+                                           uint64_t period, PerfKernel kernel,
+                                           pid_t tid) {
+  if (hz <= 0 && period == 0) {
+    return absl::InvalidArgumentError("perf source needs hz > 0 or period > 0");
+  }
+  PerfConfig config;
+  config.spec = ConfigEventOf(spec);
+  if (period != 0) {
+    config.sample_period = period;
+  } else if (spec.clock) {
+    config.sample_period =
+        std::max<uint64_t>(1, static_cast<uint64_t>(1000000000 / hz));
+  } else {
+    config.sample_freq = static_cast<uint64_t>(hz);
+  }
+  switch (spec.levels) {
+    case PerfLevels::kUser:
+      kernel = PerfKernel::kExclude;
+      break;
+    case PerfLevels::kKernel:
+      config.exclude_user = true;
+      kernel = PerfKernel::kInclude;
+      break;
+    case PerfLevels::kUserKernel:
+      kernel = PerfKernel::kInclude;
+      break;
+    case PerfLevels::kDefault:
+      break;
+  }
+  return ProbeChoices(config, kernel, spec.precise_ip, spec.precise_ip, tid);
 }
 
 absl::StatusOr<int> OpenPerfCounter(const PerfConfig& config, pid_t tid) {
   const int fd = PerfEventOpen(config, tid);
   if (fd < 0) {
-    return PerfOpenError(config.event, errno, config.exclude_kernel,
-                         ReadSystemFacts());
+    return PerfOpenError(config.spec.name, config.spec.hardware, errno,
+                         config.exclude_kernel, ReadSystemFacts());
   }
   // Order matters: the signal and owner are set before O_ASYNC turns
   // delivery on, so no overflow ever goes to the process as SIGIO.

@@ -20,6 +20,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "cpusample/perf_event_spec.h"
 
 namespace gentrace::cpusample {
 
@@ -38,6 +40,9 @@ enum class PerfEvent : uint8_t {
 // "cpu-clock", "task-clock", "cycles", ... (perf's own names).
 const char* PerfEventName(PerfEvent event);
 bool IsHardwareEvent(PerfEvent event);
+// The event as a spec (perf_event_spec.h), with no modifiers; resolving its
+// name gives the same type and config.
+PerfEventSpec SpecOf(PerfEvent event);
 
 // Whether a perf counter also counts (and so samples) time in the kernel.
 enum class PerfKernel : uint8_t {
@@ -50,12 +55,30 @@ enum class PerfKernel : uint8_t {
 namespace internal {
 
 // How one counter is opened; the result of ProbePerfConfig.
+// What is opened: an event's attr fields and name (a PerfEventSpec, as
+// plain data: PerfConfig lives in constant-initialized sampler state).
+struct PerfConfigEvent {
+  uint32_t type = 1;    // PERF_TYPE_SOFTWARE
+  uint64_t config = 0;  // PERF_COUNT_SW_CPU_CLOCK
+  uint64_t config1 = 0;
+  uint64_t config2 = 0;
+  bool hardware = false;
+  bool clock = true;
+  bool exclude_hv = true;
+  char name[128] = "cpu-clock";  // as given (truncated)
+};
+PerfConfigEvent ConfigEventOf(const PerfEventSpec& spec);
+
 struct PerfConfig {
+  // The enum event, or kCpuClock when the event was given by name; `spec`
+  // is what is opened either way.
   PerfEvent event = PerfEvent::kCpuClock;
+  PerfConfigEvent spec;
   uint64_t sample_period = 0;  // events (ns for software clocks) per sample
   uint64_t sample_freq = 0;    // else: samples per second (kernel-adjusted)
   bool exclude_kernel = false;
-  int precise_ip = 0;  // 0 (may skid) .. 2 (requested zero skid)
+  bool exclude_user = false;  // only with a `:k` name
+  int precise_ip = 0;         // 0 (may skid) .. 3 (requested zero skid)
 };
 
 // Facts about this system that explain a refusal.
@@ -71,6 +94,10 @@ SystemFacts ReadSystemFacts();
 // seccomp filter; otherwise the raw errno text) and what would help.
 absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
                            const SystemFacts& facts);
+// The same for an event given by name (perf_event_spec.h); `hardware`: it
+// needs a PMU.
+absl::Status PerfOpenError(absl::string_view event, bool hardware, int err,
+                           bool exclude_kernel, const SystemFacts& facts);
 
 // Finds a configuration the kernel accepts for `event` on thread `tid` at
 // `hz` samples per CPU-second (software clocks, and hardware events when
@@ -78,6 +105,14 @@ absl::Status PerfOpenError(PerfEvent event, int err, bool exclude_kernel,
 // tries kernel mode first under kIfAllowed, then user space only, and for
 // hardware events precise_ip 2, 1, then 0. Opens and closes a probe counter.
 absl::StatusOr<PerfConfig> ProbePerfConfig(PerfEvent event, int hz,
+                                           uint64_t period, PerfKernel kernel,
+                                           pid_t tid);
+// The same for an event given by name. Its modifiers decide: `:u`, `:k`,
+// `:uk` override `kernel`, and the precise level asked (`:p`...) is tried
+// alone (perf's meaning: that level or an error); the clock events sample
+// at `hz` unless `period` is set, the others every `period` events, or at
+// `hz` in frequency mode when period == 0.
+absl::StatusOr<PerfConfig> ProbePerfConfig(const PerfEventSpec& spec, int hz,
                                            uint64_t period, PerfKernel kernel,
                                            pid_t tid);
 

@@ -234,18 +234,18 @@ absl::Status ProbeThreadTimer() {
 }
 
 std::string DescribePerf(const internal::PerfConfig& c) {
-  std::string s = absl::StrCat("perf-event: ", PerfEventName(c.event),
+  std::string s = absl::StrCat("perf-event: ", c.spec.name,
                                " counter per attached thread, ");
   if (c.sample_freq != 0) {
     absl::StrAppend(&s, "frequency ", c.sample_freq, " Hz");
   } else {
     absl::StrAppend(&s, "period ", c.sample_period,
-                    IsHardwareEvent(c.event) ? " events" : " ns");
+                    c.spec.clock ? " ns" : " events");
   }
-  absl::StrAppend(&s,
-                  c.exclude_kernel ? ", user space only" : ", kernel included");
-  if (IsHardwareEvent(c.event))
-    absl::StrAppend(&s, ", precise_ip ", c.precise_ip);
+  absl::StrAppend(&s, c.exclude_user     ? ", kernel only"
+                      : c.exclude_kernel ? ", user space only"
+                                         : ", kernel included");
+  if (c.spec.hardware) absl::StrAppend(&s, ", precise_ip ", c.precise_ip);
   return s;
 }
 
@@ -277,7 +277,11 @@ absl::Status ValidateOptions(const SamplerOptions& o, SampleCallback cb) {
 absl::Status UsePerf(const SamplerOptions& o, PerfEvent event,
                      uint64_t period) {
   absl::StatusOr<internal::PerfConfig> c =
-      internal::ProbePerfConfig(event, o.hz, period, o.perf_kernel, GetTid());
+      o.named_event.has_value()
+          ? internal::ProbePerfConfig(*o.named_event, o.hz, o.period,
+                                      o.perf_kernel, GetTid())
+          : internal::ProbePerfConfig(event, o.hz, period, o.perf_kernel,
+                                      GetTid());
   if (!c.ok()) return c.status();
   g_sampler.perf = *c;
   g_sampler.active = Source::kPerfEvent;
@@ -345,6 +349,13 @@ absl::Status ChooseSource(const SamplerOptions& o) {
       g_sampler.itimer_on = o.sample_unattached_threads;
       break;
     case Source::kAuto:
+      if (o.named_event.has_value()) {  // counted as named, or an error
+        if (absl::Status st = UsePerf(o, o.event, o.period); !st.ok()) {
+          return st;
+        }
+        g_sampler.itimer_on = o.sample_unattached_threads;
+        break;
+      }
       ChooseAuto(o);
       break;
   }
@@ -576,11 +587,15 @@ PerfEvent Sampler::active_event() {
   return g_sampler.perf.event;
 }
 
+std::string Sampler::active_event_name() {
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  return g_sampler.perf.spec.name;
+}
+
 int Sampler::effective_hz() {
   std::lock_guard<std::mutex> lock(g_sampler.mu);
   if (!g_sampler.running || g_sampler.active == Source::kManual) return 0;
-  if (g_sampler.active == Source::kPerfEvent &&
-      IsHardwareEvent(g_sampler.perf.event) &&
+  if (g_sampler.active == Source::kPerfEvent && !g_sampler.perf.spec.clock &&
       g_sampler.perf.sample_freq == 0) {
     return 0;
   }

@@ -55,6 +55,7 @@
 #include <ucontext.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -97,6 +98,13 @@ struct SamplerOptions {
 
   // The perf counter's event (kPerfEvent, and kAuto with a hardware event).
   PerfEvent event = PerfEvent::kCpuClock;
+
+  // An event given by name (perf_event_spec.h), instead of `event`: perf
+  // counters of it with kPerfEvent or kAuto (no fallback to timers: a
+  // named event is counted or Start fails). `period` is events per sample
+  // (ns for cpu-clock/task-clock); 0: `hz`, in frequency mode for events
+  // that are not clocks.
+  std::optional<PerfEventSpec> named_event;
 
   // Whether perf counters count kernel mode too. User space only by
   // default: a counter that overflows in kernel mode signals its thread
@@ -203,8 +211,10 @@ class Sampler {
   static Source active_source();
   // Whether ITIMER_PROF is armed (alone, or besides per-thread sources).
   static bool process_timer_active();
-  // The perf event in use (meaningful when active_source() is kPerfEvent).
+  // The perf event in use (meaningful when active_source() is kPerfEvent):
+  // the enum (kCpuClock for a named event), and its name as given.
   static PerfEvent active_event();
+  static std::string active_event_name();
   // Samples per CPU-second asked of timers and clocks (0 if not running,
   // kManual, or a hardware counter in period mode), and the sampling
   // period: nanoseconds of CPU time for timers and software clocks, events

@@ -71,7 +71,8 @@ enum SamplerSource : uint8_t {
   kSamplerNone = 0,
   kSamplerThreadTimer = 1,   // per-thread POSIX CPU timers
   kSamplerProcessTimer = 2,  // process-wide ITIMER_PROF only
-  kSamplerPerfEvent = 3,     // perf_event_open per thread
+  kSamplerPerfEvent = 3,     // perf_event_open per thread, SIGPROF
+  kSamplerPerfRing = 4,      // perf_event_open per thread, mmap ring
 };
 
 // ---- The records, as structs. Their wire layout is the table below.

@@ -3,7 +3,10 @@
 //    handler (unwind, seqlock, clock, ring write), both driven by sending
 //    SIGPROF to the calling thread, from a 10-deep stack;
 //  * the overhead of sampling on a fixed CPU-bound workload: tracing with
-//    sampling at 100 Hz and 1000 Hz against tracing without sampling.
+//    sampling at 100 Hz and 1000 Hz against tracing without sampling;
+//  * the same with perf cpu-clock counters at 1 kHz and 10 kHz, signal
+//    mode (one SIGPROF a sample) against the signal-free mode (perf mmap
+//    rings drained by gentrace's reader thread).
 //
 // Run alone: ./dev bench //tests:cpu_sampling_benchmark; `./dev bench`
 // runs it as part of the suite (tests/benchmark_suite.cc).
@@ -16,6 +19,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "cpusample/sampler.h"
 #include "tracer/gentrace.h"
@@ -111,6 +115,34 @@ BENCHMARK(BM_Workload)
     ->Arg(0)
     ->Arg(100)
     ->Arg(1000)
+    ->MeasureProcessCPUTime();
+
+void BM_WorkloadPerf(benchmark::State& state) {
+  gentrace::Options o;
+  o.callback = [](absl::Span<const uint8_t>) { return absl::OkStatus(); };
+  o.cpu.enabled = true;
+  o.cpu.source = gentrace::CpuProfileOptions::Source::kPerfEvent;
+  o.cpu.hz = static_cast<int>(state.range(0));
+  o.cpu.signal_free = state.range(1) != 0;
+  if (absl::Status s = gentrace::Start(o); !s.ok()) {
+    state.SkipWithError(std::string(s.message()).c_str());
+    return;
+  }
+  gentrace::Log("bench", "register this thread");
+  for (auto _ : state) benchmark::DoNotOptimize(Work());
+  (void)gentrace::Stop();
+  const gentrace::Stats st = gentrace::GetStats();
+  state.counters["samples"] = static_cast<double>(st.cpu_samples);
+  state.counters["lost"] = static_cast<double>(st.cpu_samples_lost);
+}
+// Process CPU time: the kernel's work for each sample (signal delivery, or
+// writing the ring) and gentrace's reader thread are all in it.
+BENCHMARK(BM_WorkloadPerf)
+    ->ArgNames({"hz", "ring"})
+    ->Args({1000, 0})
+    ->Args({1000, 1})
+    ->Args({10000, 0})
+    ->Args({10000, 1})
     ->MeasureProcessCPUTime();
 
 }  // namespace

@@ -65,7 +65,26 @@ struct CpuProfileOptions {
   };
   Event event = Event::kCpuClock;  // for kPerfEvent (and kAuto)
   // Hardware counters: a sample every `period` events (0: frequency mode).
+  // With `event_name`: events per sample (ns for cpu-clock, task-clock).
   uint64_t period = 0;
+  // A perf event by the name `perf list` gives it, instead of `event`:
+  // "page-faults", "context-switches", "cycles:u", "cache-misses",
+  // "L1-dcache-load-misses", "r01c2", "cycles:pp". Counted by perf
+  // counters with kPerfEvent or kAuto (never replaced by a timer); Start
+  // fails on a name this machine does not know, listing the closest ones.
+  // Not a clock: a sample every `period` events, or `hz` samples a second
+  // (frequency mode) when period is 0. See docs/CPU_SAMPLES.md.
+  std::string event_name;
+  // Signal-free sampling: each traced thread's perf counter writes its
+  // samples into a ring shared with the kernel (a perf mmap ring, with the
+  // call chain the kernel walks itself), and gentrace's CPU reader thread
+  // drains the rings; no SIGPROF is sent. Needs kPerfEvent or kAuto. Only
+  // traced threads are sampled, and samples carry the thread, not its
+  // proc or goroutine. Losses (a full ring) are counted per generation.
+  bool signal_free = false;
+  // Signal-free mode: the data pages of each thread's ring, a power of two
+  // (8 pages of 4 KiB hold about 300 samples with 10-frame stacks).
+  size_t ring_pages = 8;
   // Also sample threads that never wrote an event (the process itimer);
   // their samples have no proc and no goroutine.
   bool sample_unknown_threads = true;
@@ -109,7 +128,10 @@ struct Stats {
   uint64_t buffers_allocated = 0;
   uint64_t cpu_samples = 0;       // CPU samples written into the trace
   uint64_t cpu_samples_lost = 0;  // lost periods: full buffer, >64 a sample
-  std::string cpu_source;         // what the sampler chose, and why
+  // Signal-free mode: samples read from a ring after their generation had
+  // ended, written at the start of the next one (docs/CPU_SAMPLES.md).
+  uint64_t cpu_samples_clamped = 0;
+  std::string cpu_source;  // what the sampler chose, and why
 };
 
 GENTRACE_INTERNAL_NAMESPACE_END

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "cpusample/ring_sampler.h"
 #include "cpusample/sampler.h"
 #include "format/batch.h"
 #include "format/gentrace_batch.h"
@@ -987,6 +989,150 @@ TEST(CpuSamplesTest, GentraceThreadsTakeTheirOwnSamples) {
                                                      "gentrace CPU reader"));
   EXPECT_GE(writer_samples, 10u) << "the writer burned over 100 ms of CPU";
   CheckSamplesAgainstLedger(path, CheckOptions());
+}
+
+// ---- Perf events by name, and the signal-free mode
+// ---------------------------
+
+// Maps `pages` fresh anonymous pages (no huge pages: one fault a page) and
+// writes one byte to each: `pages` page faults in this function.
+__attribute__((noinline)) void TouchFreshPages(size_t pages) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* mem = mmap(nullptr, pages * page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  madvise(mem, pages * page, MADV_NOHUGEPAGE);
+  volatile unsigned char* p = static_cast<volatile unsigned char*>(mem);
+  for (size_t i = 0; i < pages; ++i) p[i * page] = 1;
+  munmap(mem, pages * page);
+}
+
+Options PageFaultOptions(const std::string& path, bool signal_free) {
+  Options o;
+  o.path = path;
+  o.generation_period = absl::Hours(1);  // only the test's boundaries
+  o.cpu.enabled = true;
+  o.cpu.source = CpuProfileOptions::Source::kPerfEvent;
+  o.cpu.event_name = "page-faults";
+  o.cpu.period = 1;  // every fault a sample
+  o.cpu.signal_free = signal_free;
+  return o;
+}
+
+// CPUSample events of the trace whose stack holds `function`, in Go's
+// view (or ours without Go).
+int SamplesIn(const GoView& v, const std::string& function) {
+  return v.count_matching({"StackSample", function});
+}
+
+// Signal-free: every page fault of the traced thread is a sample in the
+// kernel's ring; a ring too small for them overruns, and its LOST records
+// bring the count back: over the trace, CPUSample events + lost = the
+// counter's own count, read from the kernel apart from the trace. Samples
+// are filed by time into generations (each within its span), carry the
+// thread, and land on the function that touched the memory.
+TEST(CpuSamplesTest, SignalFreeRingAccountsForEveryPageFault) {
+  const std::string path = TempPath("ring.trace");
+  Options o = PageFaultOptions(path, /*signal_free=*/true);
+  o.cpu.ring_pages = 1;  // 4 KiB: ~40 samples with their stacks
+  const absl::Status started = Start(o);
+  ASSERT_TRUE(started.ok()) << started;
+  const uint64_t me = static_cast<uint64_t>(gettid());
+  Log("ring", "register");  // registers this thread: its ring opens
+  TouchFreshPages(3000);    // overruns the ring between two drains
+  ASSERT_TRUE(internal::AdvanceGenerationForTesting().ok());
+  TouchFreshPages(1);  // a sample written after the overrun brings its LOST
+  ASSERT_TRUE(internal::AdvanceGenerationForTesting().ok());
+  TouchFreshPages(20);
+  ASSERT_TRUE(internal::AdvanceGenerationForTesting().ok());
+  // An overrun with no sample after it: no LOST record reports it; the
+  // kernel's per-event count does, when the ring closes at Stop.
+  TouchFreshPages(3000);
+  ASSERT_TRUE(Stop().ok());
+  const Stats stats = GetStats();
+  EXPECT_THAT(stats.cpu_source, HasSubstr("perf ring: page-faults"));
+  const cpusample::RingSamplerStats ring = cpusample::RingSampler::stats();
+  ASSERT_EQ(ring.counted.size(), 1u);
+  EXPECT_EQ(ring.rings_opened, 1u) << "only this thread is traced";
+
+  const std::map<uint64_t, GenerationFacts> facts = ReadFacts(ReadFile(path));
+  uint64_t samples = 0, lost = 0, gens_with_samples = 0;
+  for (const auto& [gen, f] : facts) {
+    ASSERT_TRUE(f.has_sampler) << "generation " << gen;
+    EXPECT_EQ(f.taken, f.samples.size()) << "generation " << gen;
+    samples += f.samples.size();
+    lost += f.lost;
+    gens_with_samples += !f.samples.empty();
+    for (const RawSample& s : f.samples) {
+      EXPECT_EQ(s.m, me);
+      EXPECT_EQ(s.p, format::kNoProc);
+      ASSERT_TRUE(f.has_span);
+      EXPECT_GE(s.time, f.start) << "generation " << gen;
+      EXPECT_LE(s.time, f.end) << "generation " << gen;
+    }
+  }
+  EXPECT_GT(lost, 0u) << "the 4 KiB ring must have overrun";
+  EXPECT_EQ(lost, ring.lost);
+  EXPECT_GT(ring.lost - ring.lost_unreported, 0u) << "LOST records";
+  EXPECT_GT(ring.lost_unreported, 0u) << "the overrun at the end";
+  EXPECT_GE(gens_with_samples, 4u);
+  EXPECT_GE(ring.counted[0], 6021u);
+  EXPECT_EQ(samples + lost, ring.counted[0]);
+  EXPECT_EQ(stats.cpu_samples, samples);
+  EXPECT_EQ(stats.cpu_samples_lost, lost);
+
+  const std::map<int64_t, int> ours = SamplesByThreadWithOurReader(path);
+  ASSERT_EQ(ours.size(), 1u);
+  EXPECT_EQ(static_cast<uint64_t>(ours.begin()->second), samples);
+  absl::StatusOr<GoView> v = ViewWithGo(path, false, /*dump=*/true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->valid) << v->validate_output;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
+  EXPECT_EQ(static_cast<uint64_t>(v->count("StackSample")), samples);
+  EXPECT_GE(SamplesIn(*v, "TouchFreshPages"), 21);
+}
+
+// A named perf event in the usual signal mode: the page-fault counter
+// signals its thread, and the samples land on the toucher.
+TEST(CpuSamplesTest, NamedPerfEventWithSignals) {
+  const std::string path = TempPath("named.trace");
+  ASSERT_TRUE(Start(PageFaultOptions(path, /*signal_free=*/false)).ok());
+  Log("named", "register");
+  TouchFreshPages(500);
+  ASSERT_TRUE(Stop().ok());
+  const Stats stats = GetStats();
+  EXPECT_THAT(stats.cpu_source, HasSubstr("perf-event: page-faults"));
+  const std::map<uint64_t, GenerationFacts> facts = ReadFacts(ReadFile(path));
+  ASSERT_FALSE(facts.empty());
+  absl::StatusOr<GoView> v = ViewWithGo(path, false, /*dump=*/true);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->valid) << v->validate_output;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
+#if !defined(GENTRACE_TSAN)
+  // (ThreadSanitizer runs a signal handler late, at its next interceptor,
+  // with that context: the samples' stacks are not the toucher's.)
+  EXPECT_GE(SamplesIn(*v, "TouchFreshPages"), 500);
+#endif
+  EXPECT_EQ(static_cast<uint64_t>(v->count("StackSample")), stats.cpu_samples);
+}
+
+TEST(CpuSamplesTest, PerfEventNameErrors) {
+  Options o = PageFaultOptions(TempPath("bad.trace"), false);
+  o.cpu.event_name = "page-fautls";
+  absl::Status s = Start(o);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("no perf event 'page-fautls' on this machine; "
+                        "closest: page-faults"));
+  o.cpu.signal_free = true;
+  s = Start(o);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  o.cpu.event_name = "page-faults";
+  o.cpu.source = CpuProfileOptions::Source::kThreadTimer;
+  s = Start(o);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("signal_free needs"));
+  EXPECT_FALSE(IsTracing());
 }
 
 }  // namespace

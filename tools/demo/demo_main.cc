@@ -11,6 +11,9 @@
 //
 //   demo [--out=PATH] [--seconds=N] [--workers=N] [--period_ms=N]
 //        [--cpu_hz=N]   (CPU samples per CPU-second; 0: none; default 100)
+//        [--cpu-event=NAME]  (sample a perf event by name: page-faults,
+//                             cycles:u, ...; see docs/CPU_SAMPLES.md)
+//        [--cpu-ring]   (signal-free: perf rings instead of SIGPROF)
 //
 // With the flight recorder (docs/FLIGHT_RECORDER.md) instead of a trace to
 // --out:
@@ -29,6 +32,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
@@ -58,7 +62,9 @@ struct Flags {
   int seconds = 3;
   int workers = 4;
   int period_ms = 250;
-  int cpu_hz = 100;  // 0: no CPU samples
+  int cpu_hz = 100;       // 0: no CPU samples
+  std::string cpu_event;  // a perf event by name ("": the default)
+  bool cpu_ring = false;  // signal-free sampling
   bool flight_recorder = false;
   std::string snapshot;
   std::string ring_file;
@@ -80,6 +86,10 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     };
     if (absl::ConsumePrefix(&a, "--out=")) {
       f->out = std::string(a);
+    } else if (absl::ConsumePrefix(&a, "--cpu-event=")) {
+      f->cpu_event = std::string(a);
+    } else if (a == "--cpu-ring") {
+      f->cpu_ring = true;
     } else if (a == "--flight-recorder") {
       f->flight_recorder = true;
     } else if (absl::ConsumePrefix(&a, "--snapshot=")) {
@@ -109,6 +119,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       std::printf(
           "usage: demo [--out=PATH] [--seconds=N] [--workers=N] "
           "[--period_ms=N] [--cpu_hz=N]\n"
+          "            [--cpu-event=NAME] [--cpu-ring]\n"
           "            [--flight-recorder] [--snapshot=PATH] "
           "[--ring-file=PATH]\n"
           "            [--crash=segv|abort|stack-overflow|terminate] "
@@ -313,6 +324,15 @@ bool ReadBack(const std::string& path) {
   return true;
 }
 
+gentrace::CpuProfileOptions CpuOptions(const Flags& flags) {
+  gentrace::CpuProfileOptions cpu;
+  cpu.enabled = flags.cpu_hz > 0;
+  cpu.hz = std::max(flags.cpu_hz, 1);
+  cpu.event_name = flags.cpu_event;
+  cpu.signal_free = flags.cpu_ring;
+  return cpu;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -323,8 +343,7 @@ int main(int argc, char** argv) {
   gentrace::FlightRecorderOptions fro;
   fro.ring_file = flags.ring_file;
   fro.generation_period = absl::Milliseconds(flags.period_ms);
-  fro.cpu.enabled = flags.cpu_hz > 0;
-  fro.cpu.hz = flags.cpu_hz;
+  fro.cpu = CpuOptions(flags);
   gentrace::FlightRecorder recorder(fro);
   if (flags.flight_recorder) {
     if (!flags.crash.empty()) {
@@ -350,8 +369,7 @@ int main(int argc, char** argv) {
     gentrace::Options options;
     options.path = flags.out;
     options.generation_period = absl::Milliseconds(flags.period_ms);
-    options.cpu.enabled = flags.cpu_hz > 0;
-    options.cpu.hz = flags.cpu_hz;
+    options.cpu = CpuOptions(flags);
     if (absl::Status s = gentrace::Start(options); !s.ok()) {
       std::fprintf(stderr, "demo: cannot start tracing: %s\n",
                    std::string(s.message()).c_str());

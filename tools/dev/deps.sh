@@ -17,6 +17,7 @@ debs=(
   libabsl-dev
   libzstd-dev
   zlib1g-dev        # gentrace pprof's gzip
+  libpfm4-dev       # perf event names as `perf list` spells them (cpusample)
   zstd
   protobuf-compiler # protoc: the gentrace perfetto tests decode with it
   libgtest-dev

@@ -187,7 +187,12 @@ std::string ToJson(const StatsReport& r, const absl::Status& error) {
   AppendFunctionsJson(c.top_flat, &out);
   out += ", \"top_cumulative\": ";
   AppendFunctionsJson(c.top_cumulative, &out);
-  out += "}}\n";
+  out += "}, \"cpu_samples_by_event\": {";
+  for (size_t i = 0; i < c.samples_by_event.size(); ++i) {
+    absl::StrAppend(&out, i ? ", " : "", Json(c.samples_by_event[i].first),
+                    ": ", c.samples_by_event[i].second);
+  }
+  absl::StrAppend(&out, "}, \"cpu_samples_lost\": ", c.samples_lost, "}\n");
   return out;
 }
 

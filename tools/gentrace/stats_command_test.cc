@@ -262,7 +262,9 @@ TEST(StatsCommandTest, HandBuiltTraceJson) {
       "{\"function\": \"main.work\", \"samples\": 1}], "
       "\"top_cumulative\": [{\"function\": \"main.main\", \"samples\": 3}, "
       "{\"function\": \"main.work\", \"samples\": 3}, "
-      "{\"function\": \"main.leaf\", \"samples\": 2}]}}\n";
+      "{\"function\": \"main.leaf\", \"samples\": 2}]}, "
+      "\"cpu_samples_by_event\": {\"thread-timer\": 3}, "
+      "\"cpu_samples_lost\": 2}\n";
   absl::StrReplaceAll({{"LARGEST", absl::StrCat(LargestGeneration(path))}},
                       &want);
   EXPECT_EQ(r.stdout_data, want);
@@ -351,7 +353,7 @@ TEST(StatsCommandTest, Top) {
       r.stdout_data,
       "\"top_flat\": [{\"function\": \"main.leaf\", \"samples\": 2}], "
       "\"top_cumulative\": [{\"function\": \"main.main\", \"samples\": "
-      "3}]}}\n"))
+      "3}]}, "))
       << r.stdout_data;
   r = RunGentrace({"stats", "--top=many", path});
   EXPECT_EQ(r.exit_code, 2);

@@ -25,6 +25,8 @@ absl::string_view SourceName(uint64_t source) {
       return "process-timer";
     case format::kSamplerPerfEvent:
       return "perf-event";
+    case format::kSamplerPerfRing:
+      return "perf-ring";
   }
   return "unknown";
 }
@@ -169,6 +171,15 @@ void TraceStats::NewGeneration(const reader::Generation& gen) {
     cpu.hz = s.hz;
     cpu.period = s.period;
     cpu.event = s.event;
+    const std::string event = s.event.empty() ? name : s.event;
+    auto it =
+        std::find_if(cpu.samples_by_event.begin(), cpu.samples_by_event.end(),
+                     [&](const auto& e) { return e.first == event; });
+    if (it == cpu.samples_by_event.end()) {
+      cpu.samples_by_event.emplace_back(event, s.samples_taken);
+    } else {
+      it->second += s.samples_taken;
+    }
   }
 }
 

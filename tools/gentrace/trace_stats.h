@@ -96,6 +96,9 @@ struct CpuStats {
   uint64_t hz = 0;                   // the last generation's
   uint64_t period = 0;
   std::string event;
+  // Samples recorded by event (the perf event's name, else the source's:
+  // "thread-timer", ...), in order of appearance.
+  std::vector<std::pair<std::string, uint64_t>> samples_by_event;
   std::vector<FunctionSamples> top_flat;        // leaf function
   std::vector<FunctionSamples> top_cumulative;  // anywhere on the stack
 };

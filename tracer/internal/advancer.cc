@@ -152,7 +152,7 @@ void Advancer::Advance(bool stop) {
   const uint64_t t_flushed = MonotonicNanos();
   // 6. CPU samples of `gen` (tracecpu.h C3: before the stack table).
   CpuGenerationInfo cpu;
-  if (cpu_on_) cpu = parts_.cpu->FinishGeneration(gen);
+  if (cpu_on_) cpu = parts_.cpu->FinishGeneration(gen, sw.next_start, stop);
   WriteInfoBatch(gen, sw.end, cpu_on_ ? &cpu : nullptr);  // 7
   parts_.tables->WriteAndReset(gen);                      // 8, 9
   // 10. I3: the writer may now finish `gen`; wait until it has, so at most

@@ -185,7 +185,9 @@ std::string CpuText(const CpuProfileOptions& c) {
                       ", event ", static_cast<int>(c.event), ", period ",
                       c.period, ", sample_unknown_threads ",
                       c.sample_unknown_threads, ", buffer_bytes ",
-                      c.buffer_bytes, "}");
+                      c.buffer_bytes, ", event_name '", c.event_name,
+                      "', signal_free ", c.signal_free, ", ring_pages ",
+                      c.ring_pages, "}");
 }
 
 bool SameCpu(const CpuProfileOptions& a, const CpuProfileOptions& b) {
@@ -193,7 +195,8 @@ bool SameCpu(const CpuProfileOptions& a, const CpuProfileOptions& b) {
   return a.source == b.source && a.hz == b.hz && a.event == b.event &&
          a.period == b.period &&
          a.sample_unknown_threads == b.sample_unknown_threads &&
-         a.buffer_bytes == b.buffer_bytes;
+         a.buffer_bytes == b.buffer_bytes && a.event_name == b.event_name &&
+         a.signal_free == b.signal_free && a.ring_pages == b.ring_pages;
 }
 
 bool SameStacks(const StackOptions& a, const StackOptions& b) {
@@ -520,6 +523,7 @@ Stats Runtime::GetStats() {
   s.buffers_allocated = writer_.buffers_allocated();
   s.cpu_samples = cpu_.samples();
   s.cpu_samples_lost = cpu_.lost();
+  s.cpu_samples_clamped = cpu_.clamped();
   s.cpu_source = cpu_.source_description();
   return s;
 }

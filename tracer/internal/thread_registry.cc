@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/sys.h"
 #include "cpusample/fp_unwind.h"
+#include "cpusample/ring_sampler.h"
 #include "cpusample/sampler.h"
 #include "tracer/internal/runtime.h"
 #include "tracer/internal/trace_locker.h"
@@ -145,10 +146,16 @@ void ThreadRegistry::SetUpAltStack(ThreadState* ts) {
 }
 
 void ThreadRegistry::AttachSampler() {
-  // Per-thread CPU timers and counters are armed for traced threads.
-  if (sample_threads_.load(std::memory_order_relaxed) &&
-      !cpusample::Sampler::IsCurrentThreadAttached()) {
-    (void)cpusample::Sampler::AttachCurrentThread();  // else: the itimer
+  // Per-thread CPU timers and counters are armed for traced threads; in
+  // signal-free mode (no-op otherwise) each gets its perf ring.
+  if (sample_threads_.load(std::memory_order_relaxed)) {
+    if (!cpusample::Sampler::IsCurrentThreadAttached()) {
+      (void)cpusample::Sampler::AttachCurrentThread();  // else: the itimer
+    }
+    if (cpusample::RingSampler::running() &&
+        !cpusample::RingSampler::IsCurrentThreadAttached()) {
+      (void)cpusample::RingSampler::AttachCurrentThread();  // else: counted
+    }
   }
 }
 
@@ -168,6 +175,7 @@ void ThreadRegistry::SetThreadName(absl::string_view name) {
 
 void ThreadRegistry::ThreadExit(ThreadState* ts) {
   cpusample::Sampler::DetachCurrentThread();
+  cpusample::RingSampler::DetachCurrentThread();
   {
     TraceLocker tl(ts, TraceLocker::kKeepSession);
     if (tl.ok() && ts->created) {

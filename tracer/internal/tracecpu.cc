@@ -1,15 +1,19 @@
 // CPU-profile samples in the trace; see tracecpu.h for the invariants.
 #include "tracer/internal/tracecpu.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "base/sys.h"
+#include "cpusample/perf_event_spec.h"
+#include "cpusample/ring_sampler.h"
 #include "format/gentrace_batch.h"
 #include "format/spec.h"
 #include "tracer/internal/clock.h"
@@ -53,24 +57,6 @@ cpusample::PerfEvent ToEvent(CpuProfileOptions::Event e) {
   return cpusample::PerfEvent::kCpuClock;
 }
 
-const char* EventName(cpusample::PerfEvent e) {
-  switch (e) {
-    case cpusample::PerfEvent::kCpuClock:
-      return "cpu-clock";
-    case cpusample::PerfEvent::kTaskClock:
-      return "task-clock";
-    case cpusample::PerfEvent::kCycles:
-      return "cycles";
-    case cpusample::PerfEvent::kInstructions:
-      return "instructions";
-    case cpusample::PerfEvent::kCacheMisses:
-      return "cache-misses";
-    case cpusample::PerfEvent::kBranchMisses:
-      return "branch-misses";
-  }
-  return "?";
-}
-
 }  // namespace
 
 void SetCpuSampleHooksForTesting(const CpuSampleHooksForTesting* hooks) {
@@ -98,16 +84,40 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   }
   total_taken_.store(0);
   total_lost_.store(0);
+  total_clamped_.store(0);
+  signal_free_ = options.signal_free;
+  if (signal_free_) {
+    if (absl::Status s = StartSignalFree(options); !s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat("CPU profiling: ", s.message()));
+    }
+  } else if (absl::Status s = StartSignals(options); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("CPU profiling: ", s.message()));
+  }
+  running_ = true;
+  accepting_threads_.store(true);
+  reader_stop_ = false;
+  reader_ = std::thread([this] { ReaderLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status CpuProfiler::StartSignals(const CpuProfileOptions& options) {
   cpusample::SamplerOptions so;
   so.source = ToSource(options.source);
   so.hz = options.hz;
   so.period = options.period;
   so.event = ToEvent(options.event);
   so.sample_unattached_threads = options.sample_unknown_threads;
+  if (!options.event_name.empty()) {
+    absl::StatusOr<cpusample::PerfEventSpec> spec =
+        cpusample::ResolvePerfEvent(options.event_name);
+    if (!spec.ok()) return spec.status();
+    so.named_event = *spec;
+  }
   if (absl::Status s =
           cpusample::Sampler::Start(so, &CpuProfiler::OnSample, this);
       !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("CPU profiling: ", s.message()));
+    return s;
   }
   switch (cpusample::Sampler::active_source()) {
     case cpusample::Source::kThreadTimer:
@@ -123,26 +133,94 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
       source_ = format::kSamplerNone;
   }
   event_name_ = source_ == format::kSamplerPerfEvent
-                    ? EventName(cpusample::Sampler::active_event())
+                    ? cpusample::Sampler::active_event_name()
                     : "";
   hz_ = static_cast<uint64_t>(cpusample::Sampler::effective_hz());
   period_ = cpusample::Sampler::effective_period();
-  running_ = true;
-  accepting_threads_.store(true);
-  reader_stop_ = false;
-  reader_ = std::thread([this] { ReaderLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status CpuProfiler::StartSignalFree(const CpuProfileOptions& options) {
+  if (options.source != CpuProfileOptions::Source::kAuto &&
+      options.source != CpuProfileOptions::Source::kPerfEvent) {
+    return absl::InvalidArgumentError(
+        "signal_free needs source kPerfEvent or kAuto (it uses perf "
+        "counters)");
+  }
+  if (options.hz < 1 || options.hz > 100000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hz must be in [1, 100000], got ", options.hz));
+  }
+  cpusample::PerfRingEvent ev;
+  if (options.event_name.empty()) {
+    ev.spec = cpusample::SpecOf(ToEvent(options.event));
+  } else {
+    absl::StatusOr<cpusample::PerfEventSpec> spec =
+        cpusample::ResolvePerfEvent(options.event_name);
+    if (!spec.ok()) return spec.status();
+    ev.spec = *spec;
+  }
+  if (options.period != 0) {
+    ev.period = options.period;
+  } else if (ev.spec.clock) {
+    ev.period = 1000000000 / static_cast<uint64_t>(options.hz);
+  } else {
+    ev.freq = static_cast<uint64_t>(options.hz);
+  }
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("signal-free sampling: eventfd: ",
+                                            base::ErrnoText(errno)));
+  }
+  cpusample::RingSamplerOptions ro;
+  ro.events.push_back(ev);
+  ro.ring.data_pages = options.ring_pages;
+  ro.ring.max_callchain = cpusample::kMaxFrames;
+  ro.ring.clock = CLOCK_MONOTONIC;
+  // A session that ended without its final drain (tracing failed) may
+  // have left the rings open.
+  cpusample::RingSampler::Stop();
+  if (absl::Status s = cpusample::RingSampler::Start(ro); !s.ok()) {
+    close(wake_fd_);
+    wake_fd_ = -1;
+    return s;
+  }
+  {
+    std::lock_guard<std::mutex> l(ring_mu_);
+    gen_start_ = 0;
+    pending_.clear();
+    ring_lost_[0] = ring_lost_[1] = 0;
+  }
+  source_ = format::kSamplerPerfRing;
+  event_name_ = ev.spec.name;
+  hz_ = ev.period == 0 || ev.spec.clock ? static_cast<uint64_t>(options.hz) : 0;
+  period_ = ev.period;
   return absl::OkStatus();
 }
 
 void CpuProfiler::Stop() {
   if (!running_) return;
-  cpusample::Sampler::Stop();  // no callback runs after this
+  if (signal_free_) {
+    // No sample after this; the rings keep theirs for the final
+    // FinishGeneration, which closes them.
+    cpusample::RingSampler::DisableAll();
+  } else {
+    cpusample::Sampler::Stop();  // no callback runs after this
+  }
   {
     std::lock_guard<std::mutex> l(reader_mu_);
     reader_stop_ = true;
   }
   reader_cv_.notify_all();
+  if (wake_fd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof(one));
+  }
   reader_.join();
+  if (wake_fd_ >= 0) {
+    close(wake_fd_);
+    wake_fd_ = -1;
+  }
   accepting_threads_.store(false);
   running_ = false;
 }
@@ -161,6 +239,9 @@ void CpuProfiler::NoteInternalThread(const char* name) {
 
 std::string CpuProfiler::source_description() const {
   if (source_ == format::kSamplerNone) return "";
+  if (source_ == format::kSamplerPerfRing) {
+    return cpusample::RingSampler::description();
+  }
   return cpusample::Sampler::selection_report();
 }
 
@@ -225,6 +306,10 @@ void CpuProfiler::ReaderLoop() {
   // C6: the reader takes its own samples. It makes no system call that
   // SIGPROF could cut short (condition variable waits restart).
   NoteInternalThread("gentrace CPU reader");
+  if (signal_free_) {
+    RingReaderLoop();
+    return;
+  }
   std::unique_lock<std::mutex> l(reader_mu_);
   while (!reader_cv_.wait_for(l, std::chrono::milliseconds(100),
                               [this] { return reader_stop_; })) {
@@ -235,6 +320,38 @@ void CpuProfiler::ReaderLoop() {
     reader_seq_.store(reader_seq_.load(std::memory_order_relaxed) + 1,
                       std::memory_order_release);
     l.lock();
+  }
+}
+
+void CpuProfiler::RingReaderLoop() {
+  // Every 100 ms, or as soon as a ring is a quarter full (its fd polls
+  // readable at the watermark), or when Stop writes wake_fd_.
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.clear();
+    fds.push_back({wake_fd_, POLLIN, 0});
+    for (int fd : cpusample::RingSampler::PollFds()) {
+      fds.push_back({fd, POLLIN, 0});
+    }
+    const int n = poll(fds.data(), fds.size(), 100);
+    {
+      std::lock_guard<std::mutex> l(reader_mu_);
+      if (reader_stop_) return;
+    }
+    {
+      // C7: the limit first, then the generation.
+      std::lock_guard<std::mutex> rl(ring_mu_);
+      const uint64_t limit = OrderedNow();
+      const uint64_t gen = trace_->gen_seq_cst();
+      if (gen != 0) DrainRings(gen, limit, /*last=*/false);
+    }
+    // A ring whose thread has exited polls as hung up until it is
+    // retired: do not spin on it.
+    bool hup = false;
+    for (size_t i = 1; n > 0 && i < fds.size(); ++i) {
+      hup |= (fds[i].revents & (POLLHUP | POLLERR)) != 0;
+    }
+    if (hup) usleep(2000);
   }
 }
 
@@ -249,22 +366,77 @@ void CpuProfiler::Drain(uint64_t gen) {
     const uint64_t weight = std::max<uint64_t>(r.weight, 1);
     const uint64_t copies = std::min(weight, kMaxCopiesPerSample);
     excess_[gen & 1] += weight - copies;
-    for (uint64_t c = 0; c < copies; ++c) {
-      TraceBuf*& b = cpu_buf_[gen & 1];
-      if (b == nullptr || b->available() < kMaxEventBytes) {
-        if (b != nullptr) host_->FlushSampleBuf(b);
-        b = host_->NewSampleBuf(gen);
-        b->Byte(format::kEvCPUSamples);
-      }
-      b->Byte(format::kEvCPUSample);
-      b->Varint(r.timestamp);
-      b->Varint(r.tid);
-      b->Varint(r.p);
-      b->Varint(r.g);
-      b->Varint(stack);
-      ++taken_[gen & 1];
-    }
+    WriteSample(gen, r.timestamp, r.tid, r.p, r.g, stack, copies);
   });
+}
+
+void CpuProfiler::WriteSample(uint64_t gen, uint64_t time, uint64_t tid,
+                              uint64_t p, uint64_t g, uint64_t stack,
+                              uint64_t copies) {
+  for (uint64_t c = 0; c < copies; ++c) {
+    TraceBuf*& b = cpu_buf_[gen & 1];
+    if (b == nullptr || b->available() < kMaxEventBytes) {
+      if (b != nullptr) host_->FlushSampleBuf(b);
+      b = host_->NewSampleBuf(gen);
+      b->Byte(format::kEvCPUSamples);
+    }
+    b->Byte(format::kEvCPUSample);
+    b->Varint(time);
+    b->Varint(tid);
+    b->Varint(p);
+    b->Varint(g);
+    b->Varint(stack);
+    ++taken_[gen & 1];
+  }
+}
+
+void CpuProfiler::DrainRings(uint64_t gen, uint64_t limit, bool last) {
+  // CLOCK_MONOTONIC ns to ticks. With the monotonic clock that is exact;
+  // with the TSC, each time is carried back from a (ticks, ns) pair read
+  // now, at the measured frequency (samples are at most a drain interval
+  // old, so the error is that interval times the frequency's error).
+  const uint64_t ticks0 = OrderedNow();
+  const uint64_t ns_now = MonotonicNanos();
+  const uint64_t ticks1 = OrderedNow();
+  const uint64_t ticks_now = ticks0 + (ticks1 - ticks0) / 2;
+  auto to_ticks = [&](uint64_t ns) -> uint64_t {
+    if (g_clock.source == ClockSource::kMonotonic) return ns >> g_clock.shift;
+    if (ns >= ns_now) return ticks_now;
+    const unsigned __int128 back = static_cast<unsigned __int128>(ns_now - ns) *
+                                   g_clock.ticks_per_second / 1000000000u;
+    return back >= ticks_now ? 0 : ticks_now - static_cast<uint64_t>(back);
+  };
+  auto file = [&](uint64_t time, uint64_t tid, const uintptr_t* pcs, size_t n) {
+    if (time > limit) {
+      pending_.push_back({time, tid, std::vector<uintptr_t>(pcs, pcs + n)});
+      return;
+    }
+    if (time < gen_start_) {  // C7: its generation had ended; keep it
+      time = gen_start_;
+      total_clamped_.fetch_add(1, std::memory_order_relaxed);
+    }
+    const uint64_t stack = host_->PutSampleStack(gen, pcs, static_cast<int>(n));
+    WriteSample(gen, time, tid, format::kNoProc, 0, stack, 1);
+  };
+  // Pending samples first (they are older than any still in a ring).
+  std::vector<PendingSample> pending;
+  pending.swap(pending_);
+  for (const PendingSample& p : pending) {
+    file(p.time, p.tid, p.pcs.data(), p.pcs.size());
+  }
+  const cpusample::PerfRingDrainStats d = cpusample::RingSampler::Drain(
+      [&](const cpusample::PerfRingSample& s) {
+        uintptr_t pcs[cpusample::kMaxFrames];
+        size_t n = 0;
+        for (size_t i = 0; i < s.callchain_size && n < cpusample::kMaxFrames;
+             ++i) {
+          pcs[n++] = static_cast<uintptr_t>(s.callchain[i]);
+        }
+        if (n == 0) pcs[n++] = static_cast<uintptr_t>(s.ip);
+        file(to_ticks(s.time), static_cast<uint64_t>(s.tid), pcs, n);
+      },
+      last);
+  ring_lost_[gen & 1] += d.lost;
 }
 
 void CpuProfiler::FlushCpuBuf(uint64_t gen) {
@@ -275,22 +447,42 @@ void CpuProfiler::FlushCpuBuf(uint64_t gen) {
   }
 }
 
-CpuGenerationInfo CpuProfiler::FinishGeneration(uint64_t gen) {
-  // C1, C2: wait until nothing can write into or drain buffer gen%2. The
-  // traced threads' seqlocks were waited on by the advancer already.
-  while (in_flight_.load(std::memory_order_acquire) != 0 ||
-         (reader_seq_.load(std::memory_order_acquire) & 1) != 0) {
-    sched_yield();
+CpuGenerationInfo CpuProfiler::FinishGeneration(uint64_t gen,
+                                                uint64_t next_start,
+                                                bool last) {
+  uint64_t ring_lost = 0;
+  if (signal_free_) {
+    // C7: every ring's samples up to the switch, under ring_mu_.
+    std::lock_guard<std::mutex> rl(ring_mu_);
+    DrainRings(gen, next_start, last);
+    FlushCpuBuf(gen);  // C3
+    ring_lost = ring_lost_[gen & 1];
+    ring_lost_[gen & 1] = 0;
+    gen_start_ = next_start;
+    if (last) {
+      // The final generation: nothing can be taken any more (Stop
+      // disabled the counters); what is left pending is past the end.
+      ring_lost += pending_.size();
+      pending_.clear();
+      cpusample::RingSampler::Stop();
+    }
+  } else {
+    // C1, C2: wait until nothing can write into or drain buffer gen%2.
+    // The traced threads' seqlocks were waited on by the advancer already.
+    while (in_flight_.load(std::memory_order_acquire) != 0 ||
+           (reader_seq_.load(std::memory_order_acquire) & 1) != 0) {
+      sched_yield();
+    }
+    Drain(gen);        // C3: the old generation's profile buffer,
+    FlushCpuBuf(gen);  // then the CPU-sample trace buffers.
   }
-  Drain(gen);        // C3: the old generation's profile buffer,
-  FlushCpuBuf(gen);  // then the CPU-sample trace buffers.
   CpuGenerationInfo info;
   info.source = source_;
   info.hz = hz_;
   info.period = period_;
   info.event = event_name_;
   info.taken = taken_[gen & 1];
-  info.lost = excess_[gen & 1] +
+  info.lost = ring_lost + excess_[gen & 1] +
               dropped_[gen & 1].exchange(0, std::memory_order_acq_rel);
   taken_[gen & 1] = excess_[gen & 1] = 0;
   total_taken_.fetch_add(info.taken);

@@ -45,6 +45,24 @@
 //      NoteInternalThread) and their system calls cope with EINTR. Thread
 //      timers and perf counters signal their own thread, which is running
 //      when they expire. docs/CPU_SAMPLES.md lists what remains.
+//  C7. Signal-free mode (CpuProfileOptions::signal_free): no handler runs;
+//      each traced thread's perf counter writes samples into its own perf
+//      mmap ring, stamped with CLOCK_MONOTONIC, which Drain converts to
+//      ticks. A sample is filed by its time: the reader thread, holding
+//      ring_mu_, takes `limit` = now and then reads the generation g; it
+//      writes into g the samples with time <= limit (g cannot have ended
+//      before `limit`: its end is taken after the switch, which came after
+//      the read) and keeps later ones pending. FinishGeneration(gen,
+//      next_start), under ring_mu_, drains every ring and writes into gen
+//      the samples with time <= next_start, keeping later ones pending for
+//      gen+1. A sample older than the start of the generation it is
+//      written into (its own had ended before it was drained: a ring read
+//      late) is written at that start and counted (Stats::
+//      cpu_samples_clamped); none is dropped. Losses are the rings' LOST
+//      records, counted in the generation being drained when they are
+//      read, and, when a ring is closed (its thread exited, or the trace
+//      ended), the kernel's per-event count of lost samples that no LOST
+//      record reported (Linux 6.0+), counted in that generation (C4).
 #ifndef GENTRACE_TRACER_INTERNAL_TRACECPU_H_
 #define GENTRACE_TRACER_INTERNAL_TRACECPU_H_
 
@@ -154,9 +172,12 @@ class CpuProfiler {
   bool running() const { return running_; }
 
   // The advancer's part for generation `gen`, after the switch to gen+1
-  // (C1, C3): waits out writers of gen, drains profile buffer gen%2 into
-  // CPUSample events, flushes them. Returns the generation's figures.
-  CpuGenerationInfo FinishGeneration(uint64_t gen);
+  // at `next_start` (C1, C3, C7): waits out writers of gen, drains profile
+  // buffer gen%2 (signal-free: the threads' rings) into CPUSample events,
+  // flushes them. `last`: the trace's final generation (after Stop).
+  // Returns the generation's figures.
+  CpuGenerationInfo FinishGeneration(uint64_t gen, uint64_t next_start,
+                                     bool last);
 
   // Writes gentrace's records for `info`: the sampler record, then one
   // thread record per gentrace thread (C6: tid, no P, goroutine 0, name).
@@ -170,6 +191,7 @@ class CpuProfiler {
   // Totals since Start.
   uint64_t samples() const { return total_taken_.load(); }
   uint64_t lost() const { return total_lost_.load(); }
+  uint64_t clamped() const { return total_clamped_.load(); }
   std::string source_description() const;
 
   // The SIGPROF callback (async-signal-safe).
@@ -177,10 +199,20 @@ class CpuProfiler {
 
  private:
   void ReaderLoop();
+  void RingReaderLoop();  // signal-free mode (C7)
   // Drains profile buffer gen%2 into the CPU-sample trace buffer of gen.
   // Caller holds the right to (reader seq odd, or the advancer after C1).
   void Drain(uint64_t gen);
   void FlushCpuBuf(uint64_t gen);
+  // Writes `copies` CPUSample events of gen (reader or advancer, C2/C7).
+  void WriteSample(uint64_t gen, uint64_t time, uint64_t tid, uint64_t p,
+                   uint64_t g, uint64_t stack, uint64_t copies);
+  absl::Status StartSignals(const CpuProfileOptions& options);
+  absl::Status StartSignalFree(const CpuProfileOptions& options);
+  // C7: drains every thread's ring, writing into gen the samples with time
+  // <= limit (at least gen's start) and keeping the rest pending; `last`
+  // closes the rings too. ring_mu_ held.
+  void DrainRings(uint64_t gen, uint64_t limit, bool last);
 
   const TraceState* const trace_;
   CpuSampleHost* const host_;
@@ -206,6 +238,20 @@ class CpuProfiler {
   std::string event_name_;
   uint64_t hz_ = 0;  // as Start found them
   uint64_t period_ = 0;
+
+  // Signal-free mode (C7).
+  bool signal_free_ = false;
+  int wake_fd_ = -1;        // eventfd: Stop wakes the ring reader
+  std::mutex ring_mu_;      // the reader's and the advancer's drains
+  uint64_t gen_start_ = 0;  // start of the current generation (ticks)
+  struct PendingSample {
+    uint64_t time;
+    uint64_t tid;
+    std::vector<uintptr_t> pcs;
+  };
+  std::vector<PendingSample> pending_;  // drained, not yet due
+  uint64_t ring_lost_[2] = {0, 0};      // LOST records, by parity
+  std::atomic<uint64_t> total_clamped_{0};
 
   std::thread reader_;
   std::mutex reader_mu_;
