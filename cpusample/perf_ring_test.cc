@@ -1,6 +1,5 @@
 #include "cpusample/perf_ring.h"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -17,6 +16,7 @@
 #include "absl/debugging/symbolize.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "cpusample/fault_workload.h"
 #include "gtest/gtest.h"
 
 namespace gentrace::cpusample {
@@ -39,17 +39,9 @@ std::string Symbol(uint64_t pc) {
   return buf;
 }
 
-// Maps `pages` fresh anonymous pages (no huge pages: one fault a page) and
-// writes one byte to each: exactly `pages` page faults in this function.
-__attribute__((noinline)) void TouchFreshPages(size_t pages) {
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  void* mem = mmap(nullptr, pages * page, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(mem, MAP_FAILED);
-  madvise(mem, pages * page, MADV_NOHUGEPAGE);
-  volatile unsigned char* p = static_cast<volatile unsigned char*>(mem);
-  for (size_t i = 0; i < pages; ++i) p[i * page] = 1;
-  munmap(mem, pages * page);
+// Page faults inside a function of known name (fault_workload.h).
+void TouchFreshPages(size_t pages) {
+  ASSERT_TRUE(cpusample::testing::TouchFreshPages(pages));
 }
 
 uint64_t ThreadCpuNs() {

@@ -24,6 +24,7 @@ namespace gentrace::internal {
 namespace {
 
 std::atomic<const CpuSampleHooksForTesting*> g_hooks{nullptr};
+std::atomic<bool> g_ring_reader_paused{false};
 
 cpusample::Source ToSource(CpuProfileOptions::Source s) {
   switch (s) {
@@ -58,6 +59,10 @@ cpusample::PerfEvent ToEvent(CpuProfileOptions::Event e) {
 }
 
 }  // namespace
+
+void PauseRingReaderForTesting(bool paused) {
+  g_ring_reader_paused.store(paused, std::memory_order_release);
+}
 
 void SetCpuSampleHooksForTesting(const CpuSampleHooksForTesting* hooks) {
   g_hooks.store(hooks, std::memory_order_release);
@@ -188,6 +193,7 @@ absl::Status CpuProfiler::StartSignalFree(const CpuProfileOptions& options) {
   {
     std::lock_guard<std::mutex> l(ring_mu_);
     gen_start_ = 0;
+    started_gen_ = 0;
     pending_.clear();
     ring_lost_[0] = ring_lost_[1] = 0;
   }
@@ -338,12 +344,21 @@ void CpuProfiler::RingReaderLoop() {
       std::lock_guard<std::mutex> l(reader_mu_);
       if (reader_stop_) return;
     }
-    {
+    // Tracing may not have begun: the sampler starts before the clock is
+    // initialized and the first generation published (Runtime::
+    // StartTrace). A generation seen once means both are done.
+    if (trace_->gen_seq_cst() != 0 &&
+        !g_ring_reader_paused.load(std::memory_order_acquire)) {
       // C7: the limit first, then the generation.
       std::lock_guard<std::mutex> rl(ring_mu_);
       const uint64_t limit = OrderedNow();
       const uint64_t gen = trace_->gen_seq_cst();
-      if (gen != 0) DrainRings(gen, limit, /*last=*/false);
+      if (started_gen_ == 0) started_gen_ = gen;  // the first generation
+      // Only once the advancer has finished gen-1 (and so set gen's
+      // start); until then the samples wait in their rings.
+      if (gen != 0 && gen == started_gen_) {
+        DrainRings(gen, limit, /*last=*/false);
+      }
     }
     // A ring whose thread has exited polls as hung up until it is
     // retired: do not spin on it.
@@ -454,11 +469,13 @@ CpuGenerationInfo CpuProfiler::FinishGeneration(uint64_t gen,
   if (signal_free_) {
     // C7: every ring's samples up to the switch, under ring_mu_.
     std::lock_guard<std::mutex> rl(ring_mu_);
+    if (started_gen_ == 0) started_gen_ = gen;  // no reader drain yet
     DrainRings(gen, next_start, last);
     FlushCpuBuf(gen);  // C3
     ring_lost = ring_lost_[gen & 1];
     ring_lost_[gen & 1] = 0;
     gen_start_ = next_start;
+    started_gen_ = gen + 1;
     if (last) {
       // The final generation: nothing can be taken any more (Stop
       // disabled the counters); what is left pending is past the end.

@@ -127,6 +127,9 @@ struct CpuSampleHooksForTesting {
   void (*placed)(uint64_t gen, pid_t tid, uint64_t time,
                  uint64_t weight) = nullptr;
 };
+// Signal-free mode: while paused, the CPU reader thread leaves the rings
+// alone (only generation ends drain them), so a test can overrun a ring.
+void PauseRingReaderForTesting(bool paused);
 // Installs `hooks` (null: none). They must stay valid until replaced.
 void SetCpuSampleHooksForTesting(const CpuSampleHooksForTesting* hooks);
 
@@ -244,6 +247,11 @@ class CpuProfiler {
   int wake_fd_ = -1;        // eventfd: Stop wakes the ring reader
   std::mutex ring_mu_;      // the reader's and the advancer's drains
   uint64_t gen_start_ = 0;  // start of the current generation (ticks)
+  // The generation gen_start_ is the start of (0: none yet). The reader
+  // drains only into it: between a switch and the advancer's
+  // FinishGeneration of the old generation, gen_start_ is still the old
+  // one's.
+  uint64_t started_gen_ = 0;
   struct PendingSample {
     uint64_t time;
     uint64_t tid;
