@@ -91,24 +91,28 @@ void Goroutines::StartHere(TraceLocker& tl, TraceBuf* b, GState* g,
   SetCurrentG(tl.thread(), g);
 }
 
-bool Goroutines::Block(TraceLocker& tl, absl::string_view reason, void* fp) {
+bool Goroutines::Block(TraceLocker& tl, absl::string_view reason, void* fp,
+                       uint64_t at) {
   ThreadState* ts = tl.thread();
   GState* g = ts->cur_g;
   if (g == nullptr) return false;
   const uint64_t reason_id = tables_->StringId(tl, reason);
   const uint64_t stack = tables_->StackId(tl, stacks_.blocking, fp);
   TraceBuf* b = tl.Reserve(2 * kMaxEventBytes);
-  if (!BlockRunning(tl, b, g, reason_id, stack, /*scope=*/true)) return false;
+  if (!BlockRunning(tl, b, g, reason_id, stack, /*scope=*/true, at)) {
+    return false;
+  }
   ts->blocked_g = g;  // cur_g's reference moves here
   return true;
 }
 
 bool Goroutines::BlockRunning(TraceLocker& tl, TraceBuf* b, GState* g,
-                              uint64_t reason_id, uint64_t stack, bool scope) {
+                              uint64_t reason_id, uint64_t stack, bool scope,
+                              uint64_t at) {
   std::lock_guard<SpinLock> gl(g->mu);
   if (g->state != format::kGoRunning) return false;
   EnsureGStatus(tl, b, g);
-  Emit(b, format::kEvGoBlock, reason_id, stack);
+  EmitAt(b, at != 0 ? at : Now(), format::kEvGoBlock, reason_id, stack);
   g->state = format::kGoWaiting;
   g->m = format::kNoThread;
   g->scope_blocked = scope;
@@ -139,7 +143,7 @@ void Goroutines::Unblock(TraceLocker& tl, void* fp) {
   }
 }
 
-bool Goroutines::EnterSyscall(TraceLocker& tl, void* fp) {
+bool Goroutines::EnterSyscall(TraceLocker& tl, void* fp, uint64_t at) {
   ThreadState* ts = tl.thread();
   GState* g = ts->cur_g;
   if (g == nullptr) return false;
@@ -148,7 +152,8 @@ bool Goroutines::EnterSyscall(TraceLocker& tl, void* fp) {
   std::lock_guard<SpinLock> gl(g->mu);
   if (g->state != format::kGoRunning) return false;
   EnsureGStatus(tl, b, g);
-  Emit(b, format::kEvGoSyscallBegin, ++ts->proc_seq, stack);
+  EmitAt(b, at != 0 ? at : Now(), format::kEvGoSyscallBegin, ++ts->proc_seq,
+         stack);
   g->state = format::kGoSyscall;
   ts->proc_state.store(format::kProcSyscall, std::memory_order_relaxed);
   return true;
