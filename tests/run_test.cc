@@ -64,6 +64,7 @@ struct Facts {
   std::vector<Wait> blocks;
   std::vector<Wait> syscalls;
   std::vector<std::vector<std::string>> samples;
+  std::vector<std::vector<std::string>> creations;  // goroutines' start
   std::set<int64_t> threads;
   uint64_t events = 0;
 
@@ -119,6 +120,10 @@ absl::StatusOr<Facts> ReadFacts(const std::string& path) {
     }
     if (ev.kind() != reader::EventKind::kStateTransition) continue;
     const reader::StateTransition st = ev.state_transition();
+    if (st.resource.kind == reader::ResourceKind::kGoroutine &&
+        st.go_from() == reader::GoState::kNotExist) {
+      f.creations.push_back(Funcs(st.stack));
+    }
     if (st.resource.kind != reader::ResourceKind::kGoroutine ||
         st.go_from() != reader::GoState::kRunning) {
       continue;
@@ -170,8 +175,18 @@ TEST(RunTest, UnmodifiedProgramWaitsAndSamplesAreInTheTrace) {
   // Sleeps in the holder and the writer (at least one block each).
   EXPECT_GE(f->Blocks("sleep", "HoldLock"), 6);
   EXPECT_GE(f->Blocks("sleep", "PipeWriter"), 6);
-  // The main thread and the seven it started.
-  EXPECT_GE(f->threads.size(), 8u);
+  // The main thread and the eight it started, each created with its start
+  // routine at the root of its creation stack: the function a raw
+  // pthread_create ran, and for a std::thread the callable (a lambda of
+  // RunAll here).
+  EXPECT_GE(f->threads.size(), 9u);
+  int raw = 0, lambda = 0;
+  for (const std::vector<std::string>& c : f->creations) {
+    raw += !c.empty() && absl::StrContains(c.back(), "RawThreadMain");
+    lambda += !c.empty() && absl::StrContains(c.back(), "RunAll");
+  }
+  EXPECT_EQ(raw, 1);
+  EXPECT_EQ(lambda, 1);
   // CPU samples, symbolized from the program's binary.
   EXPECT_GT(f->Samples("BurnCpu"), 0);
   // The summary counts what the reader counts.

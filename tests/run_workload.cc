@@ -144,13 +144,22 @@ __attribute__((noinline)) uint64_t BurnCpu(int ms) {
   return x;
 }
 
+// Started with pthread_create itself.
+__attribute__((noinline)) void* RawThreadMain(void*) {
+  usleep(1000);
+  return nullptr;
+}
+
 int RunAll() {
   int p[2];
   if (pipe(p) != 0) return 1;
   std::thread holder(HoldLock), contender(ContendLock);
   std::thread consumer(Consume), producer(Produce);
   std::thread reader(PipeReader, p[0]), writer(PipeWriter, p[1]);
-  std::thread burner(BurnCpu, 300);
+  std::thread burner([] { BurnCpu(300); });
+  pthread_t raw;
+  if (pthread_create(&raw, nullptr, RawThreadMain, nullptr) != 0) return 1;
+  pthread_join(raw, nullptr);
   holder.join();
   contender.join();
   producer.join();

@@ -12,14 +12,14 @@
 //    (GENTRACE_RUN_SYSCALL_THRESHOLD_US): read, write, readv, writev as
 //    system calls (GoSyscallBegin/End); socket calls, poll, epoll_wait and
 //    select as blocking on "network".
-//  * pthread_create: the new thread is named in the trace after its start
-//    routine (pthread_setname_np on itself renames it there too).
+//  * pthread_create: the new thread appears in the trace as it starts, its
+//    start routine the root of its creation stack (for a std::thread, the
+//    callable it runs); pthread_setname_np on itself names it there too.
 //  * sigaction and signal for SIGPROF while CPU samples are on: the
 //    program's handler is chained behind the sampler's (the sampler
 //    forwards every SIGPROF that is not its own), instead of replacing it.
 //
 // Every function keeps errno as the real call left it.
-#include <cxxabi.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
@@ -114,19 +114,31 @@ struct StartArgs {
   bool internal;  // created by gentrace itself
 };
 
-std::string StartRoutineName(void* (*fn)(void*)) {
+// The code a new thread runs: its start routine, or for a std::thread
+// (whose start routine is libstdc++'s execute_native_thread_routine, given
+// the thread's std::thread::_State), the _M_run of that state: the
+// program's own code, named after the callable it runs.
+uintptr_t StartPc(void* (*fn)(void*), void* arg) {
   Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(fn), &info) == 0 ||
-      info.dli_sname == nullptr) {
-    return "";
+  if (dladdr(reinterpret_cast<void*>(fn), &info) == 0) {
+    return reinterpret_cast<uintptr_t>(fn);
   }
-  int status = 0;
-  char* demangled =
-      abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
-  std::string name =
-      status == 0 && demangled != nullptr ? demangled : info.dli_sname;
-  free(demangled);
-  return name;
+  const bool libstdcxx = info.dli_fname != nullptr &&
+                         strstr(info.dli_fname, "libstdc++") != nullptr;
+  const bool std_thread =
+      libstdcxx &&
+      (info.dli_sname == nullptr ||
+       strcmp(info.dli_sname, "execute_native_thread_routine") == 0);
+  if (std_thread && arg != nullptr) {
+    // Itanium C++ ABI: the vtable's slots 0 and 1 are _State's destructors,
+    // slot 2 its one virtual function, _M_run.
+    void* const* vtable = *static_cast<void* const* const*>(arg);
+    Dl_info run;
+    if (vtable != nullptr && dladdr(vtable[2], &run) != 0) {
+      return reinterpret_cast<uintptr_t>(vtable[2]);
+    }
+  }
+  return reinterpret_cast<uintptr_t>(fn);
 }
 
 void* Trampoline(void* p) {
@@ -135,12 +147,15 @@ void* Trampoline(void* p) {
   if (a.internal) {
     t_shim.internal = true;
   } else if (Traceable()) {
+    // The thread appears in the trace now (its G created, with the start
+    // routine in the creation stack), not at its first wait.
     InTracer in;
-    const std::string name = StartRoutineName(a.fn);
-    if (!name.empty()) {
-      internal::Runtime::Get().threads().SetThreadName(name);
-    } else {
-      (void)internal::Runtime::Get().threads().CurrentThread();
+    internal::ThreadState* ts =
+        internal::Runtime::Get().threads().CurrentThread();
+    if (ts != nullptr) {
+      ts->start_pc = StartPc(a.fn, a.arg);
+      internal::TraceLocker tl(ts);
+      if (tl.ok()) (void)tl.Reserve(internal::kMaxEventBytes);
     }
   }
   return a.fn(a.arg);

@@ -38,8 +38,13 @@ void Goroutines::WriteThreadStatus(TraceLocker& tl, TraceBuf* b) {
       std::lock_guard<std::mutex> nl(ts->name_mu);
       name = ts->name.empty() ? absl::StrCat("thread ", ts->tid) : ts->name;
     }
-    const uintptr_t synthetic = SyntheticFramePc(name);
-    const uint64_t new_stack = tables_->PutStack(gen, &synthetic, 1, true);
+    // The frame named after the thread, then (as a return address, the
+    // form every frame after the first has) its start routine, if known:
+    // Go names a goroutine after the root frame, as it names its own after
+    // their start function.
+    const uintptr_t frames[2] = {SyntheticFramePc(name), ts->start_pc + 1};
+    const uint64_t new_stack =
+        tables_->PutStack(gen, frames, ts->start_pc != 0 ? 2 : 1, true);
     std::lock_guard<SpinLock> gl(g.mu);
     Emit(b, format::kEvGoCreate, g.id, new_stack, 0);
     g.traced_gen[gen & 1] = gen;
