@@ -6,6 +6,7 @@
 // what the program itself counted.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -363,6 +364,22 @@ TEST(RunTest, FlightRecorderWritesTheLastGenerationsAtExit) {
   absl::StatusOr<Facts> f = ReadFacts(trace);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_GT(f->events, 0u);
+}
+
+// A program that dies of SIGSEGV: the flight recorder's crash dump is the
+// trace, with the waits of the work before the crash.
+TEST(RunTest, FlightRecorderDumpsAtACrash) {
+  const std::string trace = tools::TestTempPath("crash.trace");
+  tools::ProcessResult r = tools::RunGentrace(
+      {"run", absl::StrCat("--out=", trace), "--flight_recorder",
+       "--period_ms=50", "--", kWorkload, "crash"});
+  EXPECT_EQ(r.exit_code, 128 + SIGSEGV) << r.stderr_data;
+  ASSERT_TRUE(Exists(trace)) << r.stderr_data;
+  ExpectValid(trace);
+  absl::StatusOr<Facts> f = ReadFacts(trace);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_GT(f->Blocks("sync.(*Cond).Wait", "Consume"), 0);
+  EXPECT_THAT(r.stderr_data, HasSubstr("gentrace run: trace in " + trace));
 }
 
 TEST(RunTest, UsageErrors) {

@@ -15,7 +15,8 @@
 // Modes (argv[1]): "all" (the default) does the above. "errno" checks that
 // errno comes back from the interposed calls as libc leaves it; "signals"
 // installs its own SIGPROF and SIGSEGV handlers and checks both still run;
-// "fork" forks a child that runs and exits while the parent works.
+// "fork" forks a child that runs and exits while the parent works;
+// "crash" does what "all" does and then dies of SIGSEGV.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -338,6 +339,14 @@ int main(int argc, char** argv) {
   if (mode == "errno") return RunErrno();
   if (mode == "signals") return RunSignals();
   if (mode == "fork") return RunFork();
+  if (mode == "crash") {
+    // Work, then a fault with no handler of the program's.
+    RunAll();
+    std::fflush(stdout);
+    volatile int* bad = nullptr;
+    *bad = 1;
+    return 0;
+  }
   if (mode == "exec") {
     // Runs argv[2..] as a child and waits for it.
     const pid_t pid = fork();
