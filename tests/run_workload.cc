@@ -16,7 +16,8 @@
 // errno comes back from the interposed calls as libc leaves it; "signals"
 // installs its own SIGPROF and SIGSEGV handlers and checks both still run;
 // "fork" forks a child that runs and exits while the parent works;
-// "crash" does what "all" does and then dies of SIGSEGV.
+// "crash" does what "all" does and then dies of SIGSEGV; "bench-locks N"
+// and "bench-syscalls N" are tests/run_benchmark.cc's (see RunBench).
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -33,6 +34,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -331,6 +333,44 @@ int RunFork() {
   return WIFEXITED(status) && WEXITSTATUS(status) == 7 ? 0 : 1;
 }
 
+int64_t NowNs() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec;
+}
+
+// For tests/run_benchmark.cc: `bench-locks N`: 4 threads take one
+// std::mutex N times each (contended); `bench-syscalls N`: a 1-byte write
+// and read on a pipe, N times (each far below the syscall threshold).
+// Prints the loop's own time, work_ns=...
+int RunBench(const std::string& what, int64_t n) {
+  const int64_t start = NowNs();
+  if (what == "bench-locks") {
+    std::mutex m;
+    int64_t counter = 0;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        for (int64_t i = 0; i < n; ++i) {
+          std::lock_guard<std::mutex> l(m);
+          ++counter;
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    if (counter != 4 * n) return 1;
+  } else {
+    int p[2];
+    if (pipe(p) != 0) return 1;
+    char c = 'x';
+    for (int64_t i = 0; i < n; ++i) {
+      if (write(p[1], &c, 1) != 1 || read(p[0], &c, 1) != 1) return 1;
+    }
+  }
+  std::printf("work_ns=%lld\n", static_cast<long long>(NowNs() - start));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -339,6 +379,9 @@ int main(int argc, char** argv) {
   if (mode == "errno") return RunErrno();
   if (mode == "signals") return RunSignals();
   if (mode == "fork") return RunFork();
+  if ((mode == "bench-locks" || mode == "bench-syscalls") && argc > 2) {
+    return RunBench(mode, std::atoll(argv[2]));
+  }
   if (mode == "crash") {
     // Work, then a fault with no handler of the program's.
     RunAll();
