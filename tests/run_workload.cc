@@ -16,8 +16,11 @@
 // errno comes back from the interposed calls as libc leaves it; "signals"
 // installs its own SIGPROF and SIGSEGV handlers and checks both still run;
 // "fork" forks a child that runs and exits while the parent works;
-// "crash" does what "all" does and then dies of SIGSEGV; "bench-locks N"
-// and "bench-syscalls N" are tests/run_benchmark.cc's (see RunBench).
+// Whatever the mode, a static constructor first locks a mutex another
+// thread waits for, and writes and reads a pipe, before main: before the
+// shim is ready. "crash" does what "all" does and then dies of SIGSEGV;
+// "bench-locks N" and "bench-syscalls N" are tests/run_benchmark.cc's (see
+// RunBench).
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -82,7 +85,10 @@ std::vector<int> g_queue;
 bool g_closed = false;
 int g_condwaits = 0;
 
+std::atomic<int> g_consumer_waits{0};
+
 __attribute__((noinline)) void Produce() {
+  YieldUntil(g_consumer_waits, 1);  // the consumer waits at least once
   for (int i = 0; i < kItems; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     {
@@ -103,6 +109,7 @@ __attribute__((noinline)) void Consume() {
   for (;;) {
     while (g_queue.empty() && !g_closed) {
       ++g_condwaits;
+      g_consumer_waits.store(g_condwaits);
       g_qcv.wait(l);
     }
     if (g_queue.empty()) return;
@@ -265,7 +272,15 @@ volatile sig_atomic_t g_sigprof_count = 0;
 sigjmp_buf g_segv_jump;
 volatile sig_atomic_t g_segv_count = 0;
 
-void OnSigprof(int) { g_sigprof_count = g_sigprof_count + 1; }
+void OnSigprof(int) {
+  g_sigprof_count = g_sigprof_count + 1;
+  // An interposed call from a signal handler, which may have interrupted
+  // an interposed call of its thread.
+  const int saved = errno;
+  char c = 0;
+  if (write(-1, &c, 1) != -1 || errno != EBADF) std::abort();
+  errno = saved;
+}
 void OnSegv(int, siginfo_t*, void*) {
   g_segv_count = g_segv_count + 1;
   siglongjmp(g_segv_jump, 1);
@@ -369,6 +384,24 @@ int RunBench(const std::string& what, int64_t n) {
   }
   std::printf("work_ns=%lld\n", static_cast<long long>(NowNs() - start));
   return 0;
+}
+
+// Before main, so before the shim is ready (it starts tracing just before
+// main): interposed calls then go straight to libc.
+__attribute__((constructor)) void BeforeMain() {
+  std::mutex m;
+  m.lock();
+  std::thread t([&] { std::lock_guard<std::mutex> l(m); });
+  usleep(1000);
+  m.unlock();
+  t.join();
+  int p[2];
+  char c = 'x';
+  if (pipe(p) != 0 || write(p[1], &c, 1) != 1 || read(p[0], &c, 1) != 1) {
+    std::abort();
+  }
+  close(p[0]);
+  close(p[1]);
 }
 
 }  // namespace
