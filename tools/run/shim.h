@@ -10,9 +10,10 @@
 // a depth counter (ShimThread); while it is above zero (the thread is
 // inside the tracer on behalf of the shim) and on gentrace's own threads
 // (created from inside the tracer), every interposed function goes straight
-// to libc. The same holds before the shim is ready (a library constructor
-// that runs before ours) and while the real functions are being looked up
-// with dlsym(RTLD_NEXT).
+// to libc; so does one called while the tracer holds the thread's
+// seqlock on its own (the thread-exit hook). The same holds before the
+// shim is ready (a library constructor that runs before ours) and while
+// the real functions are being looked up with dlsym(RTLD_NEXT).
 #ifndef GENTRACE_TOOLS_RUN_SHIM_H_
 #define GENTRACE_TOOLS_RUN_SHIM_H_
 
@@ -22,6 +23,7 @@
 #include <cstdint>
 
 #include "tracer/gentrace.h"
+#include "tracer/internal/thread_registry.h"
 
 namespace gentrace::run {
 
@@ -40,10 +42,20 @@ extern std::atomic<bool> g_ready;
 // recorded (GENTRACE_RUN_SYSCALL_THRESHOLD_US).
 extern uint64_t g_threshold_ticks;
 
+// Whether the tracer is writing events on this thread right now (its
+// seqlock is odd, runtime.h I1): tracer code the shim did not call itself,
+// such as the thread-exit hook, which locks mutexes while it holds the
+// seqlock. A wait recorded from there would nest a second TraceLocker.
+inline bool InsideTracerHere() {
+  internal::ThreadState* ts = internal::tls_thread;
+  return internal::IsThreadState(ts) &&
+         (ts->seqlock.load(std::memory_order_relaxed) & 1) != 0;
+}
+
 // Whether an interposed call on this thread should be looked at at all.
 inline bool Traceable() {
   return g_ready.load(std::memory_order_relaxed) && t_shim.depth == 0 &&
-         !t_shim.internal && internal::Enabled();
+         !t_shim.internal && internal::Enabled() && !InsideTracerHere();
 }
 
 // Inside the tracer for the scope: interposed calls made meanwhile go to
