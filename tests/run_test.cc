@@ -351,6 +351,8 @@ TEST(RunTest, ExecedChildrenAreTracedOnlyWithFollowExec) {
       continue;
     }
     ASSERT_EQ(children.size(), 1u);
+    EXPECT_THAT(r.stderr_data,
+                HasSubstr("trace of an exec'd program in " + children[0]));
     ExpectValid(children[0]);
     absl::StatusOr<Facts> f = ReadFacts(children[0]);
     ASSERT_TRUE(f.ok()) << f.status();

@@ -1,6 +1,7 @@
 // `gentrace run [flags] [--] PROGRAM [ARGS...]`: runs an unmodified
 // program with gentrace's shim preloaded (tools/run/, libgentrace_run.so)
 // and reports the trace it wrote. See the help text below and docs/CLI.md.
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +11,10 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -61,7 +64,7 @@ Flags:
                              10 MiB)
   --fr_min_age_ms=N          history it keeps at least (default 10000)
   --follow_exec              trace the programs PROGRAM execs too, each
-                             into PATH.PID
+                             into PATH.PID (listed at exit)
   -h, --help                 show this help
 
 Exit status: PROGRAM's (128+N if it died of signal N); 1 if it could not
@@ -204,6 +207,35 @@ int RunChild(const std::vector<std::string>& argv,
   return pid > 0 ? status : -1;
 }
 
+// The traces programs exec'd under --follow_exec wrote: OUT.PID, modified
+// since `since`.
+std::vector<std::string> ChildTraces(const std::string& out, time_t since) {
+  std::vector<std::string> found;
+  const size_t slash = out.rfind('/');
+  const std::string dir = out.substr(0, slash);
+  const std::string prefix = out.substr(slash + 1) + ".";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return found;
+  while (const struct dirent* e = readdir(d)) {
+    const absl::string_view name(e->d_name);
+    if (!absl::StartsWith(name, prefix) || name.size() == prefix.size()) {
+      continue;
+    }
+    const absl::string_view pid = name.substr(prefix.size());
+    if (pid.find_first_not_of("0123456789") != absl::string_view::npos) {
+      continue;
+    }
+    const std::string path = absl::StrCat(dir, "/", name);
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && st.st_mtime >= since) {
+      found.push_back(path);
+    }
+  }
+  closedir(d);
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
 int ExitCodeOf(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -303,6 +335,7 @@ int RunRun(const ParsedArgs& args) {
                                      ? absl::StrCat(shim, ":", pre)
                                      : shim);
   unlink(abs_out.c_str());  // what is there afterwards is this run's
+  const time_t started = time(nullptr);
 
   const int status = RunChild(argv, env);
   if (status < 0) return Failure(self, "cannot start the program");
@@ -331,6 +364,12 @@ int RunRun(const ParsedArgs& args) {
                static_cast<unsigned long long>(s.syscalls));
   std::fprintf(stderr, "gentrace run:   CPU samples: %llu\n",
                static_cast<unsigned long long>(s.samples));
+  if (args.has("follow_exec")) {
+    for (const std::string& child : ChildTraces(abs_out, started)) {
+      std::fprintf(stderr, "gentrace run: trace of an exec'd program in %s\n",
+                   child.c_str());
+    }
+  }
   return code;
 }
 
