@@ -364,6 +364,14 @@ int RunRun(const ParsedArgs& args) {
                static_cast<unsigned long long>(s.syscalls));
   std::fprintf(stderr, "gentrace run:   CPU samples: %llu\n",
                static_cast<unsigned long long>(s.samples));
+  if (s.threads.empty() && !args.has("follow_exec")) {
+    std::fprintf(stderr,
+                 "gentrace run: no thread did anything traced: if %s is a "
+                 "wrapper that execs the real program (a shell script, a "
+                 "version manager's shim), --follow_exec traces that one "
+                 "into %s.PID\n",
+                 argv[0].c_str(), out.c_str());
+  }
   if (args.has("follow_exec")) {
     for (const std::string& child : ChildTraces(abs_out, started)) {
       std::fprintf(stderr, "gentrace run: trace of an exec'd program in %s\n",

@@ -255,8 +255,13 @@ void Init() {
     return;
   }
   g_state = st;
-  // The main thread registers now, so that its CPU timer is armed.
-  (void)internal::Runtime::Get().threads().CurrentThread();
+  // The main thread registers now, so that its CPU timer is armed, and
+  // appears in the trace (its G created) from the start.
+  if (internal::ThreadState* ts =
+          internal::Runtime::Get().threads().CurrentThread()) {
+    internal::TraceLocker tl(ts);
+    if (tl.ok()) (void)tl.Reserve(internal::kMaxEventBytes);
+  }
   const uint64_t tps = internal::g_clock.ticks_per_second;
   g_threshold_ticks =
       static_cast<uint64_t>(config.threshold_us) * tps / 1000000;
