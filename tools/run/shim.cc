@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "tracer/crash_handler.h"
 #include "tracer/flight_recorder.h"
 #include "tracer/gentrace.h"
 #include "tracer/internal/clock.h"
@@ -231,6 +232,16 @@ void Init() {
       fro.min_age = absl::Milliseconds(config.fr_min_age_ms);
     }
     st->recorder = std::make_unique<FlightRecorder>(fro);
+    // At a crash, before the recorder's dump (callbacks run in the order
+    // of their ids, and this one is registered first): interposed calls
+    // stop being recorded, so the dump's own writes (and whatever other
+    // threads do meanwhile) go straight to libc, without entering the
+    // tracer from a signal handler.
+    RegisterCrashDumpCallback(
+        [](const CrashContext&, void*) {
+          g_ready.store(false, std::memory_order_relaxed);
+        },
+        nullptr);
     CrashHandlerOptions cho;
     // A crash dump goes where the trace would have gone.
     cho.path_template.clear();
