@@ -495,6 +495,30 @@ absl::Status Sampler::Start(const SamplerOptions& options, SampleCallback cb,
   return absl::OkStatus();
 }
 
+bool Sampler::ReplaceForwardedAction(const struct sigaction* act,
+                                     struct sigaction* old) {
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  if (!g_sampler.handler.running.load(std::memory_order_acquire)) {
+    return false;
+  }
+  if (old != nullptr) *old = g_sampler.saved_action;
+  if (act == nullptr) return true;
+  g_sampler.saved_action = *act;
+  uintptr_t prev = (act->sa_flags & SA_SIGINFO) != 0
+                       ? reinterpret_cast<uintptr_t>(act->sa_sigaction)
+                       : reinterpret_cast<uintptr_t>(act->sa_handler);
+  if (prev == reinterpret_cast<uintptr_t>(&internal::HandleSigprof)) {
+    prev = reinterpret_cast<uintptr_t>(SIG_IGN);  // never forward to us
+  }
+  HandlerState& h = g_sampler.handler;
+  // A SIGPROF forwarded during this change may pair the old address with
+  // the new flags; both are plain function pointers on x86-64 and
+  // aarch64, where an extra argument is ignored.
+  h.prev_flags.store(act->sa_flags, std::memory_order_release);
+  h.prev_handler.store(prev, std::memory_order_release);
+  return true;
+}
+
 void Sampler::Stop() {
   std::lock_guard<std::mutex> lock(g_sampler.mu);
   if (!g_sampler.running) return;

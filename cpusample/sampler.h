@@ -51,6 +51,7 @@
 #ifndef GENTRACE_CPUSAMPLE_SAMPLER_H_
 #define GENTRACE_CPUSAMPLE_SAMPLER_H_
 
+#include <signal.h>
 #include <sys/types.h>
 #include <ucontext.h>
 
@@ -229,6 +230,15 @@ class Sampler {
   // `weight` (at least 1). Returns false if not running. For tests and
   // benchmarks of the handler path. Async-signal-safe.
   static bool TriggerSample(uint64_t weight = 1);
+
+  // For a program that installs its own SIGPROF handler while sampling
+  // runs (gentrace run's interposed sigaction): if running, `act` becomes
+  // the disposition SIGPROF's that are not ours are forwarded to (and that
+  // Stop restores), `old` (if not null) receives the one it replaces, and
+  // the sampler's handler stays installed; returns false, doing nothing,
+  // if not running. Not async-signal-safe.
+  static bool ReplaceForwardedAction(const struct sigaction* act,
+                                     struct sigaction* old);
 };
 
 }  // namespace gentrace::cpusample

@@ -1,6 +1,7 @@
 // Flag parsing shared by the gentrace subcommands; see command.h.
 #include "tools/gentrace/command.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/status/status.h"
@@ -58,7 +59,43 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
   return out;
 }
 
+// For Command::takes_program: the index of the program in `args` (the
+// argument after "--", or the first that is not a flag or a flag's value),
+// or args.size() if there is none.
+size_t ProgramIndex(const std::vector<std::string>& args,
+                    const std::vector<FlagSpec>& flags) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") return i + 1;
+    if (a.size() < 2 || a[0] != '-') return i;
+    absl::string_view body(a);
+    body.remove_prefix(body.substr(0, 2) == "--" ? 2 : 1);
+    if (body.find('=') != absl::string_view::npos) continue;
+    for (const FlagSpec& f : flags) {
+      if (f.name == body && f.takes_value) ++i;  // its value
+    }
+  }
+  return args.size();
+}
+
 int RunCommand(const Command& command, const std::vector<std::string>& args) {
+  if (command.takes_program) {
+    const size_t p = ProgramIndex(args, command.flags);
+    std::vector<std::string> flag_args(args.begin(),
+                                       args.begin() + std::min(p, args.size()));
+    if (!flag_args.empty() && flag_args.back() == "--") flag_args.pop_back();
+    absl::StatusOr<ParsedArgs> parsed = ParseArgs(flag_args, command.flags);
+    if (!parsed.ok()) return UsageError(command, parsed.status().message());
+    if (parsed->help) {
+      std::fwrite(command.help.data(), 1, command.help.size(), stdout);
+      return kExitOk;
+    }
+    if (!parsed->positional.empty() || p >= args.size()) {
+      return UsageError(command, "give the program to run after the flags");
+    }
+    parsed->positional.assign(args.begin() + p, args.end());
+    return command.run(*parsed);
+  }
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, command.flags);
   if (!parsed.ok()) return UsageError(command, parsed.status().message());
   if (parsed->help) {

@@ -57,6 +57,10 @@ struct Command {
   // Runs the subcommand on a command line RunCommand has checked; returns
   // the exit code.
   int (*run)(const ParsedArgs& args);
+  // A command that runs a program (run): its flags end at "--" or at the
+  // first argument that is not a flag, and that argument and all after it
+  // are positional (the program and its arguments, at least one).
+  bool takes_program = false;
 };
 
 // Parses `args` against `flags`. Accepted forms: --name=value, --name value,
@@ -96,6 +100,7 @@ const Command& DumpCommand();
 const Command& PerfettoCommand();
 const Command& PprofCommand();
 const Command& RecoverCommand();
+const Command& RunProgramCommand();
 const Command& StatsCommand();
 const Command& ValidateCommand();
 

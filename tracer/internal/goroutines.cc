@@ -38,8 +38,13 @@ void Goroutines::WriteThreadStatus(TraceLocker& tl, TraceBuf* b) {
       std::lock_guard<std::mutex> nl(ts->name_mu);
       name = ts->name.empty() ? absl::StrCat("thread ", ts->tid) : ts->name;
     }
-    const uintptr_t synthetic = SyntheticFramePc(name);
-    const uint64_t new_stack = tables_->PutStack(gen, &synthetic, 1, true);
+    // The frame named after the thread, then (as a return address, the
+    // form every frame after the first has) its start routine, if known:
+    // Go names a goroutine after the root frame, as it names its own after
+    // their start function.
+    const uintptr_t frames[2] = {SyntheticFramePc(name), ts->start_pc + 1};
+    const uint64_t new_stack =
+        tables_->PutStack(gen, frames, ts->start_pc != 0 ? 2 : 1, true);
     std::lock_guard<SpinLock> gl(g.mu);
     Emit(b, format::kEvGoCreate, g.id, new_stack, 0);
     g.traced_gen[gen & 1] = gen;
@@ -91,24 +96,28 @@ void Goroutines::StartHere(TraceLocker& tl, TraceBuf* b, GState* g,
   SetCurrentG(tl.thread(), g);
 }
 
-bool Goroutines::Block(TraceLocker& tl, absl::string_view reason, void* fp) {
+bool Goroutines::Block(TraceLocker& tl, absl::string_view reason, void* fp,
+                       uint64_t at) {
   ThreadState* ts = tl.thread();
   GState* g = ts->cur_g;
   if (g == nullptr) return false;
   const uint64_t reason_id = tables_->StringId(tl, reason);
   const uint64_t stack = tables_->StackId(tl, stacks_.blocking, fp);
   TraceBuf* b = tl.Reserve(2 * kMaxEventBytes);
-  if (!BlockRunning(tl, b, g, reason_id, stack, /*scope=*/true)) return false;
+  if (!BlockRunning(tl, b, g, reason_id, stack, /*scope=*/true, at)) {
+    return false;
+  }
   ts->blocked_g = g;  // cur_g's reference moves here
   return true;
 }
 
 bool Goroutines::BlockRunning(TraceLocker& tl, TraceBuf* b, GState* g,
-                              uint64_t reason_id, uint64_t stack, bool scope) {
+                              uint64_t reason_id, uint64_t stack, bool scope,
+                              uint64_t at) {
   std::lock_guard<SpinLock> gl(g->mu);
   if (g->state != format::kGoRunning) return false;
   EnsureGStatus(tl, b, g);
-  Emit(b, format::kEvGoBlock, reason_id, stack);
+  EmitAt(b, at != 0 ? at : Now(), format::kEvGoBlock, reason_id, stack);
   g->state = format::kGoWaiting;
   g->m = format::kNoThread;
   g->scope_blocked = scope;
@@ -139,7 +148,7 @@ void Goroutines::Unblock(TraceLocker& tl, void* fp) {
   }
 }
 
-bool Goroutines::EnterSyscall(TraceLocker& tl, void* fp) {
+bool Goroutines::EnterSyscall(TraceLocker& tl, void* fp, uint64_t at) {
   ThreadState* ts = tl.thread();
   GState* g = ts->cur_g;
   if (g == nullptr) return false;
@@ -148,7 +157,8 @@ bool Goroutines::EnterSyscall(TraceLocker& tl, void* fp) {
   std::lock_guard<SpinLock> gl(g->mu);
   if (g->state != format::kGoRunning) return false;
   EnsureGStatus(tl, b, g);
-  Emit(b, format::kEvGoSyscallBegin, ++ts->proc_seq, stack);
+  EmitAt(b, at != 0 ? at : Now(), format::kEvGoSyscallBegin, ++ts->proc_seq,
+         stack);
   g->state = format::kGoSyscall;
   ts->proc_state.store(format::kProcSyscall, std::memory_order_relaxed);
   return true;

@@ -147,9 +147,14 @@ class Goroutines {
   // Transitions of the G running on the calling thread, with events (I4,
   // I5). Block and EnterSyscall return false (and write nothing) if no G
   // is running.
-  bool Block(TraceLocker& tl, absl::string_view reason, void* fp);
+  // `at`: the time of the GoBlock / GoSyscallBegin in ticks, for a wait
+  // recorded once it is over (gentrace run's interposed calls); 0 is now.
+  // An earlier time than the thread's last event in the batch is clamped
+  // to it.
+  bool Block(TraceLocker& tl, absl::string_view reason, void* fp,
+             uint64_t at = 0);
   void Unblock(TraceLocker& tl, void* fp);
-  bool EnterSyscall(TraceLocker& tl, void* fp);
+  bool EnterSyscall(TraceLocker& tl, void* fp, uint64_t at = 0);
   void ExitSyscall(TraceLocker& tl);
 
   // Fibers (see gentrace.h). Each returns false, writing nothing, on
@@ -192,7 +197,7 @@ class Goroutines {
   // false if it was not running. The caller's buffer must have room for 2
   // events. cur_g's reference to g becomes the caller's.
   bool BlockRunning(TraceLocker& tl, TraceBuf* b, GState* g, uint64_t reason_id,
-                    uint64_t stack, bool scope);
+                    uint64_t stack, bool scope, uint64_t at = 0);
   // With g->mu held: g (Waiting or Runnable) runs on this thread now, as
   // cur_g (which was null), with a reference of its own: a new one, or
   // with `adopt_ref` the caller's (a block scope's ending hands over

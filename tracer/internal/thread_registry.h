@@ -60,6 +60,10 @@ struct ThreadState {
   uint64_t proc = 0;  // P id
   bool proc_reused = false;
   bool created = false;  // creation events written (owner only)
+  // The thread's start routine, if known (gentrace run's shim sets it
+  // before the thread's first event): the root frame of its G's creation
+  // stack, under the frame named after the thread. 0: none.
+  uintptr_t start_pc = 0;
   GState own_g;
   // The G running on this thread, or null, and the G that blocked in a
   // ScopedBlock here: references (I8), touched by this thread only.
