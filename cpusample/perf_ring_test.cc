@@ -213,12 +213,13 @@ TEST(PerfRingTest, TwoEventsInOneRingAreTaggedByEvent) {
   EXPECT_GE(faults_in_toucher, 128u);
   // cpu-clock counts nanoseconds of CPU time, kernel time included, and
   // samples at each full period, except when the period ends in kernel
-  // mode (user space only): at most one sample a period, and nearly one
-  // here, where almost all the time is the burner's.
+  // mode (user space only): at most one sample a period, and most of them
+  // here, where most of the time is the burner's (the rest: its clock
+  // system calls, page faults, and preemption on a loaded machine).
   const uint64_t ns = Count(*ring, 1);
   EXPECT_GE(ns, 100u * 1000 * 1000);
   EXPECT_LE(clocks, ns / kClockPeriodNs + 1);
-  EXPECT_GE(clocks * 10, ns / kClockPeriodNs * 9)
+  EXPECT_GE(clocks * 10, ns / kClockPeriodNs * 8)
       << clocks << " samples for " << ns << " ns";
   EXPECT_GE(clocks_in_burn * 10, clocks * 8) << clocks_in_burn << "/" << clocks;
 }
