@@ -1,27 +1,36 @@
 // A program with a gentrace::FlightRecorder and its crash dump installed
 // that crashes on purpose, for flight_recorder_crash_test:
 //
-//   flight_recorder_crash_program MODE DIR [--core]
+//   flight_recorder_crash_program MODE[-no-complete] DIR [--core]
 //
-// It installs the recorder's crash handler (dump DIR/crash-<pid>.trace),
-// starts the recorder (20 ms generations) with three traced worker
-// threads, waits until the ring has committed a few generations, stops the
-// workers, logs the marker (category "crash", message "marker") and waits
-// until the generation holding it is in the ring, prints "ready", logs
-// "about to crash" (category "crash") and then:
+// It installs the recorder's crash handler (dump DIR/crash-<pid>.trace;
+// with "-no-complete" after the mode, without completing the current
+// generation) and starts the recorder with three traced worker threads.
+// Generations are long (10 minutes): the program ends them itself with
+// WriteTo, so that a boundary falls exactly where it wants one. It ends
+// three while the workers run, stops the workers, ends one more (so the
+// ring holds a whole generation without them), then logs the marker
+// (category "crash", message "marker"), prints "ready", logs "about to
+// crash" (category "crash") and, without ending that generation, crashes:
 //
 //   segv, abort, stack-overflow, terminate   on the main thread
 //   stack-overflow-thread  a stack overflow on a traced thread started
 //                     after the install (its alternate signal stack is
 //                     the tracer's, given at its first event)
 //   two-threads       two threads fault at the same moment
+//   thread-markers    four traced threads each log "thread marker N" and
+//                     wait; once all have, the main thread faults
 //   seqlock-held      faults inside the tracer, holding its seqlock (Log
 //                     copies a message from a page nothing may read)
 //   sink-callback     a trace to a callback runs too (same settings); the
-//                     callback faults on the tracer's writer thread
-//   ring-file         the ring is DIR/ring.gtring; runs until killed
+//                     callback faults on the tracer's writer thread while
+//                     a WriteTo ends the generation
+//   ring-file         the ring is DIR/ring.gtring, with 20 ms generations
+//                     (the marker's generation is waited for until it is
+//                     in the ring); runs until killed
 //
 // --core raises RLIMIT_CORE.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -89,6 +98,29 @@ bool WaitCommitted(const gentrace::FlightRecorder& fr, uint64_t n) {
   return true;
 }
 
+// Ends the current generation (WriteTo does, and returns once the ring has
+// it) and checks that the ring committed it.
+bool EndGeneration(gentrace::FlightRecorder& fr) {
+  const uint64_t before = fr.stats().generations_committed;
+  const int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  absl::StatusOr<uint64_t> n = fr.WriteTo(fd);
+  close(fd);
+  if (!n.ok()) {
+    std::fprintf(stderr, "WriteTo: %s\n", n.status().ToString().c_str());
+    return false;
+  }
+  return fr.stats().generations_committed > before;
+}
+
+// thread-markers: how many threads have logged their marker.
+std::atomic<int> g_marked{0};
+
+void LogMarkerAndWait(int i) {
+  gentrace::Log("crash", absl::StrCat("thread marker ", i));
+  g_marked.fetch_add(1);
+  for (;;) pause();  // outside the tracer until the process dies
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,7 +129,15 @@ int main(int argc, char** argv) {
                  "usage: flight_recorder_crash_program MODE DIR [--core]\n");
     return 2;
   }
-  const std::string mode = argv[1];
+  std::string mode = argv[1];
+  const std::string kNoComplete = "-no-complete";
+  bool complete = true;
+  if (mode.size() > kNoComplete.size() &&
+      mode.compare(mode.size() - kNoComplete.size(), kNoComplete.size(),
+                   kNoComplete) == 0) {
+    mode.resize(mode.size() - kNoComplete.size());
+    complete = false;
+  }
   const std::string dir = argv[2];
   if (argc > 3 && std::strcmp(argv[3], "--core") == 0) {
     rlimit rl;
@@ -111,12 +151,14 @@ int main(int argc, char** argv) {
   gentrace::FlightRecorderOptions o;
   o.max_bytes = 8 << 20;
   o.min_age = absl::Seconds(60);
-  o.generation_period = absl::Milliseconds(20);
-  if (mode == "ring-file") o.ring_file = dir + "/ring.gtring";
+  const bool ring_file = mode == "ring-file";
+  o.generation_period = ring_file ? absl::Milliseconds(20) : absl::Minutes(10);
+  if (ring_file) o.ring_file = dir + "/ring.gtring";
   gentrace::FlightRecorder fr(o);
 
   gentrace::CrashHandlerOptions co;
   co.path_template = dir + "/crash-%p.trace";
+  co.complete_current_generation = complete;
   if (absl::Status s = fr.InstallCrashHandler(co); !s.ok()) {
     std::fprintf(stderr, "install: %s\n", s.ToString().c_str());
     return 3;
@@ -140,27 +182,40 @@ int main(int argc, char** argv) {
   std::vector<std::thread> workers;
   for (int i = 0; i < 3; ++i) workers.emplace_back(Work, i);
 
-  if (!WaitCommitted(fr, 4)) {
-    std::fprintf(stderr, "no generations after 60 s\n");
-    return 3;
+  if (ring_file) {
+    if (!WaitCommitted(fr, 4)) {
+      std::fprintf(stderr, "no generations after 60 s\n");
+      return 3;
+    }
+  } else {
+    for (int i = 0; i < 3; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+      if (!EndGeneration(fr)) return 3;
+    }
   }
   // The workers stop first, so that the generations from here on are
   // small: under a sanitizer on a loaded machine one generation of their
   // traffic can outgrow the ring, and the generation being written then
-  // evicts every whole one (GenerationRing's capacity note). Then a fresh
-  // generation, the marker in it, and two more generations: the one
-  // holding the marker is whole in the ring (the dump holds the ring's
-  // whole generations only).
+  // evicts every whole one (GenerationRing's capacity note).
   g_stop_work = true;
   for (std::thread& t : workers) t.join();
-  if (!WaitCommitted(fr, fr.stats().generations_committed + 2)) {
-    std::fprintf(stderr, "no generation after the workers stopped\n");
-    return 3;
+  if (ring_file) {
+    // The marker's generation must be whole in the ring before the kill.
+    gentrace::Log("crash", "marker");
+    if (!WaitCommitted(fr, fr.stats().generations_committed + 2)) {
+      std::fprintf(stderr, "the marker's generation never ended\n");
+      return 3;
+    }
+  } else {
+    // A whole generation without the workers' traffic; the marker goes
+    // into the next one, the generation being recorded at the crash.
+    if (!EndGeneration(fr)) return 3;
+    gentrace::Log("crash", "marker");
   }
-  gentrace::Log("crash", "marker");
-  if (!WaitCommitted(fr, fr.stats().generations_committed + 2)) {
-    std::fprintf(stderr, "the marker's generation never ended\n");
-    return 3;
+  std::vector<std::thread> marking;
+  if (mode == "thread-markers") {
+    for (int i = 0; i < 4; ++i) marking.emplace_back(LogMarkerAndWait, i);
+    while (g_marked.load() < 4) absl::SleepFor(absl::Milliseconds(1));
   }
   std::printf("ready %llu\n", static_cast<unsigned long long>(
                                   fr.stats().generations_committed));
@@ -181,6 +236,8 @@ int main(int argc, char** argv) {
       Recurse(0);
     });
     t.join();
+  } else if (mode == "thread-markers") {
+    Fault();
   } else if (mode == "two-threads") {
     std::thread a(FaultTogether), b(FaultTogether);
     a.join();
@@ -193,6 +250,7 @@ int main(int argc, char** argv) {
                           256));
   } else if (mode == "sink-callback") {
     g_fault_in_callback.store(true);
+    (void)EndGeneration(fr);  // the writer delivers, the callback faults
     for (;;) pause();
   } else if (mode == "ring-file") {
     for (;;) pause();
