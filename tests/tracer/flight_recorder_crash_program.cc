@@ -20,6 +20,16 @@
 //   two-threads       two threads fault at the same moment
 //   thread-markers    four traced threads each log "thread marker N" and
 //                     wait; once all have, the main thread faults
+//   busy              the workers keep running, and the main thread logs
+//                     kBusyLogs events (category "busy") before the marker,
+//                     so that the generation being recorded at the crash
+//                     is partly in the ring and the writer's queue
+//                     already; then it faults
+//   writer-stuck      as busy, without the workers, and with a trace to a
+//                     callback (same settings) that blocks for good on the
+//                     tracer's writer thread once the busy logs begin: the
+//                     ring gets the batch the writer is on, the rest wait
+//                     in the writer's queue; then the main thread faults
 //   seqlock-held      faults inside the tracer, holding its seqlock (Log
 //                     copies a message from a page nothing may read)
 //   sink-callback     a trace to a callback runs too (same settings); the
@@ -54,6 +64,7 @@ namespace {
 
 std::atomic<bool> g_stop_work{false};
 std::atomic<bool> g_fault_in_callback{false};
+std::atomic<bool> g_block_in_callback{false};
 // A page nothing may touch.
 volatile int* g_forbidden = nullptr;
 
@@ -112,6 +123,10 @@ bool EndGeneration(gentrace::FlightRecorder& fr) {
   return fr.stats().generations_committed > before;
 }
 
+// busy: logs in the crash generation (flight_recorder_crash_test counts
+// them).
+constexpr int kBusyLogs = 20000;
+
 // thread-markers: how many threads have logged their marker.
 std::atomic<int> g_marked{0};
 
@@ -167,11 +182,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "start: %s\n", s.ToString().c_str());
     return 3;
   }
-  if (mode == "sink-callback") {
+  const bool writer_stuck = mode == "writer-stuck";
+  if (mode == "sink-callback" || writer_stuck) {
     gentrace::Options t;
     t.generation_period = o.generation_period;
     t.callback = [](absl::Span<const uint8_t>) {
       if (g_fault_in_callback.load()) Fault();
+      while (g_block_in_callback.load()) pause();
       return absl::OkStatus();
     };
     if (absl::Status s = gentrace::Start(t); !s.ok()) {
@@ -197,8 +214,11 @@ int main(int argc, char** argv) {
   // small: under a sanitizer on a loaded machine one generation of their
   // traffic can outgrow the ring, and the generation being written then
   // evicts every whole one (GenerationRing's capacity note).
-  g_stop_work = true;
-  for (std::thread& t : workers) t.join();
+  const bool busy = mode == "busy" || writer_stuck;
+  if (mode != "busy") {
+    g_stop_work = true;
+    for (std::thread& t : workers) t.join();
+  }
   if (ring_file) {
     // The marker's generation must be whole in the ring before the kill.
     gentrace::Log("crash", "marker");
@@ -210,6 +230,14 @@ int main(int argc, char** argv) {
     // A whole generation without the workers' traffic; the marker goes
     // into the next one, the generation being recorded at the crash.
     if (!EndGeneration(fr)) return 3;
+    if (writer_stuck) g_block_in_callback = true;
+    if (busy) {
+      // Fills several event and string buffers: they go to the writer,
+      // and from it to the ring, before the crash.
+      for (int i = 0; i < kBusyLogs; ++i) {
+        gentrace::Log("busy", absl::StrCat("line ", i));
+      }
+    }
     gentrace::Log("crash", "marker");
   }
   std::vector<std::thread> marking;
@@ -236,7 +264,7 @@ int main(int argc, char** argv) {
       Recurse(0);
     });
     t.join();
-  } else if (mode == "thread-markers") {
+  } else if (mode == "thread-markers" || busy) {
     Fault();
   } else if (mode == "two-threads") {
     std::thread a(FaultTogether), b(FaultTogether);

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -193,6 +194,52 @@ TEST(FlightRecorderCrashTest, OtherThreadsMarkersAreInTheCompletedGeneration) {
         << r.err;
   }
   EXPECT_THAT(r.err, HasSubstr(" 0 threads skipped")) << r.err;
+}
+
+// The number before `what` in the completion's report ("...: 6 batches
+// from the ring, 2 from the writer, ..."), or -1.
+int64_t Reported(const std::string& err, const std::string& what) {
+  const size_t at = err.find(what);
+  if (at == std::string::npos) return -1;
+  size_t begin = at;
+  while (begin > 0 && absl::ascii_isdigit(err[begin - 1])) --begin;
+  int64_t n = -1;
+  if (!absl::SimpleAtoi(err.substr(begin, at - begin), &n)) return -1;
+  return n;
+}
+
+TEST(FlightRecorderCrashTest, BusyGenerationFromRingWriterAndThreads) {
+  // The crash generation's batches are partly in the ring already (the
+  // writer delivered them), partly in the threads' buffers, while the
+  // workers keep tracing: every one of the main thread's 20000 logs is
+  // there exactly once.
+  CrashChild r = StartCrashChild(kProgram, "fr", "busy", false);
+  WaitCrashChild(&r);
+  ExpectCrash(r, SIGSEGV, false);
+  EXPECT_GE(Reported(r.err, " batches from the ring"), 1) << r.err;
+  EXPECT_GE(Reported(r.err, " thread buffers"), 1) << r.err;
+  const std::string dump = CrashDumpOf(r);
+  ASSERT_FALSE(dump.empty());
+  absl::StatusOr<GoView> v = ViewWithGo(dump);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->count_matching({"Log ", "category=\"busy\""}), 20000);
+  EXPECT_EQ(v->count_matching({"Log ", "message=\"line 19999\""}), 1);
+}
+
+TEST(FlightRecorderCrashTest, BlockedWriterQueueIsWritten) {
+  // A trace destination's callback blocks the writer thread: the ring has
+  // the batches before, the writer's queue the rest of the crash
+  // generation. Every log is there exactly once.
+  CrashChild r = StartCrashChild(kProgram, "fr", "writer-stuck", false);
+  WaitCrashChild(&r);
+  ExpectCrash(r, SIGSEGV, false);
+  EXPECT_GE(Reported(r.err, " batches from the ring"), 1) << r.err;
+  EXPECT_GE(Reported(r.err, " from the writer"), 1) << r.err;
+  const std::string dump = CrashDumpOf(r);
+  ASSERT_FALSE(dump.empty());
+  absl::StatusOr<GoView> v = ViewWithGo(dump);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->count_matching({"Log ", "category=\"busy\""}), 20000);
 }
 
 TEST(FlightRecorderCrashTest, UnsymbolizedStacksAreBarePcs) {
