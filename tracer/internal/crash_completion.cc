@@ -192,7 +192,7 @@ bool CrashCompletion::WriteThreadBuffer(int fd, ThreadState* ts, bool strings) {
   for (int tries = 0; tries < kCopyTries; ++tries) {
     const uint64_t s1 = ts->seqlock.load(std::memory_order_acquire);
     if (s1 % 2 != 0) {
-      if (MonotonicNanos() >= deadline_ns_) return false;
+      if (MonotonicNanos() >= copy_until_) return false;
       Pause(100'000);
       continue;
     }
@@ -281,6 +281,9 @@ void CrashCompletion::Finish(int fd, off_t start,
   }
   // The threads' current buffers (after their queued ones: a thread's
   // batches stay in the order it wrote them).
+  // A thread inside the tracer now (one exiting, say, whose flush waits
+  // for the writer's lock) is waited for within one bound for all.
+  copy_until_ = Min(deadline_ns_, MonotonicNanos() + kThreadsWaitNs);
   rt.threads().ForEachAtCrash([&](ThreadState* ts) {
     const bool events = WriteThreadBuffer(fd, ts, /*strings=*/false);
     const bool strings = WriteThreadBuffer(fd, ts, /*strings=*/true);

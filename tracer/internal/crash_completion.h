@@ -112,6 +112,7 @@ class CrashCompletion {
   bool swapped_gen_ = false;
   bool held_writer_ = false;
   uint64_t deadline_ns_ = 0;
+  uint64_t copy_until_ = 0;  // WriteThreadBuffer waits no longer
   int crash_tid_ = 0;
 };
 
