@@ -175,7 +175,11 @@ int main(int argc, char** argv) {
       mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
 
   gentrace::FlightRecorderOptions o;
-  o.max_bytes = 8 << 20;
+  // busy: the workers trace on through generations that end only every
+  // ~10 ms of their traffic, which under ThreadSanitizer is several MiB; the
+  // ring must hold two of them (GenerationRing's capacity note).
+  const bool busy_workers = mode == "busy";
+  o.max_bytes = busy_workers ? (64 << 20) : (8 << 20);
   o.min_age = absl::Seconds(60);
   const bool ring_file = mode == "ring-file";
   o.generation_period = ring_file ? absl::Milliseconds(20) : absl::Minutes(10);
@@ -213,20 +217,20 @@ int main(int argc, char** argv) {
   if (ring_file) {
     if (!WaitCommitted(fr, 4)) {
       std::fprintf(stderr, "no generations after 60 s\n");
-      return 3;
+      std::_Exit(3);  // threads still run
     }
   } else {
     for (int i = 0; i < 3; ++i) {
       absl::SleepFor(absl::Milliseconds(10));
-      if (!EndGeneration(fr)) return 3;
+      if (!EndGeneration(fr)) std::_Exit(3);  // threads still run
     }
   }
   // The workers stop first, so that the generations from here on are
   // small: under a sanitizer on a loaded machine one generation of their
   // traffic can outgrow the ring, and the generation being written then
   // evicts every whole one (GenerationRing's capacity note).
-  const bool busy = mode == "busy" || writer_stuck;
-  if (mode != "busy") {
+  const bool busy = busy_workers || writer_stuck;
+  if (!busy_workers) {
     g_stop_work = true;
     for (std::thread& t : workers) t.join();
   }
@@ -237,17 +241,17 @@ int main(int argc, char** argv) {
     // generation must be whole in the ring before the kill.
     if (!WaitCommitted(fr, fr.stats().generations_committed + 2)) {
       std::fprintf(stderr, "no generation after the workers stopped\n");
-      return 3;
+      std::_Exit(3);  // threads still run
     }
     gentrace::Log("crash", "marker");
     if (!WaitCommitted(fr, fr.stats().generations_committed + 2)) {
       std::fprintf(stderr, "the marker's generation never ended\n");
-      return 3;
+      std::_Exit(3);  // threads still run
     }
   } else {
     // A whole generation without the workers' traffic; the marker goes
     // into the next one, the generation being recorded at the crash.
-    if (!EndGeneration(fr)) return 3;
+    if (!EndGeneration(fr)) std::_Exit(3);  // threads still run
     if (writer_stuck) g_block_in_callback = true;
     if (busy) {
       // Fills several event and string buffers: they go to the writer,
