@@ -111,8 +111,8 @@ TEST(DemoTest, CrashLeavesADumpOfTheRing) {
   EXPECT_GE(v->count("Sync"), 1);
   EXPECT_GT(v->count("TaskBegin"), 0);
   // Logged just before the crash: in the generation the dump completes.
-  EXPECT_EQ(v->count_matching({"Log ", "category=\"crash\"",
-                               "message=\"about to crash\""}),
+  EXPECT_EQ(v->count_matching(
+                {"Log ", "category=\"crash\"", "message=\"about to crash\""}),
             1)
       << demo->stderr_data;
 }
