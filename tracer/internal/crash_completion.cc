@@ -139,6 +139,7 @@ bool CrashCompletion::Prepare(int crash_tid, uint64_t deadline_ns) {
   crash_tid_ = crash_tid;
   deadline_ns_ = deadline_ns;
   const uint64_t start = MonotonicNanos();
+  result_.gen = g_trace.gen();  // for the report, should this step fail
   // 1. No advance, Start or Stop from here on.
   const uint64_t control_until = Min(deadline_ns, start + kControlWaitNs);
   while (!rt.control_mu_.try_lock()) {
