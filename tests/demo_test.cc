@@ -104,12 +104,17 @@ TEST(DemoTest, CrashLeavesADumpOfTheRing) {
   EXPECT_EQ(demo->exit_code, -1) << demo->stderr_data;  // killed by SIGABRT
   EXPECT_THAT(demo->stdout_data, HasSubstr("demo: crashing (abort)"));
   EXPECT_THAT(demo->stderr_data, HasSubstr("caught SIGABRT"));
-  absl::StatusOr<testing::GoView> v = testing::ViewWithGo(dump, false, false);
+  absl::StatusOr<testing::GoView> v = testing::ViewWithGo(dump);
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_TRUE(v->valid) << v->validate_output << demo->stderr_data;
   EXPECT_TRUE(v->ours_agree) << v->ours_difference;
   EXPECT_GE(v->count("Sync"), 1);
   EXPECT_GT(v->count("TaskBegin"), 0);
+  // Logged just before the crash: in the generation the dump completes.
+  EXPECT_EQ(v->count_matching(
+                {"Log ", "category=\"crash\"", "message=\"about to crash\""}),
+            1)
+      << demo->stderr_data;
 }
 
 }  // namespace

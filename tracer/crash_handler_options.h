@@ -27,6 +27,12 @@ struct CrashHandlerOptions {
   bool report = true;
   // Also dump on std::terminate (an uncaught exception, say).
   bool handle_terminate = true;
+  // FlightRecorder::InstallCrashHandler: after the ring's whole
+  // generations, also write the generation being recorded at the crash,
+  // completed (docs/FLIGHT_RECORDER.md says when that is not possible).
+  // Read by the recorder being installed, even when the handler itself
+  // was installed already.
+  bool complete_current_generation = true;
 };
 
 }  // namespace gentrace

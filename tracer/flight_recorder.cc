@@ -4,6 +4,7 @@
 // handler's callbacks and GenerationRing::WriteCrashSnapshot.
 #include "tracer/flight_recorder.h"
 
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,7 +16,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "format/byte_sink.h"
 #include "tracer/crash_handler.h"
+#include "tracer/internal/crash_completion.h"
 #include "tracer/internal/generation_ring.h"
 #include "tracer/internal/ring_sink.h"
 #include "tracer/internal/runtime.h"
@@ -70,6 +73,9 @@ struct FlightRecorderImpl {
   mutable std::mutex control_mu;  // Start, Stop, InstallCrashHandler
   std::mutex write_to_mu;         // one WriteTo at a time
   int crash_callback = -1;
+  // From InstallCrashHandler's options.
+  bool complete_at_crash = true;
+  bool report_at_crash = true;
 };
 
 }  // namespace internal
@@ -78,16 +84,79 @@ namespace {
 
 using internal::FlightRecorderImpl;
 
-// At a crash (async-signal-safe): the ring's whole generations.
+// One line for stderr, built without allocation (async-signal-safe).
+class ReportLine {
+ public:
+  ReportLine& operator<<(const char* s) {
+    while (*s != '\0' && len_ < sizeof(buf_) - 1) buf_[len_++] = *s++;
+    return *this;
+  }
+  ReportLine& operator<<(uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do {
+      tmp[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    while (n > 0 && len_ < sizeof(buf_) - 1) buf_[len_++] = tmp[--n];
+    return *this;
+  }
+  void WriteTo(int fd) {
+    buf_[len_++] = '\n';
+    format::WriteFully(fd, buf_, len_);
+  }
+
+ private:
+  char buf_[512];
+  size_t len_ = 0;
+};
+
+// One dump per process (the crash handler's C1): the completion's state
+// lives here, not on the (small, alternate) signal stack.
+internal::CrashCompletion g_completion;
+
+// At a crash (async-signal-safe): the ring's whole generations, then the
+// current generation completed (internal/crash_completion.h) unless that
+// is switched off or not possible. One line on stderr says which.
 void DumpRecorder(const CrashContext& ctx, void* arg) {
   auto* impl = static_cast<FlightRecorderImpl*>(arg);
   if (!impl->running.load(std::memory_order_acquire)) return;
+  const bool complete =
+      impl->complete_at_crash && g_completion.Prepare(ctx.tid, ctx.deadline_ns);
   internal::CrashSnapshotOptions o;
+  o.include_active = complete;
   const uint64_t now = MonotonicNs();
   o.wait_ns = ctx.deadline_ns > now
                   ? std::min<uint64_t>(50000000, ctx.deadline_ns - now)
                   : 0;
-  (void)impl->ring->WriteCrashSnapshot(ctx.fd, o);
+  const off_t start = lseek(ctx.fd, 0, SEEK_CUR);
+  const internal::CrashSnapshotResult ring =
+      impl->ring->WriteCrashSnapshot(ctx.fd, o);
+  if (complete) {
+    g_completion.Finish(ctx.fd, start < 0 ? 0 : start, ring);
+    g_completion.Release();
+  }
+  if (!impl->report_at_crash) return;
+  const internal::CrashCompletionResult& c = g_completion.result();
+  ReportLine l;
+  l << "gentrace: flight recorder dump: " << ring.generations
+    << " whole generation(s)";
+  if (ring.generations > 0) {
+    l << " (" << ring.first_gen << " to " << ring.last_gen << ")";
+  }
+  if (!impl->complete_at_crash) {
+    l << "; current generation left out (completion switched off)";
+  } else if (c.completed) {
+    l << "; current generation " << c.gen << " completed: " << c.ring_batches
+      << " batches from the ring, " << c.queued_batches << " from the writer, "
+      << c.thread_buffers << " thread buffers, " << c.threads_skipped
+      << " threads skipped, " << c.stacks << " stacks, " << c.strings
+      << " strings";
+  } else {
+    l << "; current generation " << c.gen
+      << " left out: " << (c.reason != nullptr ? c.reason : "unknown");
+  }
+  l.WriteTo(STDERR_FILENO);
 }
 
 // WriteTo's work: one at a time, then Go's traceAdvance before the copy:
@@ -230,6 +299,8 @@ absl::Status FlightRecorder::InstallCrashHandler(
       return s;
     }
   }
+  impl_->complete_at_crash = options.complete_current_generation;
+  impl_->report_at_crash = options.report;
   const int id = RegisterCrashDumpCallback(DumpRecorder, impl_);
   if (id < 0) {
     return absl::ResourceExhaustedError(

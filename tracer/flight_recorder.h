@@ -122,15 +122,18 @@ class FlightRecorder {
       const std::function<absl::Status(absl::Span<const uint8_t>)>& callback);
 
   // Installs the process's crash handler (tracer/crash_handler.h; if it is
-  // installed already, that one is used and `options` is ignored) and
-  // registers a dump of this recorder: at a fatal signal or
-  // std::terminate, the handler writes the header and the ring's whole
-  // generations (not the generation being recorded at the crash) to the
-  // dump file, async-signal-safe, then lets the crash go on (the process
-  // dies of its own signal, with a core dump where enabled). Threads get
-  // alternate signal stacks (so a stack overflow is caught) from their
-  // first event of a trace started after this call: install it before
-  // Start. Fails if called twice, or if the handler cannot be installed.
+  // installed already, that one is used and `options` is ignored, except
+  // complete_current_generation) and registers a dump of this recorder: at
+  // a fatal signal or std::terminate, the handler writes the header, the
+  // ring's whole generations and then the generation being recorded at
+  // the crash, completed from the writer's and the threads' buffers (its
+  // stacks as bare PCs; left out when the crash is inside the tracer or
+  // an advance: docs/FLIGHT_RECORDER.md), to the dump file,
+  // async-signal-safe, then lets the crash go on (the process dies of its
+  // own signal, with a core dump where enabled). Threads get alternate
+  // signal stacks (so a stack overflow is caught) from their first event
+  // of a trace started after this call: install it before Start. Fails if
+  // called twice, or if the handler cannot be installed.
   absl::Status InstallCrashHandler(const CrashHandlerOptions& options = {});
   // Where a crash dump would be linked ("" when no handler is installed).
   std::string CrashDumpPath() const;

@@ -25,7 +25,9 @@
 //   --crash=KIND         crash at the end instead (segv, abort,
 //                        stack-overflow, terminate), after logging
 //                        category "crash", message "about to crash"; the
-//                        crash handler dumps the ring to --crash-dump
+//                        crash handler dumps the ring to --crash-dump,
+//                        with the generation being recorded (and so that
+//                        log) completed
 //   --crash-dump=TEMPLATE  default gentrace-crash-%p.trace (%p: the pid)
 // --snapshot, --ring-file and --crash imply --flight-recorder.
 #include <fcntl.h>

@@ -78,6 +78,10 @@ class Advancer {
   // has stopped. The caller checks it may wait here (Runtime::AdvanceNow).
   absl::Status AdvanceNow();
 
+  // When the current generation began (ticks). Under the control lock
+  // (the crash path holds it to complete that generation).
+  uint64_t gen_start_time() const { return gen_start_time_; }
+
  private:
   // What stayed silent in a generation so far, noted before the switch.
   struct SilentProc {

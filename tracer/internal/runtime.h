@@ -136,6 +136,10 @@ class Runtime final : private CpuSampleHost {
   static void AtForkChild();
 
  private:
+  // Completes the current generation at a crash, holding control_mu_
+  // without waiting for it (crash_completion.h).
+  friend class CrashCompletion;
+
   Runtime();
 
   // CpuSampleHost, for cpu_.

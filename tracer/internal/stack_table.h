@@ -213,6 +213,17 @@ class StackTable {
             StackSymbolizer& symbolizer) const;
   void Reset() { map_.Reset(); }
   size_t size() const { return map_.size(); }
+  // f(id, key, words) for every stack: its key (the flags word, then the
+  // PCs innermost first) as stored. Lock-free, allocates nothing
+  // (TraceMap::ForEach; the crash path's, which cannot symbolize).
+  template <typename F>
+  bool ForEachKey(F&& f) const {
+    return map_.ForEach(
+        [&f](uint64_t id, const unsigned char* data, size_t size) {
+          f(id, reinterpret_cast<const uint64_t*>(data),
+            static_cast<int>(size / sizeof(uint64_t)));
+        });
+  }
 
  private:
   uint64_t PutWalkedSlow(const uint64_t* key, int words, size_t set,

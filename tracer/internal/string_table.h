@@ -36,6 +36,12 @@ class StringTable {
   void Dump(TableWriter& w) const;
   void Reset() { map_.Reset(); }
   size_t size() const { return map_.size(); }
+  // f(id, data, size) for every entry; lock-free, allocates nothing
+  // (TraceMap::ForEach; the crash path's).
+  template <typename F>
+  bool ForEach(F&& f) const {
+    return map_.ForEach(f);
+  }
 
   static absl::string_view Truncate(absl::string_view s) {
     return s.size() > format::kMaxStringSize

@@ -80,8 +80,8 @@ ThreadState* ThreadRegistry::Register(ThreadState* ts) {
     pthread_setspecific(g_exit_key, ts);
     EnsureAltStack(ts);
     std::lock_guard<std::mutex> l(mu_);
-    ts->next = threads_;
-    threads_ = ts;
+    ts->next = threads_.load(std::memory_order_relaxed);
+    threads_.store(ts, std::memory_order_release);  // ForEachAtCrash
   }
   std::unique_lock<std::mutex> l(mu_);
   const uint64_t session = g_trace.session();
@@ -231,19 +231,26 @@ void ThreadRegistry::ReclaimExitedLocked(uint64_t gen, bool all) {
   // A thread whose own G some fiber still links to as its resumer stays
   // (I8).
   const uint64_t session = g_trace.session();
-  ThreadState** link = &threads_;
-  while (ThreadState* ts = *link) {
+  ThreadState* prev = nullptr;
+  ThreadState* ts = threads_.load(std::memory_order_relaxed);
+  while (ts != nullptr) {
+    ThreadState* const next = ts->next;
     if (ts->exited.load(std::memory_order_acquire) &&
         ts->own_g.refs.load(std::memory_order_acquire) == 0 &&
         (all || ts->session != session || ts->exit_gen + 1 <= gen)) {
-      *link = ts->next;
+      if (prev == nullptr) {
+        threads_.store(next, std::memory_order_release);
+      } else {
+        prev->next = next;
+      }
       if (ts->session == session && ts->created) {
         free_procs_.emplace_back(ts->proc, ts->exit_gen);
       }
       delete ts;
     } else {
-      link = &ts->next;
+      prev = ts;
     }
+    ts = next;
   }
 }
 

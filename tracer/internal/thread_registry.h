@@ -7,9 +7,9 @@
 //  I6. A thread's P is touched only by that thread (and by the advancer
 //      for a generation the thread has left).
 //  I7. ThreadState objects on the registry are freed only by the advancer
-//      (ReclaimExited; or by Start and Stop), never while an Advance is
-//      using them, and only once the thread has exited and its own G is
-//      referenced no more (I8, goroutines.h).
+//      (ReclaimExited; or by Start and Stop), under the runtime's control
+//      lock, never while an Advance is using them, and only once the thread has
+//      exited and its own G is referenced no more (I8, goroutines.h).
 //
 // Registration (I9, with TraceLocker): a thread whose state belongs to an
 // earlier session is initialized again, under the registry's lock, before
@@ -169,7 +169,21 @@ class ThreadRegistry {
   template <typename F>
   void ForEach(F fn) {
     std::lock_guard<std::mutex> l(mu_);
-    for (ThreadState* ts = threads_; ts != nullptr; ts = ts->next) fn(ts);
+    for (ThreadState* ts = threads_.load(std::memory_order_relaxed);
+         ts != nullptr; ts = ts->next) {
+      fn(ts);
+    }
+  }
+  // The crash path's (crash_completion.h): the same without the lock.
+  // Safe while the control lock is held: states are unlinked and freed
+  // only under it (I7), and a state is linked, whole, with a release
+  // store. Async-signal-safe if fn is.
+  template <typename F>
+  void ForEachAtCrash(F fn) {
+    for (ThreadState* ts = threads_.load(std::memory_order_acquire);
+         ts != nullptr; ts = ts->next) {
+      fn(ts);
+    }
   }
   // Gives the calling thread (ts) an alternate signal stack if a crash
   // handler was installed since it last looked. Not async-signal-safe.
@@ -203,7 +217,8 @@ class ThreadRegistry {
   std::atomic<bool> sample_threads_{false};
 
   std::mutex mu_;
-  ThreadState* threads_ = nullptr;
+  // Written under mu_; read without it by ForEachAtCrash.
+  std::atomic<ThreadState*> threads_{nullptr};
   uint64_t threads_seen_ = 0;
   // P ids: free ones become reusable two generations after their thread
   // exited, so a P never gets two statuses in one generation.

@@ -10,9 +10,13 @@
 //
 // Invariants:
 //  1. Put() and NextId() may run concurrently with each other.
-//  2. ForEach() and Reset() run only when no Put() can be running (the
+//  2. Reset() runs only when no Put() or ForEach() can be running (the
 //     tracer guarantees this for a generation's tables once all threads
-//     have left that generation).
+//     have left that generation). ForEach() may run concurrently with
+//     Put() (the crash path reads the current generation's tables): it
+//     visits every entry published before it reached the entry's parent,
+//     and each entry it visits is whole (a node and its bytes are written
+//     before the CAS that publishes it, and read after an acquire load).
 #ifndef GENTRACE_TRACER_INTERNAL_TRACE_MAP_H_
 #define GENTRACE_TRACER_INTERNAL_TRACE_MAP_H_
 
@@ -21,7 +25,6 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
-#include <vector>
 
 namespace gentrace::internal {
 
@@ -88,8 +91,15 @@ class TraceMap {
   uint64_t NextId() { return seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
   // Calls f(id, data, size) for every entry, in no particular order.
+  // Allocates nothing and takes no lock (async-signal-safe if f is): the
+  // walk keeps its own fixed-size stack. Returns false if the trie is
+  // deeper than that stack allows (kMaxWalkDepth levels, which would take
+  // 2 * kMaxWalkDepth equal hash bits between two different keys: the
+  // first hash's 64 and then a second, seeded one's); the entries below
+  // that depth are then not visited.
   template <typename F>
-  void ForEach(F&& f) const;
+  bool ForEach(F&& f) const;
+  static constexpr int kMaxWalkDepth = 84;
 
   // Number of entries added by Put (not NextId).
   size_t size() const { return count_.load(std::memory_order_relaxed); }
@@ -105,17 +115,29 @@ class TraceMap {
 };
 
 template <typename F>
-void TraceMap::ForEach(F&& f) const {
-  std::vector<const Node*> work;
-  if (const Node* r = root_.load(std::memory_order_acquire)) work.push_back(r);
-  while (!work.empty()) {
-    const Node* n = work.back();
-    work.pop_back();
+bool TraceMap::ForEach(F&& f) const {
+  // Depth first: a node's children replace it on the stack, so the stack
+  // holds at most 3 siblings per level above the deepest node, plus that
+  // node's 4 children.
+  constexpr int kStack = 3 * kMaxWalkDepth + 4;
+  const Node* work[kStack];
+  int top = 0;
+  bool whole = true;
+  if (const Node* r = root_.load(std::memory_order_acquire)) work[top++] = r;
+  while (top > 0) {
+    const Node* n = work[--top];
     f(n->id, n->data, static_cast<size_t>(n->size));
     for (const auto& c : n->children) {
-      if (const Node* k = c.load(std::memory_order_acquire)) work.push_back(k);
+      const Node* k = c.load(std::memory_order_acquire);
+      if (k == nullptr) continue;
+      if (top == kStack) {
+        whole = false;
+        continue;
+      }
+      work[top++] = k;
     }
   }
+  return whole;
 }
 
 }  // namespace gentrace::internal

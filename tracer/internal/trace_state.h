@@ -5,8 +5,9 @@
 // hot path reads them with one load each, not through the Runtime object.
 // Who writes them: Runtime::Start (a new session, then its first
 // generation), the advancer (every switch, and 0 at the end of a trace),
-// and a forked child (generation 0; it keeps the rest, so its traces and
-// sessions continue its parent's numbering).
+// the crash path (0 while it completes the current generation, with the
+// control lock held; crash_completion.h), and a forked child (generation 0; it
+// keeps the rest, so its traces and sessions continue its parent's numbering).
 #ifndef GENTRACE_TRACER_INTERNAL_TRACE_STATE_H_
 #define GENTRACE_TRACER_INTERNAL_TRACE_STATE_H_
 
@@ -50,6 +51,14 @@ class TraceState {
   void SetGen(uint64_t gen) {
     if (gen > last_gen()) last_gen_.store(gen, std::memory_order_relaxed);
     gen_.store(gen, std::memory_order_seq_cst);
+  }
+  // The crash path's (crash_completion.h), with the control lock held so
+  // that no other caller of SetGen runs: generation `from` becomes `to`
+  // (0 while it completes the generation: no thread starts writing any
+  // more), unless it is not `from`. A full barrier, as SetGen.
+  // Async-signal-safe.
+  bool SwapGen(uint64_t from, uint64_t to) {
+    return gen_.compare_exchange_strong(from, to, std::memory_order_seq_cst);
   }
 
  private:

@@ -72,6 +72,12 @@ class TraceTables {
   // (Go's order), and empties both tables.
   void WriteAndReset(uint64_t gen);
 
+  // The crash path's (crash_completion.h): gen's tables, read without
+  // locks while they may still grow (never while they are reset: the
+  // control lock is held).
+  const StringTable& strings(uint64_t gen) const { return strings_[gen & 1]; }
+  const StackTable& stacks(uint64_t gen) const { return stacks_[gen & 1]; }
+
  private:
   static constexpr uint64_t kGenMask = (uint64_t{1} << 40) - 1;
   static constexpr uint64_t kIdLimit = uint64_t{1} << 24;

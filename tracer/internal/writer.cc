@@ -75,6 +75,8 @@ absl::Status Writer::Begin(uint64_t first_gen, std::string header,
   gen_begun_ = false;
   completed_gen_ = first_gen - 1;
   written_gen_ = first_gen - 1;
+  taken_ = 0;
+  in_flight_ = nullptr;
   exit_ = false;
   open_ = true;
   return absl::OkStatus();
@@ -305,8 +307,12 @@ void Writer::Loop() {
       auto write = [b](Sink* s) {
         return s->Write(absl::MakeConstSpan(b->data, b->pos));
       };
+      // The crash path counts what the consumers were given (CrashView).
+      ++taken_;
+      in_flight_ = b;
       // The `first` consumers, then the others.
       Deliver(l, write, 0, active_.size());
+      in_flight_ = nullptr;
       pool_.Put(b);
       continue;
     }
@@ -321,6 +327,7 @@ void Writer::Loop() {
     written_gen_ = writer_gen_;
     ++writer_gen_;
     gen_begun_ = false;
+    taken_ = 0;
     cv_.notify_all();
   }
 }

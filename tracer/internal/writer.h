@@ -138,6 +138,33 @@ class Writer {
   ConsumerStats consumer_stats(int id);
   size_t buffers_allocated() const { return pool_.allocated(); }
 
+  // The crash path's (crash_completion.h). CrashTryLock takes the
+  // writer's lock if it is free, without waiting; while the crash path
+  // holds it, the writer thread takes no more batches and no thread
+  // queues one (a batch the writer took before stays in_flight and whole:
+  // the writer gives it back to the pool only under the lock).
+  // Async-signal-safe (a try-lock never blocks).
+  bool CrashTryLock() { return mu_.try_lock(); }
+  void CrashUnlock() { mu_.unlock(); }
+  struct CrashView {
+    uint64_t gen = 0;    // the generation the writer is on
+    uint64_t taken = 0;  // its batches the writer has taken off the queue
+    // The last of them while it is being delivered to the consumers
+    // (`first` ones first), else null.
+    const TraceBuf* in_flight = nullptr;
+    // Its batches still queued, in order (linked by TraceBuf::link).
+    const TraceBuf* queued = nullptr;
+  };
+  // With CrashTryLock held.
+  CrashView CrashViewLocked() const {
+    CrashView v;
+    v.gen = writer_gen_;
+    v.taken = taken_;
+    v.in_flight = in_flight_;
+    v.queued = full_[writer_gen_ & 1].head;
+    return v;
+  }
+
  private:
   static constexpr uint64_t kNoLast = ~uint64_t{0};
   struct Consumer {
@@ -182,6 +209,8 @@ class Writer {
   bool gen_begun_ = false;      // a byte of writer_gen_ went to the consumers
   uint64_t completed_gen_ = 0;  // last generation whose buffers are all queued
   uint64_t written_gen_ = 0;    // last generation fully written
+  uint64_t taken_ = 0;          // batches of writer_gen_ taken off full_
+  TraceBuf* in_flight_ = nullptr;  // the one being delivered, if any
   bool exit_ = false;
   bool thread_running_ = false;  // between StartThread and Join
   bool open_ = false;            // between Begin and Finish
