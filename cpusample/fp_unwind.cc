@@ -108,8 +108,11 @@ bool FindCodeRange(uintptr_t addr, CodeRange* out) {
 }
 
 // Classifies the instruction at pc (read only if `code` holds its 4 bytes).
-// Async-signal-safe.
-PcState ClassifyPc(const CodeRange& code, uintptr_t pc) {
+// Async-signal-safe. Code bytes are read unchecked by the sanitizers: a
+// code range may hold bytes AddressSanitizer poisons (redzones of globals
+// that share the executable's segment), which are mapped and readable.
+__attribute__((no_sanitize("address", "thread"))) PcState ClassifyPc(
+    const CodeRange& code, uintptr_t pc) {
 #if defined(__x86_64__)
   if (!code.Contains(pc, 4)) return PcState::kInBody;
   const uint8_t* p = reinterpret_cast<const uint8_t*>(pc);
@@ -142,13 +145,18 @@ PcState ClassifyPc(const CodeRange& code, uintptr_t pc) {
 // If the instruction before return address `ret` is a direct call (e8
 // rel32) inside `code`, stores its target. Reads only inside `code`.
 // Async-signal-safe.
-bool DirectCallTarget(const CodeRange& code, uintptr_t ret, uintptr_t* target) {
+// (Unchecked by the sanitizers, as ClassifyPc; no memcpy, which they
+// intercept.)
+__attribute__((no_sanitize("address", "thread"))) bool DirectCallTarget(
+    const CodeRange& code, uintptr_t ret, uintptr_t* target) {
 #if defined(__x86_64__)
   if (ret < 5 || !code.Contains(ret - 5, 5)) return false;
-  const uint8_t* p = reinterpret_cast<const uint8_t*>(ret - 5);
+  const volatile uint8_t* p = reinterpret_cast<const uint8_t*>(ret - 5);
   if (p[0] != 0xe8) return false;
-  int32_t rel;
-  memcpy(&rel, p + 1, sizeof(rel));
+  const uint32_t bits =
+      static_cast<uint32_t>(p[1]) | static_cast<uint32_t>(p[2]) << 8 |
+      static_cast<uint32_t>(p[3]) << 16 | static_cast<uint32_t>(p[4]) << 24;
+  const int32_t rel = static_cast<int32_t>(bits);
   *target = ret + static_cast<uintptr_t>(static_cast<intptr_t>(rel));
   return true;
 #else
