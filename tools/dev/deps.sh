@@ -19,6 +19,7 @@ debs=(
   zlib1g-dev        # gentrace pprof's gzip
   zstd
   protobuf-compiler # protoc: the gentrace perfetto tests decode with it
+  chromium          # headless: the gentrace report test draws the page
   libgtest-dev
   libgmock-dev
   libbenchmark-dev

@@ -96,6 +96,7 @@ const Command& DumpCommand();
 const Command& PerfettoCommand();
 const Command& PprofCommand();
 const Command& RecoverCommand();
+const Command& ReportCommand();
 const Command& StatsCommand();
 const Command& ValidateCommand();
 

@@ -74,7 +74,7 @@ TEST(GentraceMainTest, HelpListsEveryDocumentedCommand) {
   }
   EXPECT_EQ(listed, (std::vector<std::string>{"convert", "cut", "diff", "dump",
                                               "perfetto", "pprof", "recover",
-                                              "stats", "validate"}));
+                                              "report", "stats", "validate"}));
   size_t documented = 0;
   for (size_t p = 0; (p = doc.find("\n## gentrace ", p)) != std::string::npos;
        ++p) {
