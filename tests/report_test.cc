@@ -9,7 +9,7 @@
 //
 // Then the bound: the report of a 10-second demo trace (the largest this
 // test makes) stays within a page size and runs in a limited address space
-// (RLIMIT_AS; not under sanitizers, whose allocators reserve far more).
+// (RLIMIT_AS). Not under sanitizers: their allocators reserve far more.
 //
 // The traces are checked by our reader (stats reads them to their end)
 // and by Go's parser when the Go reference tool is available
@@ -20,10 +20,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -241,6 +244,122 @@ TEST(ReportTest, DemoPageDrawsInChromium) {
             std::string::npos);
 }
 
+// A script the test adds to a copy of the page, run after the page's own:
+// it hovers over the first track's state row until a tooltip shows, turns
+// the wheel ten steps in over the middle of the timeline, drags it 100
+// pixels left, then clicks the flame graph's first frame below the root and
+// then the root, and writes what it saw as data-test-* attributes.
+constexpr char kInteraction[] = R"js(<script>
+(function () {
+  var tl = document.getElementById('timeline-canvas');
+  var fl = document.getElementById('flame-canvas');
+  var tip = document.getElementById('tooltip');
+  var r = document.getElementById('render-result').dataset;
+  function mouse(target, type, x, y) {
+    var rect = target.getBoundingClientRect();
+    target.dispatchEvent(new MouseEvent(type, {
+      clientX: rect.left + x, clientY: rect.top + y, bubbles: true}));
+  }
+  r.testWidth = tl.width;
+  for (var x = 181; x < tl.width; x += 7) {
+    mouse(tl, 'mousemove', x, 18 + 8);
+    if (tip.style.display === 'block') break;
+  }
+  r.testTooltip = tip.textContent;
+  r.testTooltipX = x;
+  var mid = Math.round((180 + tl.width) / 2);
+  r.testMid = mid;
+  var rect = tl.getBoundingClientRect();
+  for (var i = 0; i < 10; i++) {
+    tl.dispatchEvent(new WheelEvent('wheel', {deltaY: -100,
+      clientX: rect.left + mid, clientY: rect.top + 30, bubbles: true,
+      cancelable: true}));
+  }
+  r.testZoomed = r.view;
+  mouse(tl, 'mousedown', mid, 30);
+  mouse(tl, 'mousemove', mid - 100, 30);
+  window.dispatchEvent(new MouseEvent('mouseup', {}));
+  r.testDragged = r.view;
+  tl.dispatchEvent(new MouseEvent('dblclick', {bubbles: true}));
+  r.testReset = r.view;
+  mouse(fl, 'click', 1, 18 + 9);
+  r.testFlameClicked = r.flameFocus;
+  mouse(fl, 'click', 1, 9);
+  r.testFlameRoot = r.flameFocus;
+})();
+</script>
+)js";
+
+// The numbers of a data-* attribute "A,B".
+std::pair<double, double> Pair(const std::string& s) {
+  std::pair<double, double> p(-1, -1);
+  const size_t c = s.find(',');
+  if (c == std::string::npos || !absl::SimpleAtod(s.substr(0, c), &p.first) ||
+      !absl::SimpleAtod(s.substr(c + 1), &p.second)) {
+    ADD_FAILURE() << "not A,B: " << s;
+  }
+  return p;
+}
+
+// The timeline zooms around the pointer, pans by dragging, comes back on
+// a double click, shows a tooltip; the flame graph zooms on a click and
+// back on the root's: driven by synthetic events in headless Chromium,
+// the views compared with the trace's duration from stats --json.
+TEST(ReportTest, TimelineAndFlameGraphRespondToTheMouse) {
+  const std::string trace = tools::TestTempPath("report_mouse.trace");
+  RunDemo(trace, 1);
+  ProcessResult stats = tools::RunGentrace({"stats", "--json", trace});
+  ASSERT_EQ(stats.exit_code, 0) << stats.stderr_data;
+  const double span = static_cast<double>(
+      tools::JsonInt(stats.stdout_data, "\"error\"", "duration_ns"));
+  ASSERT_GT(span, 0);
+  const std::string html = tools::TestTempPath("report_mouse.html");
+  ProcessResult r = tools::RunGentrace({"report", trace, html});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  std::string page = tools::ReadFileOrEmpty(html);
+  const size_t body_end = page.rfind("</body>");
+  ASSERT_NE(body_end, std::string::npos);
+  page.insert(body_end, kInteraction);
+  const std::string driven = tools::TestTempPath("report_mouse_driven.html");
+  ASSERT_TRUE(tools::WriteFile(driven, page));
+  const std::string dom = DumpDom(driven);
+  ASSERT_EQ(Attribute(dom, "done"), "yes") << dom.substr(0, 2000);
+
+  // The first track is the first goroutine met: a worker or the acceptor.
+  const std::string tooltip = Attribute(dom, "test-tooltip");
+  EXPECT_TRUE(absl::StartsWith(tooltip, "worker-") ||
+              absl::StartsWith(tooltip, "acceptor"))
+      << tooltip;
+  EXPECT_TRUE(absl::StrContains(tooltip, " at ")) << tooltip;
+
+  const double width = static_cast<double>(IntAttribute(dom, "test-width"));
+  const double gutter = 180, mid = IntAttribute(dom, "test-mid");
+  const std::pair<double, double> whole{0, span};
+  // Ten wheel steps of 0.8 around the middle: the time under the pointer
+  // stays where it was (within a pixel: the pointer's position is the
+  // page's, in fractions of a pixel).
+  const std::pair<double, double> zoomed = Pair(Attribute(dom, "test-zoomed"));
+  const double fraction = (mid - gutter) / (width - gutter);
+  const double pixel = span / (width - gutter);
+  EXPECT_NEAR(zoomed.second - zoomed.first, span * std::pow(0.8, 10), 2);
+  EXPECT_NEAR(zoomed.first + fraction * (zoomed.second - zoomed.first),
+              whole.first + fraction * span, pixel);
+  // Dragged 100 pixels left: 100 pixels' worth later.
+  const std::pair<double, double> dragged =
+      Pair(Attribute(dom, "test-dragged"));
+  const double moved = 100 * (zoomed.second - zoomed.first) / (width - gutter);
+  EXPECT_NEAR(dragged.first, zoomed.first + moved, pixel * std::pow(0.8, 10));
+  EXPECT_NEAR(dragged.second, zoomed.second + moved, pixel * std::pow(0.8, 10));
+  const std::pair<double, double> reset = Pair(Attribute(dom, "test-reset"));
+  EXPECT_EQ(reset, whole);
+
+  // The frame clicked is one of the root's callees, then the root again.
+  const std::string clicked = Attribute(dom, "test-flame-clicked");
+  EXPECT_NE(clicked, "");
+  EXPECT_NE(clicked, "all samples");
+  EXPECT_EQ(Attribute(dom, "test-flame-root"), "all samples");
+}
+
 // Runs gentrace with `args` (standard output to /dev/null) with its
 // address space limited to `limit` bytes (RLIMIT_AS); its exit status, or
 // -1 if it did not exit.
@@ -287,6 +406,11 @@ constexpr int64_t kPageLimit = 8 << 20;
 constexpr rlim_t kMemoryLimit = 64 << 20;
 
 TEST(ReportTest, LongDemoStaysBounded) {
+  // The bound is the plain build's; a sanitizer's allocator reserves far
+  // more address space than it uses.
+  if (UnderSanitizer()) {
+    GTEST_SKIP() << "the sanitizer's allocator decides the address space";
+  }
   const std::string trace = tools::TestTempPath("report_long.trace");
   const std::string out = RunDemo(trace, 10);
   const int64_t requests = IntBefore(out, " requests (");
@@ -306,9 +430,6 @@ TEST(ReportTest, LongDemoStaysBounded) {
   EXPECT_GT(tools::JsonInt(tools::ReadFileOrEmpty(html), "\"tracks_dropped\"",
                            "items_merged"),
             0);
-  if (UnderSanitizer()) {
-    GTEST_SKIP() << "the sanitizer's allocator decides the address space";
-  }
   EXPECT_EQ(RunGentraceLimited({"report", trace, "-"}, kMemoryLimit), 0);
 }
 

@@ -179,6 +179,7 @@ constexpr char kJs[] = R"js(
       ctx.fillText(t.name.length > 28 ? t.name.slice(0, 27) + '\u2026' : t.name,
                    2, t.top + ROW / 2);
     });
+    result.dataset.view = Math.round(view.t0) + ',' + Math.round(view.t1);
     return drawn;
   }
 
@@ -301,6 +302,7 @@ constexpr char kJs[] = R"js(
         cx += c.value * scale;
       });
     })(focus, 0);
+    result.dataset.flameFocus = focus.name;
     return drawn;
   }
   function boxAt(x, y) {
