@@ -20,6 +20,7 @@ debs=(
   libpfm4-dev       # perf event names as `perf list` spells them (cpusample)
   zstd
   protobuf-compiler # protoc: the gentrace perfetto tests decode with it
+  chromium          # headless: the gentrace report test draws the page
   libgtest-dev
   libgmock-dev
   libbenchmark-dev

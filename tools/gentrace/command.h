@@ -100,6 +100,7 @@ const Command& DumpCommand();
 const Command& PerfettoCommand();
 const Command& PprofCommand();
 const Command& RecoverCommand();
+const Command& ReportCommand();
 const Command& RunProgramCommand();
 const Command& StatsCommand();
 const Command& ValidateCommand();
