@@ -1115,6 +1115,25 @@ TEST(CpuSamplesTest, NamedPerfEventWithSignals) {
   EXPECT_EQ(static_cast<uint64_t>(v->count("StackSample")), stats.cpu_samples);
 }
 
+// Stats are the current trace's: a trace without CPU samples after one
+// with them reports none (it reported the previous trace's).
+TEST(CpuSamplesTest, StatsOfATraceWithoutSamplesAfterOneWithThem) {
+  ASSERT_TRUE(Start(PageFaultOptions(TempPath("with.trace"), false)).ok());
+  Log("stats", "register");
+  TouchFreshPages(50);
+  ASSERT_TRUE(Stop().ok());
+  ASSERT_GE(GetStats().cpu_samples, 50u);
+  Options o;
+  o.path = TempPath("without.trace");
+  ASSERT_TRUE(Start(o).ok());
+  Log("stats", "no samples");
+  ASSERT_TRUE(Stop().ok());
+  const Stats stats = GetStats();
+  EXPECT_EQ(stats.cpu_samples, 0u);
+  EXPECT_EQ(stats.cpu_samples_lost, 0u);
+  EXPECT_EQ(stats.cpu_source, "");
+}
+
 TEST(CpuSamplesTest, PerfEventNameErrors) {
   Options o = PageFaultOptions(TempPath("bad.trace"), false);
   o.cpu.event_name = "page-fautls";

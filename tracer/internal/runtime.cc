@@ -181,13 +181,12 @@ std::string StacksText(const StackOptions& s) {
 
 std::string CpuText(const CpuProfileOptions& c) {
   if (!c.enabled) return "off";
-  return absl::StrCat("{source ", static_cast<int>(c.source), ", hz ", c.hz,
-                      ", event ", static_cast<int>(c.event), ", period ",
-                      c.period, ", sample_unknown_threads ",
-                      c.sample_unknown_threads, ", buffer_bytes ",
-                      c.buffer_bytes, ", event_name '", c.event_name,
-                      "', signal_free ", c.signal_free, ", ring_pages ",
-                      c.ring_pages, "}");
+  return absl::StrCat(
+      "{source ", static_cast<int>(c.source), ", hz ", c.hz, ", event ",
+      static_cast<int>(c.event), ", period ", c.period,
+      ", sample_unknown_threads ", c.sample_unknown_threads, ", buffer_bytes ",
+      c.buffer_bytes, ", event_name '", c.event_name, "', signal_free ",
+      c.signal_free, ", ring_pages ", c.ring_pages, "}");
 }
 
 bool SameCpu(const CpuProfileOptions& a, const CpuProfileOptions& b) {
@@ -391,6 +390,8 @@ absl::Status Runtime::StartTrace(const TraceSettings& settings,
   // starts are not written (the handler sees generation 0).
   if (settings.cpu.enabled) {
     if (absl::Status s = cpu_.Start(settings.cpu); !s.ok()) return s;
+  } else {
+    cpu_.ClearTotals();  // Stats of this trace: no samples
   }
   absl::StatusOr<std::unique_ptr<Sink>> sink = make_sink();
   if (!sink.ok()) {

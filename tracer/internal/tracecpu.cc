@@ -243,6 +243,13 @@ void CpuProfiler::NoteInternalThread(const char* name) {
   internal_threads_.emplace_back(base::GetTid(), name);
 }
 
+void CpuProfiler::ClearTotals() {
+  total_taken_.store(0);
+  total_lost_.store(0);
+  total_clamped_.store(0);
+  source_ = format::kSamplerNone;
+}
+
 std::string CpuProfiler::source_description() const {
   if (source_ == format::kSamplerNone) return "";
   if (source_ == format::kSamplerPerfRing) {

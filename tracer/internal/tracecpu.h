@@ -195,6 +195,9 @@ class CpuProfiler {
   uint64_t samples() const { return total_taken_.load(); }
   uint64_t lost() const { return total_lost_.load(); }
   uint64_t clamped() const { return total_clamped_.load(); }
+  // For a trace without CPU samples: the totals above and the source
+  // become those of no sampling (they are otherwise reset by Start).
+  void ClearTotals();
   std::string source_description() const;
 
   // The SIGPROF callback (async-signal-safe).
