@@ -1122,7 +1122,8 @@ TEST(CpuSamplesTest, StatsOfATraceWithoutSamplesAfterOneWithThem) {
   Log("stats", "register");
   TouchFreshPages(50);
   ASSERT_TRUE(Stop().ok());
-  ASSERT_GE(GetStats().cpu_samples, 50u);
+  // (Some: ThreadSanitizer defers signals, and pending SIGPROFs merge.)
+  ASSERT_GT(GetStats().cpu_samples, 0u);
   Options o;
   o.path = TempPath("without.trace");
   ASSERT_TRUE(Start(o).ok());

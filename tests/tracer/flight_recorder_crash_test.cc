@@ -228,12 +228,15 @@ TEST(FlightRecorderCrashTest, BusyGenerationFromRingWriterAndThreads) {
 
 TEST(FlightRecorderCrashTest, BlockedWriterQueueIsWritten) {
   // A trace destination's callback blocks the writer thread: the ring has
-  // the batches before, the writer's queue the rest of the crash
-  // generation. Every log is there exactly once.
+  // the batches before (if any: the writer may block on the previous
+  // generation's last batch, still going to the callback), the writer's
+  // queue the rest of the crash generation. Every log is there exactly
+  // once. (BusyGenerationFromRingWriterAndThreads checks the ring's part;
+  // here the completion line must be there, whatever its count.)
   CrashChild r = StartCrashChild(kProgram, "fr", "writer-stuck", false);
   WaitCrashChild(&r);
   ExpectCrash(r, SIGSEGV, false);
-  EXPECT_GE(Reported(r.err, " batches from the ring"), 1) << r.err;
+  EXPECT_GE(Reported(r.err, " batches from the ring"), 0) << r.err;
   EXPECT_GE(Reported(r.err, " from the writer"), 1) << r.err;
   const std::string dump = CrashDumpOf(r);
   ASSERT_FALSE(dump.empty());
