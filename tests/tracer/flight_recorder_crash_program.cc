@@ -22,6 +22,7 @@
 //                     wait; once all have, the main thread faults
 //   busy              the workers keep running, and the main thread logs
 //                     kBusyLogs events (category "busy") before the marker,
+//                     and waits until the ring has received some of them,
 //                     so that the generation being recorded at the crash
 //                     is partly in the ring and the writer's queue
 //                     already; then it faults
@@ -252,12 +253,26 @@ int main(int argc, char** argv) {
     // A whole generation without the workers' traffic; the marker goes
     // into the next one, the generation being recorded at the crash.
     if (!EndGeneration(fr)) std::_Exit(3);  // threads still run
+    const uint64_t received = fr.stats().bytes_received;
     if (writer_stuck) g_block_in_callback = true;
     if (busy) {
       // Fills several event and string buffers: they go to the writer,
       // and from it to the ring, before the crash.
       for (int i = 0; i < kBusyLogs; ++i) {
         gentrace::Log("busy", absl::StrCat("line ", i));
+      }
+    }
+    if (busy_workers) {
+      // The ring must hold some of the crash generation's batches (the
+      // writer is not waited for otherwise, and on a loaded machine may
+      // not have delivered any yet). Generations here last 10 minutes.
+      const absl::Time deadline = absl::Now() + absl::Seconds(60);
+      while (fr.stats().bytes_received == received) {
+        if (absl::Now() > deadline) {
+          std::fprintf(stderr, "the ring got no batch of the generation\n");
+          std::_Exit(3);  // threads still run
+        }
+        absl::SleepFor(absl::Milliseconds(1));
       }
     }
     gentrace::Log("crash", "marker");
