@@ -9,15 +9,12 @@
 // test process that spawned the child, so the limit is what is checked.)
 // Under a sanitizer the allocator reserves far more address space than
 // it uses, so the test is not run there.
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/test_files.h"
 #include "gtest/gtest.h"
 #include "tests/interop/go_tool.h"
 #include "tests/reader_conformance/conformance_util.h"
@@ -27,50 +24,11 @@
 namespace gentrace {
 namespace {
 
-// Runs gentrace with `args` (standard output to /dev/null) with its
-// address space limited to `limit` bytes (RLIMIT_AS); its exit status, or
-// -1 if it did not exit.
-int RunGentraceLimited(const std::vector<std::string>& args, rlim_t limit) {
-  const std::string bin = tools::kGentraceBinary;
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(bin.c_str()));
-  for (const std::string& a : args) {
-    argv.push_back(const_cast<char*>(a.c_str()));
-  }
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    const struct rlimit rl = {limit, limit};
-    const int null = open("/dev/null", O_WRONLY);
-    if (setrlimit(RLIMIT_AS, &rl) != 0 || null < 0 || dup2(null, 1) < 0) {
-      _exit(126);
-    }
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
-}
-
-bool UnderSanitizer() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-  return true;
-#endif
-#endif
-  return false;
-}
-
 // The whole address space the export may take.
 constexpr int64_t kLimit = 24 << 20;
 
 TEST(PerfettoMemoryTest, RunsInBoundedMemory) {
-  if (UnderSanitizer()) {
+  if (testing::kSanitizedBuild) {
     GTEST_SKIP() << "the sanitizer's allocator decides the resident set";
   }
   const std::string root = conformance::GoRoot();
@@ -100,7 +58,7 @@ TEST(PerfettoMemoryTest, RunsInBoundedMemory) {
       static_cast<int64_t>(tools::ReadFileOrEmpty(dir + "/bench.pb").size());
   // The output alone is larger than the limit: it cannot be held.
   ASSERT_GT(out_bytes, 2 * kLimit) << "the trace is too small to tell";
-  EXPECT_EQ(RunGentraceLimited({"perfetto", trace, "-"}, kLimit), 0)
+  EXPECT_EQ(tools::RunGentraceLimited({"perfetto", trace, "-"}, kLimit), 0)
       << "gentrace perfetto needed more than " << kLimit
       << " bytes of address space for " << out_bytes << " bytes of output";
 }

@@ -14,10 +14,8 @@
 // The traces are checked by our reader (stats reads them to their end)
 // and by Go's parser when the Go reference tool is available
 // (GENTRACE_GOTOOL).
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -31,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "base/test_files.h"
 #include "gtest/gtest.h"
 #include "tests/interop/go_tool.h"
 #include "tools/gentrace/test_process.h"
@@ -360,45 +359,6 @@ TEST(ReportTest, TimelineAndFlameGraphRespondToTheMouse) {
   EXPECT_EQ(Attribute(dom, "test-flame-root"), "all samples");
 }
 
-// Runs gentrace with `args` (standard output to /dev/null) with its
-// address space limited to `limit` bytes (RLIMIT_AS); its exit status, or
-// -1 if it did not exit.
-int RunGentraceLimited(const std::vector<std::string>& args, rlim_t limit) {
-  const std::string bin = tools::kGentraceBinary;
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(bin.c_str()));
-  for (const std::string& a : args) {
-    argv.push_back(const_cast<char*>(a.c_str()));
-  }
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    const struct rlimit rl = {limit, limit};
-    const int null = open("/dev/null", O_WRONLY);
-    if (setrlimit(RLIMIT_AS, &rl) != 0 || null < 0 || dup2(null, 1) < 0) {
-      _exit(126);
-    }
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
-}
-
-bool UnderSanitizer() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-  return true;
-#endif
-#endif
-  return false;
-}
-
 // A page's size: 100 tracks x 8 rows x 2000 items of at most ~40 bytes,
 // far above what this trace needs; the demo's 10 s page is ~2 MB.
 constexpr int64_t kPageLimit = 8 << 20;
@@ -408,7 +368,7 @@ constexpr rlim_t kMemoryLimit = 64 << 20;
 TEST(ReportTest, LongDemoStaysBounded) {
   // The bound is the plain build's; a sanitizer's allocator reserves far
   // more address space than it uses.
-  if (UnderSanitizer()) {
+  if (testing::kSanitizedBuild) {
     GTEST_SKIP() << "the sanitizer's allocator decides the address space";
   }
   const std::string trace = tools::TestTempPath("report_long.trace");
@@ -430,7 +390,7 @@ TEST(ReportTest, LongDemoStaysBounded) {
   EXPECT_GT(tools::JsonInt(tools::ReadFileOrEmpty(html), "\"tracks_dropped\"",
                            "items_merged"),
             0);
-  EXPECT_EQ(RunGentraceLimited({"report", trace, "-"}, kMemoryLimit), 0);
+  EXPECT_EQ(tools::RunGentraceLimited({"report", trace, "-"}, kMemoryLimit), 0);
 }
 
 }  // namespace

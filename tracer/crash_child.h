@@ -9,15 +9,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "base/test_files.h"  // kSanitizedBuild
 
 namespace gentrace::testing {
-
-// True in a build with ASan or TSan (they take the core dump's place).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-inline constexpr bool kSanitizedBuild = true;
-#else
-inline constexpr bool kSanitizedBuild = false;
-#endif
 
 struct CrashChild {
   pid_t pid = -1;

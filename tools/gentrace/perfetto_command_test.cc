@@ -16,9 +16,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "format/gentrace_batch.h"
-#include "format/go_quote.h"
-#include "format/text.h"
-#include "tests/interop/go_tool.h"
 #include "tools/gentrace/hand_trace.h"
 #include "tools/gentrace/perfetto_test_decoder.h"
 #include "tools/gentrace/test_process.h"
@@ -26,110 +23,12 @@
 namespace gentrace::tools {
 namespace {
 
-// Strings: 1 req, 2 parse, 3 step, 4 main.main, 5 main.work, 6 main.leaf,
-// 7 f.go, 8 sync, 9 yield, 10 cache, 11 hit. Stack 1 is work, main; stack
-// 2 leaf, work, main.
-constexpr char kTables[] =
-    "EventBatch gen=1 m=18446744073709551615 time=0 size=0\n"
-    "Frequency freq=1000000000\n"
-    "EventBatch gen=1 m=18446744073709551615 time=0 size=0\n"
-    "Stacks\n"
-    "Stack id=1 nframes=2\n"
-    "\tpc=4096 func=5 file=7 line=10\n"
-    "\tpc=8192 func=4 file=7 line=20\n"
-    "Stack id=2 nframes=3\n"
-    "\tpc=12288 func=6 file=7 line=30\n"
-    "\tpc=4096 func=5 file=7 line=10\n"
-    "\tpc=8192 func=4 file=7 line=20\n"
-    "EventBatch gen=1 m=18446744073709551615 time=0 size=0\n"
-    "Strings\n"
-    "String id=1\n\tdata=\"req\"\n"
-    "String id=2\n\tdata=\"parse\"\n"
-    "String id=3\n\tdata=\"step\"\n"
-    "String id=4\n\tdata=\"main.main\"\n"
-    "String id=5\n\tdata=\"main.work\"\n"
-    "String id=6\n\tdata=\"main.leaf\"\n"
-    "String id=7\n\tdata=\"f.go\"\n"
-    "String id=8\n\tdata=\"sync\"\n"
-    "String id=9\n\tdata=\"yield\"\n"
-    "String id=10\n\tdata=\"cache\"\n"
-    "String id=11\n\tdata=\"hit\"\n";
-
-// Thread 10 ("main") runs G1 from 1020 in task req (1050-3050): region
-// parse 1200-2000 with step 1300-1500 inside and a log "cache"/"hit" at
-// 1250. Thread 11 (no name) runs G2, the fiber "fib", from 1040: step
-// 1100-1400, no task. A region begun before the trace (ended at 1600 on
-// G2) has no begin and is left out; one never ended (G1 from 2600) ends
-// at the trace's end: its last event, the Sync the reader gives at 3501
-// (as Go's reader does). G1 blocks on sync at 2800, G2 unblocks it at
-// 2900, it runs at 3000, is in a syscall 3100-3400, runs again and stops
-// at 3500 (runnable: no slice). Eight CPU samples: one on G2, five on
-// G1, one on thread 10 with no goroutine (its thread's track) and one on
-// thread 12, which has no events: a track "thread 12" of its own, with no
-// state track.
-constexpr char kEvents[] =
-    "EventBatch gen=1 m=10 time=1000 size=0\n"
-    "@1010 ProcStatus p=0 pstatus=1\n"
-    "@1020 GoStatus g=1 m=10 gstatus=2\n"
-    "@1050 UserTaskBegin task=1 parent_task=0 name_string=1 stack=0\n"
-    "@1200 UserRegionBegin task=1 name_string=2 stack=1\n"
-    "@1250 UserLog task=1 key_string=10 value_string=11 stack=1\n"
-    "@1300 UserRegionBegin task=1 name_string=3 stack=2\n"
-    "@1500 UserRegionEnd task=1 name_string=3 stack=0\n"
-    "@2000 UserRegionEnd task=1 name_string=2 stack=0\n"
-    "@2600 UserRegionBegin task=0 name_string=3 stack=1\n"
-    "@2800 GoBlock reason_string=8 stack=1\n"
-    "@3000 GoStart g=1 g_seq=2\n"
-    "@3050 UserTaskEnd task=1 stack=0\n"
-    "@3100 GoSyscallBegin p_seq=1 stack=2\n"
-    "@3400 GoSyscallEnd\n"
-    "@3500 GoStop reason_string=9 stack=1\n"
-    "EventBatch gen=1 m=11 time=1000 size=0\n"
-    "@1030 ProcStatus p=1 pstatus=1\n"
-    "@1040 GoStatus g=2 m=11 gstatus=2\n"
-    "@1100 UserRegionBegin task=0 name_string=3 stack=1\n"
-    "@1400 UserRegionEnd task=0 name_string=3 stack=0\n"
-    "@1600 UserRegionEnd task=0 name_string=2 stack=0\n"
-    "@2900 GoUnblock g=1 g_seq=1 stack=2\n"
-    "EventBatch gen=1 m=18446744073709551615 time=0 size=0\n"
-    "CPUSamples\n"
-    "CPUSample time=1150 m=11 p=1 g=2 stack=1\n"
-    "CPUSample time=1350 m=10 p=0 g=1 stack=2\n"
-    "CPUSample time=1360 m=10 p=0 g=1 stack=2\n"
-    "CPUSample time=1450 m=12 p=18446744073709551615 g=0 stack=1\n"
-    "CPUSample time=1460 m=10 p=0 g=0 stack=1\n"
-    "CPUSample time=1700 m=10 p=0 g=1 stack=1\n"
-    "CPUSample time=2500 m=10 p=0 g=1 stack=1\n"
-    "CPUSample time=2700 m=10 p=0 g=1 stack=2\n";
-
-std::string HandBuiltTrace() {
-  format::InfoRecords info;
-  info.threads.push_back({10, 0, 1, "main"});
-  info.fibers.push_back({2, "fib"});
-  std::string payload;
-  for (const auto& r : info.threads) format::AppendInfoRecord(r, &payload);
-  for (const auto& r : info.fibers) format::AppendInfoRecord(r, &payload);
-  const std::string text = absl::StrCat(
-      "Trace Go1.23\n", ExpandEventTimes(kEvents), kTables,
-      "ExperimentalBatch exp=", int{format::kExperimentGentraceInfo},
-      " gen=1 m=18446744073709551615 time=0\n\tdata=", format::GoQuote(payload),
-      "\n");
-  absl::StatusOr<std::string> bin = format::TextToBinary(text);
-  EXPECT_TRUE(bin.ok()) << bin.status() << "\n" << text;
-  return bin.ok() ? *bin : "";
-}
+// The trace: tools/gentrace/hand_trace.h's TwoThreadTrace, with the log
+// category "cache".
+std::string HandBuiltTrace() { return TwoThreadTrace("cache"); }
 
 std::string WriteTrace(const std::string& name) {
-  const std::string path = TestTempPath(name);
-  EXPECT_TRUE(WriteFile(path, HandBuiltTrace()));
-  if (interop::GoCheckEnabled("Go's parser on the hand-built trace")) {
-    absl::StatusOr<interop::GoValidateResult> v = interop::GoValidate(path);
-    EXPECT_TRUE(v.ok()) << v.status();
-    if (v.ok()) {
-      EXPECT_TRUE(v->ok) << v->output;
-    }
-  }
-  return path;
+  return WriteCheckedTrace(name, HandBuiltTrace());
 }
 
 // A track as the lines below name it: a thread by its name, a child track

@@ -24,8 +24,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "format/gentrace_batch.h"
-#include "format/go_quote.h"
-#include "format/text.h"
 #include "tests/interop/go_tool.h"
 #include "tools/gentrace/hand_trace.h"
 #include "tools/gentrace/test_process.h"
@@ -107,31 +105,11 @@ std::string HandBuiltTrace() {
   info.fibers.push_back({2, "fib"});
   // 500 Hz: each sample stands for 2 ms.
   info.samplers.push_back({format::kSamplerThreadTimer, 500, 0, 6, 0, ""});
-  std::string payload;
-  for (const auto& r : info.threads) format::AppendInfoRecord(r, &payload);
-  for (const auto& r : info.fibers) format::AppendInfoRecord(r, &payload);
-  for (const auto& r : info.samplers) format::AppendInfoRecord(r, &payload);
-  const std::string text = absl::StrCat(
-      "Trace Go1.23\n", ExpandEventTimes(kEvents), kTables,
-      "ExperimentalBatch exp=", int{format::kExperimentGentraceInfo},
-      " gen=1 m=18446744073709551615 time=0\n\tdata=", format::GoQuote(payload),
-      "\n");
-  absl::StatusOr<std::string> bin = format::TextToBinary(text);
-  EXPECT_TRUE(bin.ok()) << bin.status() << "\n" << text;
-  return bin.ok() ? *bin : "";
+  return HandBuiltBinary(kEvents, kTables, info);
 }
 
 std::string WriteTrace(const std::string& name) {
-  const std::string path = TestTempPath(name);
-  EXPECT_TRUE(WriteFile(path, HandBuiltTrace()));
-  if (interop::GoCheckEnabled("Go's parser on the hand-built trace")) {
-    absl::StatusOr<interop::GoValidateResult> v = interop::GoValidate(path);
-    EXPECT_TRUE(v.ok()) << v.status();
-    if (v.ok()) {
-      EXPECT_TRUE(v->ok) << v->output;
-    }
-  }
-  return path;
+  return WriteCheckedTrace(name, HandBuiltTrace());
 }
 
 // ---- an independent reader of gzipped profile.proto

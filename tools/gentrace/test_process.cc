@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +41,32 @@ ProcessResult RunGentrace(const std::vector<std::string>& args,
   ProcessResult failed;
   failed.stderr_data = std::string(r.status().message());
   return failed;
+}
+
+int RunGentraceLimited(const std::vector<std::string>& args, uint64_t limit) {
+  const std::string bin = kGentraceBinary;
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(bin.c_str()));
+  for (const std::string& a : args) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    const struct rlimit rl = {static_cast<rlim_t>(limit),
+                              static_cast<rlim_t>(limit)};
+    const int null = open("/dev/null", O_WRONLY);
+    if (setrlimit(RLIMIT_AS, &rl) != 0 || null < 0 || dup2(null, 1) < 0) {
+      _exit(126);
+    }
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
 }
 
 std::string TestTempPath(const std::string& name) {

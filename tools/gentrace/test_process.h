@@ -33,6 +33,11 @@ inline constexpr char kGentraceBinary[] = "tools/gentrace/gentrace";
 ProcessResult RunGentrace(const std::vector<std::string>& args,
                           const std::string& stdin_data = "");
 
+// Runs the gentrace binary with `args`, its standard output to /dev/null
+// and its address space limited to `limit` bytes (RLIMIT_AS); its exit
+// status, or -1 if it did not exit.
+int RunGentraceLimited(const std::vector<std::string>& args, uint64_t limit);
+
 // $TEST_TMPDIR/name (/tmp/name outside Bazel).
 std::string TestTempPath(const std::string& name);
 
