@@ -155,18 +155,7 @@ void AppendStatsHtml(const std::string& path, const StatsReport& r,
   }
   threads.AppendTo(absl::StrCat("Threads (", r.threads.size(), ")"), out);
 
-  std::vector<const GoroutineStats*> gs;
-  for (const GoroutineStats& g : r.goroutines) {
-    if (g.kind != "thread") gs.push_back(&g);
-  }
-  auto total = [](const GoroutineStats* g) {
-    return g->times.running_ns + g->times.runnable_ns + g->times.syscall_ns +
-           g->times.blocked_ns;
-  };
-  std::stable_sort(gs.begin(), gs.end(),
-                   [&](const GoroutineStats* a, const GoroutineStats* b) {
-                     return total(a) > total(b);
-                   });
+  const std::vector<const GoroutineStats*> gs = r.BusiestNonThreadGoroutines();
   HtmlTable goroutines(
       "goroutines", {"goroutine", "running", "waiting", "syscall", "blocked"});
   for (size_t i = 0; i < gs.size() && i < kTop; ++i) {

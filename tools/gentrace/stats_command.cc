@@ -245,18 +245,7 @@ std::string ToText(const std::string& path, const StatsReport& r,
   }
 
   // Goroutines that are not a thread's own, busiest first.
-  std::vector<const GoroutineStats*> gs;
-  for (const GoroutineStats& g : r.goroutines) {
-    if (g.kind != "thread") gs.push_back(&g);
-  }
-  auto total = [](const GoroutineStats* g) {
-    return g->times.running_ns + g->times.runnable_ns + g->times.syscall_ns +
-           g->times.blocked_ns;
-  };
-  std::stable_sort(gs.begin(), gs.end(),
-                   [&](const GoroutineStats* a, const GoroutineStats* b) {
-                     return total(a) > total(b);
-                   });
+  const std::vector<const GoroutineStats*> gs = r.BusiestNonThreadGoroutines();
   if (!gs.empty()) {
     absl::StrAppend(&out, "\nGoroutines (", gs.size(), r.fibers ? ", " : "",
                     r.fibers ? absl::StrCat(r.fibers, " fibers") : "",

@@ -378,4 +378,21 @@ StatsReport TraceStats::Finish() const {
   return r;
 }
 
+std::vector<const GoroutineStats*> StatsReport::BusiestNonThreadGoroutines()
+    const {
+  std::vector<const GoroutineStats*> gs;
+  for (const GoroutineStats& g : goroutines) {
+    if (g.kind != "thread") gs.push_back(&g);
+  }
+  auto total = [](const GoroutineStats* g) {
+    return g->times.running_ns + g->times.runnable_ns + g->times.syscall_ns +
+           g->times.blocked_ns;
+  };
+  std::stable_sort(gs.begin(), gs.end(),
+                   [&](const GoroutineStats* a, const GoroutineStats* b) {
+                     return total(a) > total(b);
+                   });
+  return gs;
+}
+
 }  // namespace gentrace::tools

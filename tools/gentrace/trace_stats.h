@@ -132,6 +132,11 @@ struct StatsReport {
   std::vector<NamedDurations> regions;                 // by name
   std::vector<std::pair<std::string, uint64_t>> logs;  // category -> count
   CpuStats cpu;
+
+  // The goroutines that are not a thread's own (fibers, Go goroutines),
+  // busiest first (running + runnable + syscall + blocked; ties keep id
+  // order).
+  std::vector<const GoroutineStats*> BusiestNonThreadGoroutines() const;
 };
 
 // Sees each interval that go_pprof counts, for `gentrace pprof`, which
