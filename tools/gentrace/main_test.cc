@@ -91,6 +91,15 @@ TEST(GentraceMainTest, HelpListsEveryDocumentedCommand) {
         absl::StartsWith(r.stdout_data, absl::StrCat("usage: gentrace ", name)))
         << r.stdout_data;
     EXPECT_EQ(RunGentrace({name, "--help"}).stdout_data, r.stdout_data);
+    // Every command refuses a flag it does not know before it reads or
+    // runs anything: exit 2, the flag named, its usage line.
+    r = RunGentrace({name, "--no-such-flag", "a", "b"});
+    EXPECT_EQ(r.exit_code, 2) << name;
+    EXPECT_TRUE(absl::StartsWith(
+        r.stderr_data,
+        absl::StrCat("gentrace ", name, ": unknown flag --no-such-flag\n",
+                     "usage: gentrace ", name)))
+        << r.stderr_data;
   }
 }
 

@@ -2,12 +2,14 @@
 #include "tools/gentrace/test_process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -67,6 +69,25 @@ int RunGentraceLimited(const std::vector<std::string>& args, uint64_t limit) {
   int status = 0;
   if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
+}
+
+void ExpectOneLineInputError(const std::string& command,
+                             const std::vector<std::string>& args,
+                             const std::string& path, const std::string& reason,
+                             const std::string& out) {
+  std::vector<std::string> argv = {command};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcessResult r = RunGentrace(argv);
+  EXPECT_EQ(r.exit_code, 1) << command << " " << path;
+  EXPECT_TRUE(absl::StartsWith(
+      r.stderr_data, absl::StrCat("gentrace ", command, ": ", path, ": ")))
+      << r.stderr_data;
+  EXPECT_TRUE(absl::StrContains(r.stderr_data, reason)) << r.stderr_data;
+  EXPECT_EQ(std::count(r.stderr_data.begin(), r.stderr_data.end(), '\n'), 1)
+      << r.stderr_data;
+  EXPECT_EQ(r.stdout_data, "");
+  EXPECT_NE(access(out.c_str(), F_OK), 0)
+      << command << " left an output for " << path;
 }
 
 std::string TestTempPath(const std::string& name) {

@@ -38,6 +38,16 @@ ProcessResult RunGentrace(const std::vector<std::string>& args,
 // status, or -1 if it did not exit.
 int RunGentraceLimited(const std::vector<std::string>& args, uint64_t limit);
 
+// Runs `gentrace COMMAND ARGS...` on input it cannot read (`path`) and
+// checks, as gtest failures, what every command does then: exit 1, nothing
+// on stdout, exactly one line on stderr, "gentrace COMMAND: PATH: ...",
+// containing `reason`, and no file at `out` (a command never leaves an
+// output for an input it could not read whole).
+void ExpectOneLineInputError(const std::string& command,
+                             const std::vector<std::string>& args,
+                             const std::string& path, const std::string& reason,
+                             const std::string& out);
+
 // $TEST_TMPDIR/name (/tmp/name outside Bazel).
 std::string TestTempPath(const std::string& name);
 
