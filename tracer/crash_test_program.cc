@@ -45,6 +45,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tracer/crash_handler.h"
+#include "tracer/crash_program_work.h"
 #include "tracer/gentrace.h"
 #include "tracer/internal/generation_ring.h"
 #include "tracer/internal/ring_sink.h"
@@ -142,36 +143,13 @@ void LockingDumpRing(const gentrace::CrashContext& ctx, void* arg) {
   if (!locked) write(STDERR_FILENO, msg, sizeof(msg) - 1);
 }
 
-// Traced work: regions, logs and blocking on a few threads.
-void Work(int id) {
-  gentrace::SetThreadName(absl::StrCat("worker-", id));
-  uint64_t n = 0;
-  while (!g_stop_work.load(std::memory_order_relaxed)) {
-    gentrace::ScopedRegion r("step");
-    gentrace::Log("work", absl::StrCat("step ", n++));
-    {
-      gentrace::ScopedBlock b(gentrace::BlockReason::kSleep);
-      absl::SleepFor(absl::Microseconds(200));
-    }
-  }
-}
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Winfinite-recursion"
-int Recurse(int depth) {
-  volatile char pad[512];
-  pad[0] = static_cast<char>(depth);
-  return Recurse(depth + 1) + pad[0];
-}
-#pragma GCC diagnostic pop
-
 void* OverflowThread(void*) {
   absl::Status s = gentrace::InstallCrashAltStackForThisThread();
   if (!s.ok()) {
     std::fprintf(stderr, "alt stack: %s\n", s.ToString().c_str());
     std::exit(4);
   }
-  Recurse(0);
+  gentrace::testing::RecurseUntilOverflow(0);
   return nullptr;
 }
 
@@ -237,7 +215,9 @@ int main(int argc, char** argv) {
     return 3;
   }
   std::vector<std::thread> workers;
-  for (int i = 0; i < 3; ++i) workers.emplace_back(Work, i);
+  for (int i = 0; i < 3; ++i)
+    workers.emplace_back(
+        [i] { gentrace::testing::TracedWorkUntil(i, g_stop_work); });
 
   if (!file_ring) {
     gentrace::CrashHandlerOptions co;
@@ -295,7 +275,7 @@ int main(int argc, char** argv) {
   } else if (mode == "trap") {
     asm volatile("int3");
   } else if (mode == "overflow") {
-    Recurse(0);
+    gentrace::testing::RecurseUntilOverflow(0);
   } else if (mode == "overflow-thread") {
     pthread_attr_t attr;
     pthread_attr_init(&attr);

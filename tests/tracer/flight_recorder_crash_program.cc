@@ -59,6 +59,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tracer/crash_program_work.h"
 #include "tracer/gentrace.h"
 
 namespace {
@@ -70,26 +71,6 @@ std::atomic<bool> g_block_in_callback{false};
 volatile int* g_forbidden = nullptr;
 
 void Fault(int slot = 0) { g_forbidden[slot * 16] = 1; }
-
-void Work(int id) {
-  gentrace::SetThreadName(absl::StrCat("worker-", id));
-  uint64_t n = 0;
-  while (!g_stop_work.load(std::memory_order_relaxed)) {
-    gentrace::ScopedRegion r("step");
-    gentrace::Log("work", absl::StrCat("step ", n++));
-    gentrace::ScopedBlock b(gentrace::BlockReason::kSleep);
-    absl::SleepFor(absl::Microseconds(200));
-  }
-}
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Winfinite-recursion"
-int Recurse(int depth) {
-  volatile char pad[512];
-  pad[0] = static_cast<char>(depth);
-  return Recurse(depth + 1) + pad[0];
-}
-#pragma GCC diagnostic pop
 
 std::atomic<int> g_barrier{0};
 
@@ -213,7 +194,9 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<std::thread> workers;
-  for (int i = 0; i < 3; ++i) workers.emplace_back(Work, i);
+  for (int i = 0; i < 3; ++i)
+    workers.emplace_back(
+        [i] { gentrace::testing::TracedWorkUntil(i, g_stop_work); });
 
   if (ring_file) {
     if (!WaitCommitted(fr, 4)) {
@@ -292,13 +275,13 @@ int main(int argc, char** argv) {
   } else if (mode == "abort") {
     std::abort();
   } else if (mode == "stack-overflow") {
-    Recurse(0);
+    gentrace::testing::RecurseUntilOverflow(0);
   } else if (mode == "terminate") {
     throw std::runtime_error("nobody catches this");
   } else if (mode == "stack-overflow-thread") {
     std::thread t([] {
       gentrace::Log("crash", "overflowing");  // registers the thread
-      Recurse(0);
+      gentrace::testing::RecurseUntilOverflow(0);
     });
     t.join();
   } else if (mode == "thread-markers" || busy) {
