@@ -238,6 +238,34 @@ void SetThreadStackBounds(StackBounds bounds) {
   std::atomic_signal_fence(std::memory_order_seq_cst);
 }
 
+namespace {
+
+// The lowest of this thread's static TLS blocks that lie in [lo, hi), or hi.
+int LowestTlsBlock(dl_phdr_info* info, size_t, void* arg) {
+  auto* b = static_cast<StackBounds*>(arg);
+  const auto tls = reinterpret_cast<uintptr_t>(info->dlpi_tls_data);
+  if (tls != 0 && b->contains(tls)) b->hi = tls;
+  return 0;
+}
+
+}  // namespace
+
+StackBounds FramesPartOfStackBlock(StackBounds block) {
+  // glibc carves a thread's control block (at the thread pointer) and its
+  // static TLS (just below) out of the top of the stack block it allocates,
+  // and pthread_getattr_np reports the whole block. No frame lies there, but
+  // a caller built without frame pointers can leave rbp pointing there, and
+  // the two words a walk would then read are thread state that changes as
+  // the thread runs: a different bogus caller, and so a new stack, for every
+  // event (seen under ThreadSanitizer: rbp into struct pthread above
+  // libstdc++'s thread entry, 45k stacks in four generations).
+  StackBounds b = block;
+  const auto self = reinterpret_cast<uintptr_t>(pthread_self());
+  if (b.contains(self)) b.hi = self;
+  dl_iterate_phdr(LowestTlsBlock, &b);
+  return b;
+}
+
 StackBounds EnsureThreadStackBounds() {
   StackBounds cached = ThreadStackBounds();
   if (cached.known()) return cached;
@@ -254,9 +282,10 @@ StackBounds EnsureThreadStackBounds() {
     tls_bounds_failed = true;
     return StackBounds();
   }
-  StackBounds b;
-  b.lo = reinterpret_cast<uintptr_t>(addr);
-  b.hi = b.lo + size;
+  StackBounds block;
+  block.lo = reinterpret_cast<uintptr_t>(addr);
+  block.hi = block.lo + size;
+  const StackBounds b = FramesPartOfStackBlock(block);
   SetThreadStackBounds(b);
   tls_bounds_failed = false;
   return b;

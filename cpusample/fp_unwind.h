@@ -68,11 +68,18 @@ struct StackBounds {
   bool contains(uintptr_t addr) const { return addr >= lo && addr < hi; }
 };
 
-// Computes the calling thread's stack bounds (pthread_getattr_np) on its
-// first call in this thread and caches them in an initial-exec thread-local;
-// later calls return the cache. NOT async-signal-safe on the first call (it
-// may allocate and read /proc/self/maps for the main thread).
+// Computes the calling thread's stack bounds (pthread_getattr_np, less the
+// thread control block and static TLS at the top: FramesPartOfStackBlock)
+// on its first call in this thread and caches them in an initial-exec
+// thread-local; later calls return the cache. NOT async-signal-safe on the
+// first call (it may allocate and read /proc/self/maps for the main thread).
 StackBounds EnsureThreadStackBounds();
+
+// The part of the calling thread's stack block `block` where frames can be:
+// below its thread control block and its static TLS blocks when they lie
+// inside (glibc puts both at the top of the stacks it allocates). NOT
+// async-signal-safe (dl_iterate_phdr).
+StackBounds FramesPartOfStackBlock(StackBounds block);
 
 // The calling thread's cached bounds, or {0, 0} if never computed.
 // Async-signal-safe.

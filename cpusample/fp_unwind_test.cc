@@ -4,6 +4,7 @@
 // faulting.
 #include "cpusample/fp_unwind.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -153,6 +154,47 @@ TEST(StackBoundsTest, SetAndForget) {
   SetThreadStackBounds(mine);
   EXPECT_EQ(ThreadStackBounds().lo, mine.lo);
   EXPECT_EQ(ThreadStackBounds().hi, mine.hi);
+}
+
+// Two words a frame chain could be led to: thread state that changes.
+thread_local uintptr_t tls_fake_frame[2];
+
+TEST(StackBoundsTest, ThreadBoundsEndBelowItsControlBlockAndTls) {
+  std::thread t([] {
+    const StackBounds b = EnsureThreadStackBounds();
+    ASSERT_TRUE(b.known());
+    int local = 0;
+    EXPECT_TRUE(b.contains(reinterpret_cast<uintptr_t>(&local)));
+    const auto tls = reinterpret_cast<uintptr_t>(&tls_fake_frame[0]);
+    const auto self = reinterpret_cast<uintptr_t>(pthread_self());
+    EXPECT_FALSE(b.contains(tls));
+    EXPECT_FALSE(b.contains(self));
+    // pthread_getattr_np's block does hold both here (glibc puts them at
+    // the top of the stacks it allocates): what this test is about.
+    pthread_attr_t attr;
+    ASSERT_EQ(pthread_getattr_np(pthread_self(), &attr), 0);
+    void* addr = nullptr;
+    size_t size = 0;
+    ASSERT_EQ(pthread_attr_getstack(&attr, &addr, &size), 0);
+    pthread_attr_destroy(&attr);
+    StackBounds block;
+    block.lo = reinterpret_cast<uintptr_t>(addr);
+    block.hi = block.lo + size;
+    EXPECT_TRUE(block.contains(tls));
+    EXPECT_TRUE(block.contains(self));
+    // A frame whose saved frame pointer (garbage left in rbp by code built
+    // without frame pointers) leads into TLS: the walk ends there instead of
+    // reporting the TLS words as a caller.
+    tls_fake_frame[0] = tls + 64;
+    tls_fake_frame[1] = 0x1234;
+    uintptr_t frame[2] = {tls, 0x5678};
+    const auto fp = reinterpret_cast<uintptr_t>(&frame[0]);
+    uintptr_t pcs[4] = {};
+    const int n = internal::WalkBounded(fp, fp, b.hi, pcs, 0, 4, 0);
+    EXPECT_EQ(n, 1);
+    EXPECT_EQ(pcs[0], 0x5678u);
+  });
+  t.join();
 }
 
 TEST(AddressIsReadableTest, TellsMappedFromUnmapped) {

@@ -371,19 +371,28 @@ TEST_F(SamplerTest, ItimerSamplesUnattachedThreadsWithoutDoubleCounting) {
   // signal lands on is decided tick by tick (the thread running when the
   // process timer expires), so its share is binomial: wider tolerance.
   ExpectAttributed(unattached, workers[1], 100, 0.35, Source::kProcessTimer);
-  // The itimer signals that landed on the attached thread were dropped:
-  // about its CPU time's worth.
+  // The itimer signals that landed on the attached thread were dropped.
   const SamplerStats s = Sampler::stats();
-  const double attached_periods = workers[0].cpu_seconds * 100;
-#if defined(GENTRACE_TSAN)
-  // TSan keeps one deferred-signal slot per signal number and thread: an
-  // itimer SIGPROF that comes while a timer SIGPROF waits on the same
-  // thread is merged away, so here only "some were dropped" holds.
   EXPECT_GT(s.double_counted, 0u);
-#else
-  EXPECT_GT(static_cast<double>(s.double_counted), 0.5 * attached_periods);
+#if !defined(GENTRACE_TSAN)
+  // Every ITIMER_PROF signal either became a sample of some unattached
+  // thread or was dropped on the attached one, so together they cover the
+  // process's CPU time. How they split between the two workers is up to
+  // which CPU's tick sees the expiry first (a CI run dropped 137 on an
+  // attached thread worth 91 periods), so only the sum is held closely.
+  // (Under TSan a pending SIGPROF swallows the next one on the same
+  // thread, so the sum is not kept there.)
+  uint64_t itimer_samples = 0;
+  for (const Rec& r : all) {
+    if (r.source == Source::kProcessTimer) itimer_samples += r.weight;
+  }
+  const double process_periods =
+      (workers[0].cpu_seconds + workers[1].cpu_seconds) * 100;
+  EXPECT_NEAR(static_cast<double>(itimer_samples + s.double_counted),
+              process_periods, 0.25 * process_periods)
+      << itimer_samples << " itimer samples, " << s.double_counted
+      << " dropped";
 #endif
-  EXPECT_LT(static_cast<double>(s.double_counted), 1.5 * attached_periods);
 }
 
 TEST_F(SamplerTest, PerfCpuClockAt100Hz) {
