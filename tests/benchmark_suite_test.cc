@@ -278,6 +278,17 @@ TEST(BenchmarkSuiteTest, WritesEveryRowWithGoAndFloor) {
     ASSERT_NE(e, nullptr) << "missing row " << row;
     EXPECT_TRUE(IsNumber(e->Find("ratio_vs_floor"))) << row;
   }
+  // Event rows compare with the floor that reads the tracer's own clock.
+  const Json* clock_floor =
+      Entry(run.entries, "floor: tracer's clock + encode + Go-style seqlock");
+  ASSERT_NE(clock_floor, nullptr);
+  ASSERT_TRUE(IsNumber(clock_floor->Find("floor")));
+  for (const char* row : {"region begin+end, no stack", "log, stack"}) {
+    const Json* e = Entry(run.entries, row);
+    ASSERT_NE(e, nullptr) << row;
+    EXPECT_EQ(e->NumberOr("floor", -1), clock_floor->NumberOr("floor", -2))
+        << row;
+  }
   // The extra binary: its benchmarks are rows, its floor is not one.
   EXPECT_NE(
       Entry(run.entries, "benchmark_suite_extra_benchmark: BM_ExtraIteration"),

@@ -24,6 +24,7 @@
 
 #include "cpusample/fp_unwind.h"
 #include "tracer/gentrace.h"
+#include "tracer/internal/clock.h"
 
 namespace {
 
@@ -32,6 +33,11 @@ namespace {
 // into a thread-local buffer (BM_Floor_Event); and the same inside a
 // Go-style per-thread seqlock, a locked increment before and a release
 // store after, as Go's traceAcquire/traceRelease (BM_Floor_EventSeqlock).
+// BM_Floor_EventSeqlockTracerClock reads the clock the tracer reads on this
+// machine instead of the TSC: where the kernel does not trust the TSC (a VM
+// booted with tsc=unstable, say) the tracer reads CLOCK_MONOTONIC, and a
+// floor it cannot use would measure the clock, not the tracer. Event rows
+// compare with this one; its label names the clock.
 
 struct alignas(64) FloorBuf {
   uint8_t buf[64 << 10];
@@ -57,13 +63,22 @@ __attribute__((noinline)) void FloorFlush(FloorBuf& b) {
   b.pos = 0;
 }
 
+struct TscClock {
+  static uint64_t Now() { return __rdtsc() >> 4; }
+};
+
+struct TracerClock {
+  static uint64_t Now() { return gentrace::internal::Now(); }
+};
+
+template <class Clock = TscClock>
 __attribute__((always_inline)) inline void FloorEncode(uint8_t type,
                                                        uint64_t a1,
                                                        uint64_t a2) {
   const uint64_t gen = floor_gen.load(std::memory_order_relaxed);
   FloorBuf& b = floor_buf;
   if (b.pos + 31 > sizeof(b.buf)) FloorFlush(b);
-  const uint64_t now = __rdtsc() >> 4;
+  const uint64_t now = Clock::Now();
   uint8_t* p = b.buf + b.pos;
   *p++ = type;
   p = Varint(p, now - b.last);
@@ -78,10 +93,11 @@ __attribute__((noinline)) void FloorEvent(uint8_t type, uint64_t a1,
   FloorEncode(type, a1, a2);
 }
 
+template <class Clock>
 __attribute__((noinline)) void FloorEventSeqlock(uint8_t type, uint64_t a1,
                                                  uint64_t a2) {
   floor_seq.fetch_add(1, std::memory_order_seq_cst);
-  FloorEncode(type, a1, a2);
+  FloorEncode<Clock>(type, a1, a2);
   floor_seq.store(floor_seq.load(std::memory_order_relaxed) + 1,
                   std::memory_order_release);
 }
@@ -99,10 +115,18 @@ void BM_Floor_Event(benchmark::State& state) {
 BENCHMARK(BM_Floor_Event);
 
 void BM_Floor_EventSeqlock(benchmark::State& state) {
-  for (auto _ : state) FloorEventSeqlock(42, 3, 7);
+  for (auto _ : state) FloorEventSeqlock<TscClock>(42, 3, 7);
   FloorCounters(state);
 }
 BENCHMARK(BM_Floor_EventSeqlock);
+
+void BM_Floor_EventSeqlockTracerClock(benchmark::State& state) {
+  gentrace::internal::InitClock();
+  state.SetLabel(gentrace::internal::ClockDescription());
+  for (auto _ : state) FloorEventSeqlock<TracerClock>(42, 3, 7);
+  FloorCounters(state);
+}
+BENCHMARK(BM_Floor_EventSeqlockTracerClock);
 
 // -------------------------------------------------------------- harness ---
 
