@@ -241,6 +241,8 @@ uint64_t PerfRing::UnreportedLost() const {
 PerfRingDrainStats PerfRing::Drain(
     absl::FunctionRef<void(const PerfRingSample&)> on_sample) {
   PerfRingDrainStats stats;
+  stats.samples_by_event.assign(fds_.size(), 0);
+  stats.lost_by_event.assign(fds_.size(), 0);
   if (map_ == nullptr) return stats;
   auto* meta = static_cast<perf_event_mmap_page*>(map_);
   // The kernel publishes data_head after the records before it are
@@ -300,19 +302,41 @@ PerfRingDrainStats PerfRing::Drain(
       }
       if (ok && s.event < fds_.size()) {
         ++stats.samples;
+        ++stats.samples_by_event[s.event];
         on_sample(s);
       } else {
         ++stats.other_records;  // malformed or not ours: not trusted
       }
     } else if (hdr.type == PERF_RECORD_LOST) {
       uint64_t id = 0, lost = 0;
-      if (u64(&id) && u64(&lost)) stats.lost += lost;
+      if (u64(&id) && u64(&lost)) {
+        stats.lost += lost;
+        if (!lost_counts_) {
+          size_t event = 0;  // an id not ours: the primary
+          for (size_t i = 0; i < ids_.size(); ++i) {
+            if (ids_[i] == id) event = i;
+          }
+          stats.lost_by_event[event] += lost;
+        }
+      }
     } else {
       ++stats.other_records;
     }
     tail += hdr.size;
   }
   __atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+  if (lost_counts_) {
+    // After the records: a sample the kernel failed to write after we
+    // read data_head is counted now, and was not among them.
+    kernel_lost_seen_.resize(fds_.size(), 0);
+    for (size_t i = 0; i < fds_.size(); ++i) {
+      absl::StatusOr<uint64_t> n = ReadLost(i);
+      if (n.ok() && *n > kernel_lost_seen_[i]) {
+        stats.lost_by_event[i] = *n - kernel_lost_seen_[i];
+        kernel_lost_seen_[i] = *n;
+      }
+    }
+  }
   total_.samples += stats.samples;
   total_.lost += stats.lost;
   total_.other_records += stats.other_records;

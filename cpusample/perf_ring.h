@@ -86,6 +86,16 @@ struct PerfRingDrainStats {
   uint64_t samples = 0;        // PERF_RECORD_SAMPLE records read
   uint64_t lost = 0;           // samples PERF_RECORD_LOST records reported
   uint64_t other_records = 0;  // records of other types (skipped)
+  // Per event (index as given to Open): samples read, and samples lost
+  // since the previous Drain. Lost by event comes from the kernel's own
+  // per-event counts (PERF_FORMAT_LOST, Linux 6.0+), read after the
+  // records: exact, overruns not yet reported by a LOST record included.
+  // Before 6.0, from the LOST records, each counted for the event whose
+  // id it carries: the kernel gives a ring's whole count to the event that
+  // writes next, so the split between events is approximate there, the
+  // total exact once reported.
+  std::vector<uint64_t> samples_by_event;
+  std::vector<uint64_t> lost_by_event;
 };
 
 class PerfRing {
@@ -137,6 +147,8 @@ class PerfRing {
   std::vector<uint64_t> ids_;  // PERF_EVENT_IOC_ID of each fd
   bool callchain_ = false;
   bool lost_counts_ = false;  // the fds were opened with PERF_FORMAT_LOST
+  // The kernel's per-event lost counts as the last Drain read them.
+  std::vector<uint64_t> kernel_lost_seen_;
   void* map_ = nullptr;
   size_t map_size_ = 0;
   size_t data_size_ = 0;

@@ -75,6 +75,8 @@ absl::Status RingSampler::Start(const RingSamplerOptions& options) {
   s.options = options;
   s.stats = RingSamplerStats();
   s.stats.counted.assign(options.events.size(), 0);
+  s.stats.samples_by_event.assign(options.events.size(), 0);
+  s.stats.lost_by_event.assign(options.events.size(), 0);
   s.live.clear();
   s.retired.clear();
   s.detach_pending.clear();
@@ -191,19 +193,31 @@ PerfRingDrainStats RingSampler::Drain(
     s.live.clear();
   }
   PerfRingDrainStats total;
-  auto add = [&total](const PerfRingDrainStats& d) {
+  const size_t events = s.options.events.size();  // fixed while running
+  total.samples_by_event.assign(events, 0);
+  total.lost_by_event.assign(events, 0);
+  auto add = [&total, events](const PerfRingDrainStats& d) {
     total.samples += d.samples;
-    total.lost += d.lost;
     total.other_records += d.other_records;
+    for (size_t i = 0; i < events && i < d.lost_by_event.size(); ++i) {
+      total.samples_by_event[i] += d.samples_by_event[i];
+      total.lost_by_event[i] += d.lost_by_event[i];
+      total.lost += d.lost_by_event[i];
+    }
   };
   for (auto& r : taken) add(r->Drain(on_sample));
   uint64_t unreported = 0;
   for (auto& r : retired) {
     add(r->Drain(on_sample));
-    unreported += r->UnreportedLost();  // disabled and drained: final
+    // Disabled and drained: final. Already in lost_by_event where the
+    // kernel counts per event (0 where it does not).
+    unreported += r->UnreportedLost();
   }
-  total.lost += unreported;
   std::lock_guard<std::mutex> l(s.mu);
+  for (size_t i = 0; i < events; ++i) {
+    s.stats.samples_by_event[i] += total.samples_by_event[i];
+    s.stats.lost_by_event[i] += total.lost_by_event[i];
+  }
   s.stats.lost_unreported += unreported;
   for (auto& r : retired) CloseLocked(s, std::move(r));
   // Threads attached while we drained are in s.live already.

@@ -34,10 +34,13 @@ struct RingSamplerOptions {
 
 struct RingSamplerStats {
   uint64_t samples = 0;  // samples drained, every event
-  uint64_t lost = 0;     // lost samples (both kinds below)
-  // Of those, found at a ring's close in the kernel's per-event counts
-  // with no LOST record (PerfRing::UnreportedLost).
+  uint64_t lost = 0;     // lost samples, every event
+  // Of those, the ones no LOST record reported, found at a ring's close in
+  // the kernel's per-event counts (PerfRing::UnreportedLost).
   uint64_t lost_unreported = 0;
+  // Per event: samples drained and lost (PerfRingDrainStats).
+  std::vector<uint64_t> samples_by_event;
+  std::vector<uint64_t> lost_by_event;
   // Sum of the counters' own values (read(2)) of the rings closed so far,
   // per event: with a period of 1, samples + lost of that event.
   std::vector<uint64_t> counted;
@@ -71,11 +74,12 @@ class RingSampler {
 
   // Reads every ring (retired ones too, which it then closes), calling
   // on_sample for each sample, in ring order (each ring's samples in the
-  // order the kernel wrote them). Returns this call's counts. One Drain
-  // at a time (serialized inside).
+  // order the kernel wrote them). Returns this call's counts, with `lost`
+  // the sum of lost_by_event (PerfRingDrainStats: on Linux 6.0+ the
+  // kernel's exact per-event counts, overruns no LOST record reported
+  // included). One Drain at a time (serialized inside).
   // With `close_all` (the last drain, after DisableAll), every ring is
-  // retired and closed too. The lost count includes, for each ring closed,
-  // the samples no LOST record reported (PerfRing::UnreportedLost).
+  // retired and closed too.
   static PerfRingDrainStats Drain(
       absl::FunctionRef<void(const PerfRingSample&)> on_sample,
       bool close_all = false);

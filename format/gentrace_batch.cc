@@ -28,6 +28,10 @@ class Cursor {
     return true;
   }
   void Skip(size_t n) { p_ += n; }
+  // The next n bytes (n <= remaining()), not consumed.
+  absl::Span<const uint8_t> Rest(size_t n) const {
+    return absl::MakeConstSpan(p_, n);
+  }
 
  private:
   const uint8_t* begin_;
@@ -47,6 +51,20 @@ bool DecodeFields(Cursor* c, std::vector<R>* out) {
     if (!ok) return false;
   }
   out->push_back(std::move(r));
+  return true;
+}
+
+// A record of a skippable kind (its kind already read): its length, then
+// its fields within that length; bytes after them (fields a newer writer
+// added) are skipped.
+template <typename R>
+bool DecodeSkippable(Cursor* c, std::vector<R>* out) {
+  uint64_t length = 0;
+  if (!c->Uvarint(&length) || length > c->remaining()) return false;
+  const size_t end = c->offset() + length;
+  Cursor body(c->Rest(length));
+  if (!DecodeFields(&body, out)) return false;
+  c->Skip(end - c->offset());
   return true;
 }
 
@@ -79,6 +97,12 @@ absl::Status DecodeInfoBatch(absl::Span<const uint8_t> payload,
         break;
       case InfoRecordSpec<GenerationRecord>::kKind:
         ok = DecodeFields(&c, &out->spans);
+        break;
+      case InfoRecordSpec<EventSamplerRecord>::kKind:
+        ok = DecodeSkippable(&c, &out->event_samplers);
+        break;
+      case InfoRecordSpec<EventSampleRecord>::kKind:
+        ok = DecodeSkippable(&c, &out->event_samples);
         break;
       default: {
         if (kind < kFirstSkippableInfoRecord) {

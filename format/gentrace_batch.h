@@ -20,8 +20,10 @@
 // kind of record therefore takes a number from 64 up
 // (kFirstSkippableInfoRecord): those are written as kind, uvarint length,
 // then the fields, and readers that do not know the kind skip it by its
-// length. Kinds 1-4 are what gentrace writes today and wrote before; their
-// layout never changes.
+// length. Kinds 1-4 are what gentrace wrote first; their layout never
+// changes. Kinds 64 (EventSampler) and 65 (EventSample) are the first
+// skippable ones; a reader decodes their known fields within the length
+// and steps over any a newer writer appended.
 #ifndef GENTRACE_FORMAT_GENTRACE_BATCH_H_
 #define GENTRACE_FORMAT_GENTRACE_BATCH_H_
 
@@ -60,6 +62,9 @@ enum GentraceRecordKind : uint8_t {
   kRecordSampler = 2,
   kRecordFiber = 3,
   kRecordGeneration = 4,
+  // Skippable (kind, length, fields): several perf events at once.
+  kRecordEventSampler = 64,
+  kRecordEventSample = 65,
 };
 
 // Record kinds from here on carry their length after the kind, so that
@@ -113,6 +118,37 @@ struct FiberRecord {
 struct GenerationRecord {
   uint64_t start = 0;
   uint64_t end = 0;
+};
+
+// Several perf events at once (signal-free mode): one per event per
+// generation. Event 0 is the primary, whose samples are the generation's
+// CPUSample events (the SamplerRecord counts them too); the others' samples
+// are EventSampleRecords. Per generation and event: samples_taken = the
+// samples written, samples_lost = those the kernel could not put into a
+// thread's ring (Linux 6.0+ counts them per event).
+// Event indexes a reader accepts (the tracer writes at most 8 events).
+inline constexpr uint64_t kMaxInfoEvents = 64;
+
+struct EventSamplerRecord {
+  uint64_t event = 0;   // index: 0 the primary, then the others in order
+  std::string name;     // e.g. "page-faults", "cycles:pp"
+  uint64_t period = 0;  // events per sample (ns for clocks); 0: frequency
+  uint64_t hz = 0;      // samples a second asked in frequency mode, or 0
+  uint64_t samples_taken = 0;
+  uint64_t samples_lost = 0;
+};
+
+// One sample of a secondary event (EventSamplerRecord::event >= 1), in the
+// generation its time falls in, like a CPUSample: time in ticks, thread,
+// proc (kNoProc if none) and goroutine (0 if none), and a stack id of the
+// generation's stack table.
+struct EventSampleRecord {
+  uint64_t event = 0;
+  uint64_t time = 0;
+  uint64_t thread = 0;
+  uint64_t proc = 0;
+  uint64_t goroutine = 0;
+  uint64_t stack = 0;
 };
 
 // ---- The table.
@@ -190,12 +226,40 @@ struct InfoRecordSpec<GenerationRecord> {
   };
 };
 
+template <>
+struct InfoRecordSpec<EventSamplerRecord> {
+  static constexpr uint8_t kKind = kRecordEventSampler;
+  static constexpr absl::string_view kName = "EventSampler";
+  static constexpr InfoField<EventSamplerRecord> kFields[] = {
+      UvarintField("event", &EventSamplerRecord::event),
+      BytesField("name", &EventSamplerRecord::name),
+      UvarintField("period", &EventSamplerRecord::period),
+      UvarintField("hz", &EventSamplerRecord::hz),
+      UvarintField("samples_taken", &EventSamplerRecord::samples_taken),
+      UvarintField("samples_lost", &EventSamplerRecord::samples_lost),
+  };
+};
+
+template <>
+struct InfoRecordSpec<EventSampleRecord> {
+  static constexpr uint8_t kKind = kRecordEventSample;
+  static constexpr absl::string_view kName = "EventSample";
+  static constexpr InfoField<EventSampleRecord> kFields[] = {
+      UvarintField("event", &EventSampleRecord::event),
+      UvarintField("time", &EventSampleRecord::time),
+      UvarintField("thread", &EventSampleRecord::thread),
+      UvarintField("proc", &EventSampleRecord::proc),
+      UvarintField("goroutine", &EventSampleRecord::goroutine),
+      UvarintField("stack", &EventSampleRecord::stack),
+  };
+};
+
 // ---- Encoding: what the tracer drives into its batch buffers.
 
-// Bytes the encoding of `r` takes (kind included).
+// Bytes the fields of `r` take (neither kind nor length).
 template <typename R>
-size_t InfoRecordSize(const R& r) {
-  size_t n = UvarintLen(InfoRecordSpec<R>::kKind);
+size_t InfoFieldsSize(const R& r) {
+  size_t n = 0;
   for (const InfoField<R>& f : InfoRecordSpec<R>::kFields) {
     if (f.kind == InfoFieldKind::kUvarint) {
       n += UvarintLen(r.*f.number);
@@ -206,11 +270,28 @@ size_t InfoRecordSize(const R& r) {
   return n;
 }
 
+// Whether records of type R carry their length (kinds from
+// kFirstSkippableInfoRecord on).
+template <typename R>
+constexpr bool InfoRecordSkippable() {
+  return InfoRecordSpec<R>::kKind >= kFirstSkippableInfoRecord;
+}
+
+// Bytes the encoding of `r` takes (kind, and length if it has one,
+// included).
+template <typename R>
+size_t InfoRecordSize(const R& r) {
+  const size_t fields = InfoFieldsSize(r);
+  return UvarintLen(InfoRecordSpec<R>::kKind) +
+         (InfoRecordSkippable<R>() ? UvarintLen(fields) : 0) + fields;
+}
+
 // Writes `r` at dst, which has room for InfoRecordSize(r) bytes; returns
 // the byte after it.
 template <typename R>
 uint8_t* EncodeInfoRecord(const R& r, uint8_t* dst) {
   dst = PutUvarint(dst, InfoRecordSpec<R>::kKind);
+  if (InfoRecordSkippable<R>()) dst = PutUvarint(dst, InfoFieldsSize(r));
   for (const InfoField<R>& f : InfoRecordSpec<R>::kFields) {
     if (f.kind == InfoFieldKind::kUvarint) {
       dst = PutUvarint(dst, r.*f.number);
@@ -239,6 +320,8 @@ struct InfoRecords {
   std::vector<SamplerRecord> samplers;
   std::vector<FiberRecord> fibers;
   std::vector<GenerationRecord> spans;
+  std::vector<EventSamplerRecord> event_samplers;
+  std::vector<EventSampleRecord> event_samples;
   // Records of kinds from kFirstSkippableInfoRecord on that this reader
   // does not know, stepped over by their length.
   uint64_t skipped = 0;

@@ -145,7 +145,7 @@ TEST(InfoCodecTest, TableShape) {
 TEST(InfoCodecTest, NewerWritersKindsFrom64AreSkippedByLength) {
   std::string p;
   AppendInfoRecord(Thread(), &p);
-  Varint(&p, 64);  // a kind this reader does not know, 5 bytes long
+  Varint(&p, 100);  // a kind this reader does not know, 5 bytes long
   Varint(&p, 5);
   p += "\x01\x02\x03\x04\x05";
   Varint(&p, 200);  // and another, empty
@@ -164,6 +164,89 @@ TEST(InfoCodecTest, NewerWritersKindsFrom64AreSkippedByLength) {
   bad += "12345";
   EXPECT_EQ(DecodeInfoBatch(Bytes(bad), &got).message(),
             "gentrace info batch: record of kind 64 at offset 0 is cut short");
+}
+
+EventSamplerRecord EventSampler() { return {1, "page-faults", 1, 0, 4000, 17}; }
+EventSampleRecord EventSample() {
+  return {2, uint64_t{1} << 40, 4242, kNoProc, 0, 300};
+}
+
+// The two skippable kinds, spelled out: kind, the fields' length, fields.
+std::string HandWrittenEventRecords() {
+  std::string p;
+  std::string f;
+  Varint(&f, 1);  // event sampler: event, name, period, hz, taken, lost
+  Str(&f, "page-faults");
+  Varint(&f, 1);
+  Varint(&f, 0);
+  Varint(&f, 4000);
+  Varint(&f, 17);
+  Varint(&p, 64);
+  Varint(&p, f.size());
+  p += f;
+  f.clear();
+  Varint(&f, 2);  // event sample: event, time, thread, proc, g, stack
+  Varint(&f, uint64_t{1} << 40);
+  Varint(&f, 4242);
+  Varint(&f, kNoProc);
+  Varint(&f, 0);
+  Varint(&f, 300);
+  Varint(&p, 65);
+  Varint(&p, f.size());
+  p += f;
+  return p;
+}
+
+TEST(InfoCodecTest, EventRecordsCarryTheirLengthAndRoundTrip) {
+  std::string p;
+  AppendInfoRecord(EventSampler(), &p);
+  AppendInfoRecord(EventSample(), &p);
+  EXPECT_EQ(p, HandWrittenEventRecords());
+  uint8_t buf[128];
+  EXPECT_EQ(static_cast<size_t>(EncodeInfoRecord(EventSample(), buf) - buf),
+            InfoRecordSize(EventSample()));
+
+  InfoRecords got;
+  ASSERT_TRUE(DecodeInfoBatch(Bytes(p), &got).ok());
+  ASSERT_EQ(got.event_samplers.size(), 1u);
+  EXPECT_EQ(got.event_samplers[0].event, 1u);
+  EXPECT_EQ(got.event_samplers[0].name, "page-faults");
+  EXPECT_EQ(got.event_samplers[0].period, 1u);
+  EXPECT_EQ(got.event_samplers[0].hz, 0u);
+  EXPECT_EQ(got.event_samplers[0].samples_taken, 4000u);
+  EXPECT_EQ(got.event_samplers[0].samples_lost, 17u);
+  ASSERT_EQ(got.event_samples.size(), 1u);
+  EXPECT_EQ(got.event_samples[0].event, 2u);
+  EXPECT_EQ(got.event_samples[0].time, uint64_t{1} << 40);
+  EXPECT_EQ(got.event_samples[0].thread, 4242u);
+  EXPECT_EQ(got.event_samples[0].proc, kNoProc);
+  EXPECT_EQ(got.event_samples[0].goroutine, 0u);
+  EXPECT_EQ(got.event_samples[0].stack, 300u);
+  EXPECT_EQ(got.skipped, 0u);
+
+  // A newer writer's extra field after the known ones is stepped over.
+  std::string newer;
+  Varint(&newer, 65);
+  Varint(&newer, 8);
+  for (uint64_t v : {3, 10, 11, 12, 13, 14, 99}) Varint(&newer, v);
+  Varint(&newer, 2);  // 7 fields of one byte, plus a second extra byte
+  AppendInfoRecord(Span(), &newer);
+  ASSERT_TRUE(DecodeInfoBatch(Bytes(newer), &got).ok());
+  ASSERT_EQ(got.event_samples.size(), 2u);
+  EXPECT_EQ(got.event_samples[1].event, 3u);
+  EXPECT_EQ(got.event_samples[1].stack, 14u);
+  EXPECT_EQ(got.spans.size(), 1u);
+
+  // A length shorter than the fields is an error, not a record made up of
+  // the next record's bytes.
+  std::string shorter;
+  Varint(&shorter, 65);
+  Varint(&shorter, 3);
+  for (uint64_t v : {1, 2, 3, 4, 5, 6}) Varint(&shorter, v);
+  InfoRecords r;
+  EXPECT_EQ(DecodeInfoBatch(Bytes(shorter), &r).message(),
+            "gentrace info batch: record of kind 65 at offset 0 is cut short");
+  EXPECT_TRUE(r.event_samples.empty());
 }
 
 TEST(InfoCodecTest, UnknownKindsBelow64AndCutRecordsAreErrors) {

@@ -150,6 +150,10 @@ void AppendDumpLine(const Event& ev, std::string* out) {
   AppendStack(ev.stack(), out);
 }
 
+void AppendDumpStack(const StackView& s, std::string* out) {
+  AppendStack(s, out);
+}
+
 std::string DumpErrorLine(absl::string_view message) {
   std::string s(absl::StripAsciiWhitespace(message));
   s = absl::StrReplaceAll(s, {{"\r", ""}, {"\n", " | "}});

@@ -24,6 +24,9 @@ void AppendDumpLine(const Event& ev, std::string* out);
 // are except '"' and '\' (backslash-escaped), every other byte as \xHH.
 void AppendDumpString(absl::string_view s, std::string* out);
 
+// Appends a stack as the dump's <stack>: [func@file:line pc=N;...].
+void AppendDumpStack(const StackView& s, std::string* out);
+
 // The final line for an error: "END error: " and the message on one line
 // (newlines become " | ", as gotool's oneLine does).
 std::string DumpErrorLine(absl::string_view message);

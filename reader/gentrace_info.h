@@ -9,6 +9,10 @@
 #ifndef GENTRACE_READER_GENTRACE_INFO_H_
 #define GENTRACE_READER_GENTRACE_INFO_H_
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "format/gentrace_batch.h"
 #include "reader/generation.h"
@@ -20,6 +24,8 @@ using ThreadInfo = format::ThreadRecord;
 using SamplerInfo = format::SamplerRecord;
 using FiberInfo = format::FiberRecord;
 using GenerationSpan = format::GenerationRecord;
+using EventSamplerInfo = format::EventSamplerRecord;
+using EventSampleInfo = format::EventSampleRecord;
 using GentraceInfo = format::InfoRecords;
 
 // Decodes every gentrace info batch of `gen` (either experiment id) into
@@ -28,6 +34,29 @@ using GentraceInfo = format::InfoRecords;
 // batches are still decoded. A generation without such batches (any Go
 // program's) decodes to nothing.
 absl::Status DecodeGentraceInfo(const Generation& gen, GentraceInfo* info);
+
+// A sample of a secondary perf event (several events at once, signal-free
+// mode; format::EventSampleRecord), resolved: the event's name from the
+// generation's EventSampler records, the time in nanoseconds like
+// CpuSample's, the stack from the generation's stack table. Valid as long
+// as the generation's views are.
+struct EventSample {
+  uint64_t event = 0;  // index; 0 is the primary (a CpuSample instead)
+  std::string name;
+  int64_t time = 0;
+  uint64_t thread = 0;
+  uint64_t proc = 0;       // kNoProc if none
+  uint64_t goroutine = 0;  // 0 if none
+  StackView stack;
+};
+
+// Resolves info's event samples (decoded from `gen` by DecodeGentraceInfo)
+// into *out, appending, sorted by time. An event index without an
+// EventSampler record, or a stack id not in the generation, is an error
+// naming the generation and the record; the samples before it stay.
+absl::Status ResolveEventSamples(const Generation& gen,
+                                 const GentraceInfo& info,
+                                 std::vector<EventSample>* out);
 
 }  // namespace gentrace::reader
 

@@ -262,6 +262,80 @@ TEST_F(DemoTraceTest, StatsAgreesWithTheProgram) {
 
 TEST_F(DemoTraceTest, CutEveryWindow) { CheckEveryWindow(*trace_, "demo"); }
 
+// The demo with two perf events at once in the signal-free mode (cpu-clock
+// the primary, every page fault the secondary): per event, stats --json,
+// dump --event-samples (our reader), pprof --type=cpu (read back by Go's
+// pprof) and the demo's own Stats give the same counts.
+TEST(DemoEventsTest, StatsDumpAndPprofAgreePerEvent) {
+  const std::string trace = tools::TestTempPath("demo_events.trace");
+  absl::StatusOr<ProcessResult> demo = tools::RunProcess(
+      "tools/demo/demo",
+      {absl::StrCat("--out=", trace), "--seconds=1", "--period_ms=150",
+       "--cpu_hz=1000", "--cpu-ring", "--cpu-events=cpu-clock,page-faults@1"});
+  ASSERT_TRUE(demo.ok()) << demo.status();
+  ASSERT_EQ(demo->exit_code, 0) << demo->stderr_data;
+  // "demo: S CPU samples (L lost)", then per event
+  // "demo: event NAME: N samples (L lost)".
+  const std::string& out = demo->stdout_data;
+  const int64_t cpu = IntBefore(out, " CPU samples (");
+  const size_t at = out.find("demo: event page-faults: ");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string faults_line = out.substr(at, out.find('\n', at) - at);
+  const int64_t faults = IntAfter(faults_line, "page-faults: ");
+  const int64_t faults_lost = IntAfter(faults_line, "samples (");
+  ASSERT_GT(cpu, 0) << out;
+  ASSERT_GT(faults, 0) << out;
+  EXPECT_EQ(IntAfter(out, "demo: event cpu-clock: "), cpu) << out;
+
+  ProcessResult r = RunGentrace({"stats", "--json", trace});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  const std::string& j = r.stdout_data;
+  EXPECT_EQ(JsonInt(j, "\"cpu_samples_by_event\"", "cpu-clock"), cpu) << j;
+  EXPECT_EQ(JsonInt(j, "\"cpu_samples_by_event\"", "page-faults"), faults) << j;
+  EXPECT_EQ(JsonInt(j, "\"cpu_events\": [{\"name\": \"cpu-clock\"", "samples"),
+            cpu);
+  EXPECT_EQ(JsonInt(j, "{\"name\": \"page-faults\"", "samples"), faults);
+  EXPECT_EQ(JsonInt(j, "{\"name\": \"page-faults\"", "lost"), faults_lost);
+  EXPECT_EQ(JsonInt(j, "\"cpu\"", "samples"), cpu);
+
+  // Our reader's event samples, one line each.
+  r = RunGentrace({"dump", "--event-samples", trace});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  int64_t lines = 0;
+  for (absl::string_view line : absl::StrSplit(r.stdout_data, '\n')) {
+    if (!absl::StartsWith(line, "EventSample ")) continue;
+    ++lines;
+    EXPECT_TRUE(absl::StrContains(line, " p=-1 g=-1 event=\"page-faults\" "))
+        << line;
+  }
+  EXPECT_EQ(lines, faults);
+  // Without the flag, the dump is Go's: no such lines.
+  r = RunGentrace({"dump", trace});
+  EXPECT_FALSE(absl::StrContains(r.stdout_data, "EventSample ")) << "plain";
+
+  // pprof: samples, cpu, then page-faults/events (a fault per sample).
+  const std::string prof = tools::TestTempPath("demo_events.pb.gz");
+  r = RunGentrace({"pprof", trace, prof, "--type=cpu"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  const std::string go = GoBinary();
+  if (go.empty()) {
+    interop::RecordGoCheckSkipped("go tool pprof -raw: no Go installation");
+    return;
+  }
+  absl::StatusOr<std::vector<int64_t>> sums = tools::PprofRawSums(go, prof);
+  ASSERT_TRUE(sums.ok()) << sums.status();
+  ASSERT_EQ(sums->size(), 3u);
+  EXPECT_EQ((*sums)[0], cpu);
+  EXPECT_EQ((*sums)[1], cpu * 1'000'000);  // 1 ms of CPU time each
+  EXPECT_EQ((*sums)[2], faults);
+  absl::StatusOr<ProcessResult> types =
+      tools::RunProcess(go, {"tool", "pprof", "-raw", prof});
+  ASSERT_TRUE(types.ok()) << types.status();
+  EXPECT_TRUE(absl::StrContains(
+      types->stdout_data, "samples/count cpu/nanoseconds page-faults/events"))
+      << types->stdout_data.substr(0, 300);
+}
+
 // The Go program, traced by Go's runtime.
 class GoTraceTest : public ::testing::Test {
  protected:

@@ -6,7 +6,8 @@
 //    sampling at 100 Hz and 1000 Hz against tracing without sampling;
 //  * the same with perf cpu-clock counters at 1 kHz and 10 kHz, signal
 //    mode (one SIGPROF a sample) against the signal-free mode (perf mmap
-//    rings drained by gentrace's reader thread).
+//    rings drained by gentrace's reader thread), next to no sampling
+//    (hz:0) in the same family, with the samples and the lost ones.
 //
 // Run alone: ./dev bench //tests:cpu_sampling_benchmark; `./dev bench`
 // runs it as part of the suite (tests/benchmark_suite.cc).
@@ -15,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -120,9 +122,9 @@ BENCHMARK(BM_Workload)
 void BM_WorkloadPerf(benchmark::State& state) {
   gentrace::Options o;
   o.callback = [](absl::Span<const uint8_t>) { return absl::OkStatus(); };
-  o.cpu.enabled = true;
+  o.cpu.enabled = state.range(0) > 0;  // hz:0: tracing, no sampling
   o.cpu.source = gentrace::CpuProfileOptions::Source::kPerfEvent;
-  o.cpu.hz = static_cast<int>(state.range(0));
+  o.cpu.hz = std::max<int>(static_cast<int>(state.range(0)), 1);
   o.cpu.signal_free = state.range(1) != 0;
   if (absl::Status s = gentrace::Start(o); !s.ok()) {
     state.SkipWithError(std::string(s.message()).c_str());
@@ -139,6 +141,7 @@ void BM_WorkloadPerf(benchmark::State& state) {
 // writing the ring) and gentrace's reader thread are all in it.
 BENCHMARK(BM_WorkloadPerf)
     ->ArgNames({"hz", "ring"})
+    ->Args({0, 0})
     ->Args({1000, 0})
     ->Args({1000, 1})
     ->Args({10000, 0})

@@ -8,10 +8,14 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "reader/gentrace_info.h"
+#include "reader/reader.h"
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
 #include "tools/gentrace/test_process.h"
@@ -115,6 +119,69 @@ TEST(DemoTest, CrashLeavesADumpOfTheRing) {
                 {"Log ", "category=\"crash\"", "message=\"about to crash\""}),
             1)
       << demo->stderr_data;
+}
+
+// Several perf events at once survive a crash: the dump's complete
+// generations hold each event's EventSampler records and the secondary
+// event's samples, which our reader resolves, and Go's parser still
+// accepts the dump.
+TEST(DemoTest, CrashDumpHoldsSeveralEvents) {
+  const std::string dump = testing::TempPath("demo-crash-events.trace");
+  absl::StatusOr<tools::ProcessResult> demo =
+      tools::RunProcess("tools/demo/demo",
+                        {"--crash=abort", absl::StrCat("--crash-dump=", dump),
+                         "--seconds=1", "--period_ms=50", "--cpu_hz=1000",
+                         "--cpu-ring", "--cpu-events=cpu-clock,page-faults@1"});
+  ASSERT_TRUE(demo.ok()) << demo.status();
+  EXPECT_EQ(demo->exit_code, -1) << demo->stderr_data;  // killed by SIGABRT
+  absl::StatusOr<testing::GoView> v = testing::ViewWithGo(dump);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->valid) << v->validate_output << demo->stderr_data;
+  EXPECT_TRUE(v->ours_agree) << v->ours_difference;
+
+  absl::StatusOr<std::unique_ptr<reader::Reader>> r =
+      reader::Reader::Open(dump);
+  ASSERT_TRUE(r.ok()) << r.status();
+  reader::Event ev;
+  uint64_t gens_with_records = 0, cpu_samples = 0, cpu_taken = 0;
+  uint64_t fault_records = 0, fault_taken = 0, resolved = 0, cpu_in_gen = 0;
+  while ((*r)->ReadEvent(&ev)) {
+    if (ev.kind() == reader::EventKind::kStackSample) ++cpu_in_gen;
+    if (ev.kind() != reader::EventKind::kSync) continue;
+    // A generation's events end with its Sync.
+    const uint64_t cpu_of_gen = cpu_in_gen;
+    cpu_in_gen = 0;
+    reader::GentraceInfo info;
+    ASSERT_TRUE(reader::DecodeGentraceInfo(*(*r)->generation(), &info).ok());
+    // The crash's generation: completed by the crash handler, without the
+    // sampler's figures (what its buffers held is in it or not).
+    if (info.event_samplers.empty()) continue;
+    cpu_samples += cpu_of_gen;
+    ++gens_with_records;
+    ASSERT_EQ(info.event_samplers.size(), 2u);
+    EXPECT_EQ(info.event_samplers[0].name, "cpu-clock");
+    EXPECT_EQ(info.event_samplers[1].name, "page-faults");
+    cpu_taken += info.event_samplers[0].samples_taken;
+    fault_taken += info.event_samplers[1].samples_taken;
+    fault_records += info.event_samples.size();
+    std::vector<reader::EventSample> samples;
+    ASSERT_TRUE(
+        reader::ResolveEventSamples(*(*r)->generation(), info, &samples).ok());
+    for (const reader::EventSample& s : samples) {
+      EXPECT_EQ(s.name, "page-faults");
+      EXPECT_FALSE(s.stack.empty());
+      ++resolved;
+    }
+  }
+  EXPECT_TRUE((*r)->status().ok()) << (*r)->status();
+  EXPECT_GE(gens_with_records, 1u);
+  EXPECT_EQ(fault_records, fault_taken);
+  EXPECT_EQ(resolved, fault_taken);
+  EXPECT_GT(fault_taken, 0u) << "the demo's threads fault in fresh memory";
+  // In the generations the sampler finished, the CPUSample events are the
+  // primary's samples its records count.
+  EXPECT_EQ(cpu_samples, cpu_taken);
+  EXPECT_GT(cpu_taken, 0u);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -75,6 +76,22 @@ struct CpuProfileOptions {
   // Not a clock: a sample every `period` events, or `hz` samples a second
   // (frequency mode) when period is 0. See docs/CPU_SAMPLES.md.
   std::string event_name;
+  // Several perf events at once, by name, each with its period (events per
+  // sample, ns for cpu-clock and task-clock; 0: `hz`, in frequency mode for
+  // events that are not clocks): say {"cpu-clock", 0} for the timeline and
+  // {"cycles", 1000000}, {"cache-misses", 10000} for attribution. At most
+  // kMaxEvents; replaces event, event_name and period when not empty (set
+  // one or the other). The first is the primary: its samples are the
+  // trace's CPUSample events, which `go tool trace` shows; the others' go
+  // into gentrace's info batches, which gentrace's reader, stats and pprof
+  // read and Go's parser skips. More than one needs `signal_free` (Start
+  // fails with InvalidArgument otherwise). See docs/CPU_SAMPLES.md.
+  struct NamedEvent {
+    std::string name;
+    uint64_t period = 0;
+  };
+  static constexpr size_t kMaxEvents = 8;
+  std::vector<NamedEvent> events;
   // Signal-free sampling: each traced thread's perf counter writes its
   // samples into a ring shared with the kernel (a perf mmap ring, with the
   // call chain the kernel walks itself), and gentrace's CPU reader thread
@@ -83,8 +100,11 @@ struct CpuProfileOptions {
   // proc or goroutine. Losses (a full ring) are counted per generation.
   bool signal_free = false;
   // Signal-free mode: the data pages of each thread's ring, a power of two
-  // (8 pages of 4 KiB hold about 300 samples with 10-frame stacks).
-  size_t ring_pages = 8;
+  // (8 pages of 4 KiB hold about 300 samples with 10-frame stacks). 0 (the
+  // default): sized from the rate, room for 100 ms of samples of every
+  // event at 300 bytes each, 8 to 64 pages (8 up to 1000 samples per
+  // second, 64 above about 4400; see docs/CPU_SAMPLES.md).
+  size_t ring_pages = 0;
   // Also sample threads that never wrote an event (the process itimer);
   // their samples have no proc and no goroutine.
   bool sample_unknown_threads = true;
@@ -132,6 +152,14 @@ struct Stats {
   // ended, written at the start of the next one (docs/CPU_SAMPLES.md).
   uint64_t cpu_samples_clamped = 0;
   std::string cpu_source;  // what the sampler chose, and why
+  // Signal-free mode: per perf event, the primary first (the samples and
+  // lost of the first are cpu_samples and cpu_samples_lost).
+  struct CpuEventStats {
+    std::string name;
+    uint64_t samples = 0;  // written into the trace
+    uint64_t lost = 0;     // the kernel could not put into a ring
+  };
+  std::vector<CpuEventStats> cpu_events;
 };
 
 GENTRACE_INTERNAL_NAMESPACE_END

@@ -7,7 +7,10 @@
 //   back, record by record, in InfoRecordSize bytes, and decodes again to
 //   the same records; the payload is never shorter than that re-encoding
 //   (the encoder writes minimal varints, so a longer re-encoding means
-//   bytes were made up or read from past the payload).
+//   bytes were made up or read from past the payload; a skippable
+//   record, EventSampler or EventSample, re-encodes with the minimal
+//   length of its known fields, never more than the length it was read
+//   with).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -53,7 +56,7 @@ void Encode(const std::vector<R>& records, std::string* out) {
 
 size_t Count(const InfoRecords& r) {
   return r.threads.size() + r.samplers.size() + r.fibers.size() +
-         r.spans.size();
+         r.spans.size() + r.event_samplers.size() + r.event_samples.size();
 }
 
 void Check(absl::Span<const uint8_t> payload) {
@@ -69,6 +72,8 @@ void Check(absl::Span<const uint8_t> payload) {
   Encode(got.samplers, &again);
   Encode(got.fibers, &again);
   Encode(got.spans, &again);
+  Encode(got.event_samplers, &again);
+  Encode(got.event_samples, &again);
   InfoRecords back;
   const absl::Status back_st = DecodeInfoBatch(
       absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(again.data()),
@@ -80,6 +85,10 @@ void Check(absl::Span<const uint8_t> payload) {
   FUZZ_CHECK(SameRecords(got.samplers, back.samplers), "samplers differ");
   FUZZ_CHECK(SameRecords(got.fibers, back.fibers), "fibers differ");
   FUZZ_CHECK(SameRecords(got.spans, back.spans), "spans differ");
+  FUZZ_CHECK(SameRecords(got.event_samplers, back.event_samplers),
+             "event samplers differ");
+  FUZZ_CHECK(SameRecords(got.event_samples, back.event_samples),
+             "event samples differ");
   FUZZ_CHECK(back.skipped == 0, "skipped %llu",
              static_cast<unsigned long long>(back.skipped));
   // Every record decoded came from input bytes at least as long as its

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -38,6 +39,7 @@
 #include "format/leb128.h"
 #include "format/spec.h"
 #include "reader/event.h"
+#include "reader/gentrace_info.h"
 #include "reader/reader.h"
 #include "tests/interop/go_tool.h"
 #include "tests/tracer/trace_check.h"
@@ -324,6 +326,9 @@ struct GenerationFacts {
   bool has_sampler = false;
   std::map<uint64_t, std::string> thread_names;                 // by tid
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> thread_pg;  // P, G
+  // Several perf events at once: the records as written.
+  std::vector<format::EventSamplerRecord> event_samplers;
+  std::vector<format::EventSampleRecord> event_samples;
 };
 
 std::map<uint64_t, GenerationFacts> ReadFacts(const std::string& bytes) {
@@ -373,6 +378,11 @@ std::map<uint64_t, GenerationFacts> ReadFacts(const std::string& bytes) {
         f.lost = sr.samples_lost;
         f.has_sampler = true;
       }
+      f.event_samplers.insert(f.event_samplers.end(),
+                              info.event_samplers.begin(),
+                              info.event_samplers.end());
+      f.event_samples.insert(f.event_samples.end(), info.event_samples.begin(),
+                             info.event_samples.end());
       for (const format::ThreadRecord& t : info.threads) {
         f.thread_names[t.thread] = t.name;
         f.thread_pg[t.thread] = {t.proc, t.goroutine};
@@ -1152,6 +1162,247 @@ TEST(CpuSamplesTest, PerfEventNameErrors) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("signal_free needs"));
   EXPECT_FALSE(IsTracing());
+}
+
+// ---- Several perf events at once ------------------------------------------
+
+// Event samples resolved by gentrace's reader (reader/gentrace_info.h),
+// over every generation.
+std::vector<reader::EventSample> EventSamplesWithOurReader(
+    const std::string& path) {
+  std::vector<reader::EventSample> all;
+  absl::StatusOr<std::unique_ptr<reader::Reader>> r =
+      reader::Reader::Open(path);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return all;
+  reader::Event ev;
+  // Each generation ends with a Sync event; its views last until the
+  // next ReadEvent, so resolve there and keep what is needed.
+  while ((*r)->ReadEvent(&ev)) {
+    if (ev.kind() != reader::EventKind::kSync) continue;
+    const reader::Generation* gen = (*r)->generation();
+    if (gen == nullptr) continue;
+    reader::GentraceInfo info;
+    EXPECT_TRUE(reader::DecodeGentraceInfo(*gen, &info).ok());
+    std::vector<reader::EventSample> samples;
+    const absl::Status st = reader::ResolveEventSamples(*gen, info, &samples);
+    EXPECT_TRUE(st.ok()) << st;
+    for (reader::EventSample& s : samples) {
+      // Copy out the leaf and the functions (the stack view dies with the
+      // generation): keep them in `name` as "event|leaf|f1;f2;...".
+      std::string frames;
+      for (size_t i = 0; i < s.stack.size(); ++i) {
+        absl::StrAppend(&frames, i ? ";" : "", s.stack[i].func);
+      }
+      s.name = absl::StrCat(s.name, "|",
+                            s.stack.empty() ? "" : std::string(s.stack[0].func),
+                            "|", frames);
+      s.stack = reader::StackView();
+      all.push_back(std::move(s));
+    }
+  }
+  EXPECT_TRUE((*r)->status().ok()) << (*r)->status();
+  return all;
+}
+
+// cpu-clock for the timeline and every page fault, at once, on two traced
+// threads: each sample tagged with its event, filed into the generation
+// its time falls in, on its own thread (no P, no G: the kernel knows the
+// thread only), page faults on the function that touched the memory; per
+// event, the trace's samples + lost = what the kernel wrote or could not,
+// and for page faults (period 1) = the kernel's own count of faults.
+TEST(CpuSamplesTest, SeveralEventsAtOnceEachAccountedAndAttributed) {
+  const std::string path = TempPath("events.trace");
+  Options o;
+  o.path = path;
+  o.generation_period = absl::Hours(1);  // only the test's boundaries
+  o.cpu.enabled = true;
+  o.cpu.signal_free = true;
+  o.cpu.hz = 1000;
+  o.cpu.events = {{"cpu-clock", 0}, {"page-faults", 1}};
+  o.cpu.ring_pages = 64;  // room for every fault between two drains
+  const absl::Status started = Start(o);
+  ASSERT_TRUE(started.ok()) << started;
+  Log("events", "register");
+  const uint64_t me = static_cast<uint64_t>(gettid());
+  std::atomic<uint64_t> other{0};
+  std::thread t([&] {
+    Log("events", "register");  // its ring opens
+    other = static_cast<uint64_t>(gettid());
+    TouchFreshPages(300);
+    HotLoop(0.05 * kScale);
+  });
+  TouchFreshPages(500);
+  HotLoop(0.2 * kScale);
+  ASSERT_TRUE(internal::AdvanceGenerationForTesting().ok());
+  TouchFreshPages(200);
+  t.join();
+  ASSERT_TRUE(Stop().ok());
+  const Stats stats = GetStats();
+  const cpusample::RingSamplerStats ring = cpusample::RingSampler::stats();
+  EXPECT_THAT(stats.cpu_source,
+              HasSubstr("perf ring: cpu-clock (period 1000000), "
+                        "page-faults (period 1), 64 pages per thread"));
+  ASSERT_EQ(ring.counted.size(), 2u);
+  ASSERT_EQ(ring.samples_by_event.size(), 2u);
+  ASSERT_EQ(stats.cpu_events.size(), 2u);
+  EXPECT_EQ(stats.cpu_events[0].name, "cpu-clock");
+  EXPECT_EQ(stats.cpu_events[1].name, "page-faults");
+  EXPECT_EQ(ring.rings_opened, 2u) << "the two traced threads";
+
+  // The trace, raw: per event, samples written and lost; every sample in
+  // its generation's span, on a traced thread, with no P and no G.
+  const std::map<uint64_t, GenerationFacts> facts = ReadFacts(ReadFile(path));
+  uint64_t taken[2] = {0, 0}, lost[2] = {0, 0}, records[2] = {0, 0};
+  uint64_t cpu_events = 0;
+  for (const auto& [gen, f] : facts) {
+    ASSERT_EQ(f.event_samplers.size(), 2u) << "generation " << gen;
+    ASSERT_TRUE(f.has_span);
+    for (const format::EventSamplerRecord& e : f.event_samplers) {
+      ASSERT_LT(e.event, 2u);
+      EXPECT_EQ(e.name, e.event == 0 ? "cpu-clock" : "page-faults");
+      EXPECT_EQ(e.period, e.event == 0 ? 1000000u : 1u);
+      taken[e.event] += e.samples_taken;
+      lost[e.event] += e.samples_lost;
+    }
+    // The primary's record and the sampler record agree.
+    EXPECT_EQ(f.event_samplers[0].samples_taken, f.taken);
+    EXPECT_EQ(f.event_samplers[0].samples_lost, f.lost);
+    EXPECT_EQ(f.samples.size(), f.taken);
+    cpu_events += f.samples.size();
+    uint64_t in_gen = 0;
+    for (const format::EventSampleRecord& s : f.event_samples) {
+      EXPECT_EQ(s.event, 1u) << "only secondary events are records";
+      ++records[s.event < 2 ? s.event : 0];
+      ++in_gen;
+      EXPECT_TRUE(s.thread == me || s.thread == other.load()) << s.thread;
+      EXPECT_EQ(s.proc, format::kNoProc);
+      EXPECT_EQ(s.goroutine, 0u);
+      EXPECT_GE(s.time, f.start) << "generation " << gen;
+      EXPECT_LE(s.time, f.end) << "generation " << gen;
+    }
+    EXPECT_EQ(in_gen, f.event_samplers[1].samples_taken)
+        << "generation " << gen;
+  }
+  EXPECT_EQ(records[1], taken[1]);
+  EXPECT_EQ(cpu_events, taken[0]);
+  EXPECT_GT(taken[0], 0u) << "cpu-clock samples of the hot loops";
+  EXPECT_GE(taken[1], 1000u) << "every fault of TouchFreshPages, at least";
+  for (int e = 0; e < 2; ++e) {
+    // What the rings held or could not: all of it in the trace or lost.
+    EXPECT_EQ(taken[e] + lost[e],
+              ring.samples_by_event[e] + ring.lost_by_event[e])
+        << "event " << e;
+    EXPECT_EQ(stats.cpu_events[e].samples, taken[e]) << "event " << e;
+    EXPECT_EQ(stats.cpu_events[e].lost, lost[e]) << "event " << e;
+  }
+  EXPECT_EQ(taken[1] + lost[1], ring.counted[1]) << "every page fault";
+  EXPECT_EQ(stats.cpu_samples, taken[0]);
+  EXPECT_EQ(stats.cpu_samples_lost, lost[0]);
+
+  // gentrace's reader resolves the event samples: page faults on the
+  // function that touched the fresh memory, on the thread that did.
+  std::map<uint64_t, uint64_t> toucher_leaf, toucher_anywhere;
+  uint64_t resolved = 0;
+  for (const reader::EventSample& s : EventSamplesWithOurReader(path)) {
+    ++resolved;
+    EXPECT_EQ(s.event, 1u);
+    const std::vector<std::string> parts = absl::StrSplit(s.name, '|');
+    ASSERT_EQ(parts.size(), 3u);
+    EXPECT_EQ(parts[0], "page-faults");
+    toucher_leaf[s.thread] += absl::StrContains(parts[1], "TouchFreshPages");
+    toucher_anywhere[s.thread] +=
+        absl::StrContains(parts[2], "TouchFreshPages");
+  }
+  EXPECT_EQ(resolved, taken[1]);
+  EXPECT_GE(toucher_anywhere[me], 700u);
+  EXPECT_GE(toucher_anywhere[other.load()], 300u);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  // (A sanitizer's shadow memory faults too: AddressSanitizer's checks are
+  // inline, so inside the toucher; ThreadSanitizer's in its runtime.)
+  if (lost[1] == 0) {
+    EXPECT_EQ(toucher_leaf[me], 700u);
+    EXPECT_EQ(toucher_leaf[other.load()], 300u);
+  }
+#endif
+
+  // Go's parser accepts the trace (the records are in gentrace's info
+  // batches, which it keeps and ignores) and sees the primary's samples.
+  CheckWithGoIfAvailable(path, taken[0]);
+}
+
+TEST(CpuSamplesTest, SeveralEventsNeedTheSignalFreeMode) {
+  Options o;
+  o.path = TempPath("events_bad.trace");
+  o.cpu.enabled = true;
+  o.cpu.events = {{"cpu-clock", 0}, {"page-faults", 1}};
+  absl::Status s = Start(o);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("2 perf events at once need signal_free"));
+  EXPECT_FALSE(IsTracing());
+  // One event of the list works with signals, like event_name.
+  o.cpu.events = {{"page-faults", 1}};
+  ASSERT_TRUE(Start(o).ok());
+  Log("events", "register");
+  TouchFreshPages(50);
+  ASSERT_TRUE(Stop().ok());
+  EXPECT_THAT(GetStats().cpu_source, HasSubstr("perf-event: page-faults"));
+  // At most kMaxEvents, and not with event_name.
+  o.cpu.signal_free = true;
+  o.cpu.events.assign(CpuProfileOptions::kMaxEvents + 1, {"page-faults", 1});
+  s = Start(o);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("at most 8 perf events"));
+  o.cpu.events = {{"page-faults", 1}};
+  o.cpu.event_name = "cpu-clock";
+  s = Start(o);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("not both"));
+  o.cpu.event_name.clear();
+  o.cpu.events = {{"page-faults", 1}, {"page-fautls", 1}};
+  s = Start(o);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+  EXPECT_FALSE(IsTracing());
+}
+
+// The ring's default size follows the rate: 100 ms of samples of every
+// event at ~300 bytes each, 8 to 64 pages.
+TEST(CpuSamplesTest, RingSizeFollowsTheRate) {
+  auto clock = [](uint64_t hz) {
+    cpusample::PerfRingEvent e;
+    e.spec = cpusample::SpecOf(cpusample::PerfEvent::kCpuClock);
+    e.period = 1000000000 / hz;
+    return e;
+  };
+  auto freq = [](uint64_t hz) {
+    cpusample::PerfRingEvent e;
+    e.spec = cpusample::SpecOf(cpusample::PerfEvent::kCycles);
+    e.freq = hz;
+    return e;
+  };
+  ASSERT_EQ(sysconf(_SC_PAGESIZE), 4096);
+  EXPECT_EQ(internal::RingPagesForRate({clock(100)}), 8u);
+  EXPECT_EQ(internal::RingPagesForRate({clock(1000)}), 8u);  // 30 KB
+  EXPECT_EQ(internal::RingPagesForRate({clock(2000)}), 16u);
+  EXPECT_EQ(internal::RingPagesForRate({clock(1000), freq(1000)}), 16u);
+  EXPECT_EQ(internal::RingPagesForRate({clock(4000)}), 32u);
+  EXPECT_EQ(internal::RingPagesForRate({clock(10000)}), 64u);
+  EXPECT_EQ(internal::RingPagesForRate({clock(100000)}), 64u);
+
+  // And the tracer uses it when ring_pages is 0 (the default).
+  Options o;
+  o.path = TempPath("ring_size.trace");
+  o.cpu.enabled = true;
+  o.cpu.signal_free = true;
+  o.cpu.hz = 10000;
+  ASSERT_TRUE(Start(o).ok());
+  ASSERT_TRUE(Stop().ok());
+  EXPECT_THAT(GetStats().cpu_source, HasSubstr(", 64 pages per thread"));
+  o.cpu.hz = 100;
+  ASSERT_TRUE(Start(o).ok());
+  ASSERT_TRUE(Stop().ok());
+  EXPECT_THAT(GetStats().cpu_source, HasSubstr(", 8 pages per thread"));
 }
 
 }  // namespace

@@ -14,6 +14,9 @@
 //        [--cpu-event=NAME]  (sample a perf event by name: page-faults,
 //                             cycles:u, ...; see docs/CPU_SAMPLES.md)
 //        [--cpu-ring]   (signal-free: perf rings instead of SIGPROF)
+//        [--cpu-events=NAME[@PERIOD],...]  (several perf events at once,
+//                             the first the primary; needs --cpu-ring;
+//                             PERIOD: events per sample, ns for clocks)
 //
 // With the flight recorder (docs/FLIGHT_RECORDER.md) instead of a trace to
 // --out:
@@ -52,6 +55,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "reader/reader.h"
@@ -67,12 +71,34 @@ struct Flags {
   int cpu_hz = 100;       // 0: no CPU samples
   std::string cpu_event;  // a perf event by name ("": the default)
   bool cpu_ring = false;  // signal-free sampling
+  std::vector<gentrace::CpuProfileOptions::NamedEvent> cpu_events;
   bool flight_recorder = false;
   std::string snapshot;
   std::string ring_file;
   std::string crash;  // "", segv, abort, stack-overflow, terminate
   std::string crash_dump = "gentrace-crash-%p.trace";
 };
+
+// "cpu-clock,page-faults@1,cycles@1000000": names, each with an optional
+// period after '@'. Exits with status 2 on a bad list.
+void ParseEvents(absl::string_view list,
+                 std::vector<gentrace::CpuProfileOptions::NamedEvent>* out) {
+  for (absl::string_view item : absl::StrSplit(list, ',')) {
+    gentrace::CpuProfileOptions::NamedEvent e;
+    const size_t at = item.rfind('@');
+    e.name = std::string(item.substr(0, at));
+    if (e.name.empty() || (at != absl::string_view::npos &&
+                           (!absl::SimpleAtoi(item.substr(at + 1), &e.period) ||
+                            e.period == 0))) {
+      std::fprintf(stderr,
+                   "demo: --cpu-events wants NAME[@PERIOD],... with PERIOD "
+                   "a positive number, got '%s'\n",
+                   std::string(item).c_str());
+      std::exit(2);
+    }
+    out->push_back(std::move(e));
+  }
+}
 
 bool ParseFlags(int argc, char** argv, Flags* f) {
   for (int i = 1; i < argc; ++i) {
@@ -90,6 +116,8 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       f->out = std::string(a);
     } else if (absl::ConsumePrefix(&a, "--cpu-event=")) {
       f->cpu_event = std::string(a);
+    } else if (absl::ConsumePrefix(&a, "--cpu-events=")) {
+      ParseEvents(a, &f->cpu_events);
     } else if (a == "--cpu-ring") {
       f->cpu_ring = true;
     } else if (a == "--flight-recorder") {
@@ -121,7 +149,8 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       std::printf(
           "usage: demo [--out=PATH] [--seconds=N] [--workers=N] "
           "[--period_ms=N] [--cpu_hz=N]\n"
-          "            [--cpu-event=NAME] [--cpu-ring]\n"
+          "            [--cpu-event=NAME] [--cpu-ring] "
+          "[--cpu-events=NAME[@PERIOD],...]\n"
           "            [--flight-recorder] [--snapshot=PATH] "
           "[--ring-file=PATH]\n"
           "            [--crash=segv|abort|stack-overflow|terminate] "
@@ -332,6 +361,7 @@ gentrace::CpuProfileOptions CpuOptions(const Flags& flags) {
   cpu.hz = std::max(flags.cpu_hz, 1);
   cpu.event_name = flags.cpu_event;
   cpu.signal_free = flags.cpu_ring;
+  cpu.events = flags.cpu_events;
   return cpu;
 }
 
@@ -467,6 +497,11 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(stats.bytes_written), flags.out.c_str(),
       static_cast<unsigned long long>(stats.cpu_samples),
       static_cast<unsigned long long>(stats.cpu_samples_lost));
+  for (const gentrace::Stats::CpuEventStats& e : stats.cpu_events) {
+    std::printf("demo: event %s: %llu samples (%llu lost)\n", e.name.c_str(),
+                static_cast<unsigned long long>(e.samples),
+                static_cast<unsigned long long>(e.lost));
+  }
 
   return ReadBack(flags.out) ? 0 : 1;
 }

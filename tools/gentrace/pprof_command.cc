@@ -11,6 +11,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -49,7 +50,11 @@ readers.
                  with string labels thread, fiber, task and region (the
                  thread or fiber sampled, and the innermost region it was
                  in, with that region's task), so -tagfocus=region=NAME
-                 cuts a profile by region.
+                 cuts a profile by region. With several perf events at
+                 once (signal-free mode), one more sample type per
+                 secondary event, named after it: events (a sample
+                 counts its period), or samples in frequency mode,
+                 labelled by thread.
   --type=block   as `go tool trace -pprof=sync`: time goroutines were
                  blocked on channels, select and sync, by the stack where
                  they blocked: contentions/count and delay/nanoseconds.
@@ -127,7 +132,7 @@ class ProfileBuilder {
            const std::vector<int64_t>& values) {
     std::vector<int64_t>& sum =
         samples_[{std::move(locations), std::move(labels)}];
-    sum.resize(values.size());
+    if (sum.size() < values.size()) sum.resize(values.size());
     for (size_t i = 0; i < values.size(); ++i) sum[i] += values[i];
   }
 
@@ -144,6 +149,7 @@ class ProfileBuilder {
       PutPacked(1, key.first, &s);
       std::vector<uint64_t> v;
       for (int64_t x : values) v.push_back(static_cast<uint64_t>(x));
+      v.resize(std::max(v.size(), types.size()));  // one value per type
       PutPacked(2, v, &s);
       for (const auto& [k, value] : key.second) {
         std::string label;
@@ -286,6 +292,7 @@ class PprofPass : private PprofIntervalSink {
       for (const reader::SamplerInfo& s : info.samplers) {
         if (s.hz > 0) period_ns_ = 1'000'000'000 / static_cast<int64_t>(s.hz);
       }
+      if (cpu_) EventSamples(*gen, info);
     }
     if (mode_ >= 0) stats_.Add(ev, gen);
     if (events_++ == 0) start_ns_ = ev.time();
@@ -319,8 +326,14 @@ class PprofPass : private PprofIntervalSink {
 
   std::string Encode() {
     if (cpu_) {
-      return profile_.Encode({{"samples", "count"}, {"cpu", "nanoseconds"}},
-                             period_ns_, end_ns_ - start_ns_);
+      std::vector<std::pair<std::string, std::string>> types = {
+          {"samples", "count"}, {"cpu", "nanoseconds"}};
+      for (size_t i = 1; i < events_by_index_.size(); ++i) {
+        const EventType& e = events_by_index_[i];
+        types.emplace_back(e.name.empty() ? absl::StrCat("event", i) : e.name,
+                           e.period > 0 ? "events" : "samples");
+      }
+      return profile_.Encode(types, period_ns_, end_ns_ - start_ns_);
     }
     if (region_) {
       return profile_.Encode({{"regions", "count"}, {"time", "nanoseconds"}}, 0,
@@ -374,6 +387,36 @@ class PprofPass : private PprofIntervalSink {
                  {1, period_ns_});
   }
 
+  // Several perf events at once: each secondary event is a sample type of
+  // its own, after samples and cpu; a sample of it counts its period
+  // (events per sample), or 1 in frequency mode. Labelled by thread (the
+  // kernel knows no fiber or region).
+  void EventSamples(const reader::Generation& gen,
+                    const reader::GentraceInfo& info) {
+    for (const reader::EventSamplerInfo& e : info.event_samplers) {
+      if (e.event == 0 || e.event >= format::kMaxInfoEvents) continue;
+      if (events_by_index_.size() <= e.event) {
+        events_by_index_.resize(e.event + 1);
+      }
+      events_by_index_[e.event] = {e.name, e.period};
+    }
+    std::vector<reader::EventSample> samples;
+    // A record that does not resolve stops here; stats says why.
+    (void)reader::ResolveEventSamples(gen, info, &samples);
+    for (const reader::EventSample& s : samples) {
+      if (s.event == 0 || s.event >= events_by_index_.size()) continue;
+      std::vector<int64_t> values(2 + s.event - 1 + 1, 0);
+      const uint64_t period = events_by_index_[s.event].period;
+      values.back() = period > 0 ? static_cast<int64_t>(period) : 1;
+      std::vector<std::pair<std::string, std::string>> labels;
+      auto t = thread_names_.find(static_cast<int64_t>(s.thread));
+      labels.emplace_back("thread", t != thread_names_.end()
+                                        ? t->second
+                                        : absl::StrCat(s.thread));
+      profile_.Add(profile_.Locations(s.stack), std::move(labels), values);
+    }
+  }
+
   // PprofIntervalSink: the handle is the index of the interval's stack.
   uint64_t Begin(int mode, const reader::Event& ev) override {
     if (mode != mode_) return 0;
@@ -398,6 +441,11 @@ class PprofPass : private PprofIntervalSink {
   int64_t start_ns_ = 0;
   int64_t end_ns_ = 0;
   int64_t period_ns_ = kGoDefaultPeriodNs;
+  struct EventType {
+    std::string name;
+    uint64_t period = 0;
+  };
+  std::vector<EventType> events_by_index_;  // [0] unused: the primary
   ProfileBuilder profile_;
   absl::flat_hash_map<int64_t, std::string> thread_names_;
   absl::flat_hash_map<int64_t, std::string> fiber_names_;

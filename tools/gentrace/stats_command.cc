@@ -192,7 +192,14 @@ std::string ToJson(const StatsReport& r, const absl::Status& error) {
     absl::StrAppend(&out, i ? ", " : "", Json(c.samples_by_event[i].first),
                     ": ", c.samples_by_event[i].second);
   }
-  absl::StrAppend(&out, "}, \"cpu_samples_lost\": ", c.samples_lost, "}\n");
+  absl::StrAppend(&out, "}, \"cpu_samples_lost\": ", c.samples_lost,
+                  ", \"cpu_events\": [");
+  for (size_t i = 0; i < c.events.size(); ++i) {
+    absl::StrAppend(&out, i ? ", " : "", "{\"name\": ", Json(c.events[i].name),
+                    ", \"samples\": ", c.events[i].samples,
+                    ", \"lost\": ", c.events[i].lost, "}");
+  }
+  out += "]}\n";
   return out;
 }
 

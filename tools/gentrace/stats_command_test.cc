@@ -264,7 +264,7 @@ TEST(StatsCommandTest, HandBuiltTraceJson) {
       "{\"function\": \"main.work\", \"samples\": 3}, "
       "{\"function\": \"main.leaf\", \"samples\": 2}]}, "
       "\"cpu_samples_by_event\": {\"thread-timer\": 3}, "
-      "\"cpu_samples_lost\": 2}\n";
+      "\"cpu_samples_lost\": 2, \"cpu_events\": []}\n";
   absl::StrReplaceAll({{"LARGEST", absl::StrCat(LargestGeneration(path))}},
                       &want);
   EXPECT_EQ(r.stdout_data, want);

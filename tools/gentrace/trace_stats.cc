@@ -147,7 +147,7 @@ void TraceStats::NewGeneration(const reader::Generation& gen) {
     base_.info_error = std::string(s.message());
   }
   if (!info.threads.empty() || !info.samplers.empty() || !info.fibers.empty() ||
-      !info.spans.empty()) {
+      !info.spans.empty() || !info.event_samplers.empty()) {
     base_.gentrace_info = true;
   }
   for (const reader::ThreadInfo& t : info.threads) {
@@ -179,6 +179,23 @@ void TraceStats::NewGeneration(const reader::Generation& gen) {
       cpu.samples_by_event.emplace_back(event, s.samples_taken);
     } else {
       it->second += s.samples_taken;
+    }
+  }
+  for (const reader::EventSamplerInfo& e : info.event_samplers) {
+    if (e.event >= format::kMaxInfoEvents) continue;  // not a sane index
+    if (cpu.events.size() <= e.event) cpu.events.resize(e.event + 1);
+    CpuStats::Event& ce = cpu.events[e.event];
+    ce.name = e.name;
+    ce.samples += e.samples_taken;
+    ce.lost += e.samples_lost;
+    if (e.event == 0) continue;  // the primary's are in its SamplerRecord
+    auto it =
+        std::find_if(cpu.samples_by_event.begin(), cpu.samples_by_event.end(),
+                     [&](const auto& p) { return p.first == e.name; });
+    if (it == cpu.samples_by_event.end()) {
+      cpu.samples_by_event.emplace_back(e.name, e.samples_taken);
+    } else {
+      it->second += e.samples_taken;
     }
   }
 }

@@ -99,6 +99,15 @@ struct CpuStats {
   // Samples recorded by event (the perf event's name, else the source's:
   // "thread-timer", ...), in order of appearance.
   std::vector<std::pair<std::string, uint64_t>> samples_by_event;
+  // Several perf events at once (gentrace's EventSampler records): each
+  // event's samples and lost over the trace, by event index (the primary
+  // first). Empty without such records.
+  struct Event {
+    std::string name;
+    uint64_t samples = 0;
+    uint64_t lost = 0;
+  };
+  std::vector<Event> events;
   std::vector<FunctionSamples> top_flat;        // leaf function
   std::vector<FunctionSamples> top_cumulative;  // anywhere on the stack
 };

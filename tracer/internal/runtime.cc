@@ -526,6 +526,7 @@ Stats Runtime::GetStats() {
   s.cpu_samples_lost = cpu_.lost();
   s.cpu_samples_clamped = cpu_.clamped();
   s.cpu_source = cpu_.source_description();
+  s.cpu_events = cpu_.event_totals();
   return s;
 }
 

@@ -146,8 +146,8 @@ class Runtime final : private CpuSampleHost {
   uint64_t PutSampleStack(uint64_t gen, const uintptr_t* pcs, int n) override {
     return tables_.PutStack(gen, pcs, n, /*exact_first=*/true);
   }
-  TraceBuf* NewSampleBuf(uint64_t gen) override {
-    return writer_.NewBuf(gen, format::kNoThread);
+  TraceBuf* NewSampleBuf(uint64_t gen, uint8_t exp) override {
+    return writer_.NewBuf(gen, format::kNoThread, exp);
   }
   void FlushSampleBuf(TraceBuf* b) override { writer_.FlushBuf(b); }
 

@@ -58,6 +58,11 @@ cpusample::PerfEvent ToEvent(CpuProfileOptions::Event e) {
   return cpusample::PerfEvent::kCpuClock;
 }
 
+// Ring sizes from the rate (CpuProfileOptions::ring_pages = 0).
+constexpr size_t kMinRingPages = 8;
+constexpr size_t kMaxRingPages = 64;
+constexpr double kRingBytesPerSample = 300;
+
 }  // namespace
 
 void PauseRingReaderForTesting(bool paused) {
@@ -78,10 +83,21 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   }
   options_ = options;
   for (int i = 0; i < 2; ++i) {
-    rings_[i] = std::make_unique<cpusample::SampleRing>(options.buffer_bytes);
+    // The SIGPROF buffers only with signals: signal-free, nothing runs in
+    // a handler and the rings are the kernel's.
+    rings_[i].reset();
+    if (!options.signal_free) {
+      rings_[i] = std::make_unique<cpusample::SampleRing>(options.buffer_bytes);
+    }
     cpu_buf_[i] = nullptr;
+    info_buf_[i] = nullptr;
     taken_[i] = excess_[i] = 0;
     dropped_[i].store(0);
+  }
+  ring_events_.clear();
+  {
+    std::lock_guard<std::mutex> l(event_totals_mu_);
+    event_totals_.clear();
   }
   {
     std::lock_guard<std::mutex> l(internal_mu_);
@@ -106,16 +122,47 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   return absl::OkStatus();
 }
 
+// CpuProfileOptions::events against the single-event options: at most
+// kMaxEvents, named, and not both.
+static absl::Status CheckEvents(const CpuProfileOptions& options) {
+  if (options.events.empty()) return absl::OkStatus();
+  if (options.events.size() > CpuProfileOptions::kMaxEvents) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", CpuProfileOptions::kMaxEvents,
+                     " perf events at once, got ", options.events.size()));
+  }
+  if (!options.event_name.empty()) {
+    return absl::InvalidArgumentError(
+        "set either event_name or events, not both");
+  }
+  for (const CpuProfileOptions::NamedEvent& e : options.events) {
+    if (e.name.empty()) {
+      return absl::InvalidArgumentError("an event of `events` has no name");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CpuProfiler::StartSignals(const CpuProfileOptions& options) {
+  if (absl::Status s = CheckEvents(options); !s.ok()) return s;
+  if (options.events.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.events.size(),
+        " perf events at once need signal_free (perf rings, which tag each "
+        "sample with its event); with signals, ask for one"));
+  }
   cpusample::SamplerOptions so;
   so.source = ToSource(options.source);
   so.hz = options.hz;
-  so.period = options.period;
+  so.period =
+      options.events.empty() ? options.period : options.events[0].period;
   so.event = ToEvent(options.event);
   so.sample_unattached_threads = options.sample_unknown_threads;
-  if (!options.event_name.empty()) {
+  const std::string& event_name =
+      options.events.empty() ? options.event_name : options.events[0].name;
+  if (!event_name.empty()) {
     absl::StatusOr<cpusample::PerfEventSpec> spec =
-        cpusample::ResolvePerfEvent(options.event_name);
+        cpusample::ResolvePerfEvent(event_name);
     if (!spec.ok()) return spec.status();
     so.named_event = *spec;
   }
@@ -156,21 +203,35 @@ absl::Status CpuProfiler::StartSignalFree(const CpuProfileOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("hz must be in [1, 100000], got ", options.hz));
   }
-  cpusample::PerfRingEvent ev;
-  if (options.event_name.empty()) {
-    ev.spec = cpusample::SpecOf(ToEvent(options.event));
-  } else {
-    absl::StatusOr<cpusample::PerfEventSpec> spec =
-        cpusample::ResolvePerfEvent(options.event_name);
-    if (!spec.ok()) return spec.status();
-    ev.spec = *spec;
+  if (absl::Status s = CheckEvents(options); !s.ok()) return s;
+  if (options.ring_pages != 0 &&
+      (options.ring_pages & (options.ring_pages - 1)) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ring_pages must be 0 (from the rate) or a power of two, got ",
+        options.ring_pages));
   }
-  if (options.period != 0) {
-    ev.period = options.period;
-  } else if (ev.spec.clock) {
-    ev.period = 1000000000 / static_cast<uint64_t>(options.hz);
-  } else {
-    ev.freq = static_cast<uint64_t>(options.hz);
+  // The single-event options are a list of one.
+  std::vector<CpuProfileOptions::NamedEvent> asked = options.events;
+  if (asked.empty()) asked.push_back({options.event_name, options.period});
+  std::vector<cpusample::PerfRingEvent> events;
+  for (const CpuProfileOptions::NamedEvent& e : asked) {
+    cpusample::PerfRingEvent ev;
+    if (e.name.empty()) {
+      ev.spec = cpusample::SpecOf(ToEvent(options.event));
+    } else {
+      absl::StatusOr<cpusample::PerfEventSpec> spec =
+          cpusample::ResolvePerfEvent(e.name);
+      if (!spec.ok()) return spec.status();
+      ev.spec = *spec;
+    }
+    if (e.period != 0) {
+      ev.period = e.period;
+    } else if (ev.spec.clock) {
+      ev.period = 1000000000 / static_cast<uint64_t>(options.hz);
+    } else {
+      ev.freq = static_cast<uint64_t>(options.hz);
+    }
+    events.push_back(ev);
   }
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) {
@@ -178,8 +239,9 @@ absl::Status CpuProfiler::StartSignalFree(const CpuProfileOptions& options) {
                                             base::ErrnoText(errno)));
   }
   cpusample::RingSamplerOptions ro;
-  ro.events.push_back(ev);
-  ro.ring.data_pages = options.ring_pages;
+  ro.events = events;
+  ro.ring.data_pages =
+      options.ring_pages != 0 ? options.ring_pages : RingPagesForRate(events);
   ro.ring.max_callchain = cpusample::kMaxFrames;
   ro.ring.clock = CLOCK_MONOTONIC;
   // A session that ended without its final drain (tracing failed) may
@@ -195,13 +257,62 @@ absl::Status CpuProfiler::StartSignalFree(const CpuProfileOptions& options) {
     gen_start_ = 0;
     started_gen_ = 0;
     pending_.clear();
-    ring_lost_[0] = ring_lost_[1] = 0;
+    for (int p = 0; p < 2; ++p) {
+      for (size_t i = 0; i < CpuProfileOptions::kMaxEvents; ++i) {
+        event_taken_[p][i] = event_lost_[p][i] = 0;
+      }
+    }
+    for (size_t i = 0; i < events.size(); ++i) {
+      const cpusample::PerfRingEvent& ev = events[i];
+      format::EventSamplerRecord r;
+      r.event = i;
+      r.name = ev.spec.name;
+      r.period = ev.period;
+      r.hz = ev.period == 0 ? ev.freq : 0;
+      ring_events_.push_back(r);
+    }
   }
+  {
+    std::lock_guard<std::mutex> l(event_totals_mu_);
+    for (const cpusample::PerfRingEvent& ev : events) {
+      Stats::CpuEventStats e;
+      e.name = ev.spec.name;
+      event_totals_.push_back(e);
+    }
+  }
+  const cpusample::PerfRingEvent& primary = events[0];
   source_ = format::kSamplerPerfRing;
-  event_name_ = ev.spec.name;
-  hz_ = ev.period == 0 || ev.spec.clock ? static_cast<uint64_t>(options.hz) : 0;
-  period_ = ev.period;
+  event_name_ = primary.spec.name;
+  hz_ = primary.period == 0 || primary.spec.clock
+            ? static_cast<uint64_t>(options.hz)
+            : 0;
+  period_ = primary.period;
   return absl::OkStatus();
+}
+
+size_t RingPagesForRate(const std::vector<cpusample::PerfRingEvent>& events) {
+  // Samples per second of every event: a clock's from its period (per
+  // CPU-second); frequency mode's asked rate; for a count period the rate
+  // is unknown (it depends on the program), taken as 1000.
+  double rate = 0;
+  for (const cpusample::PerfRingEvent& ev : events) {
+    if (ev.period == 0) {
+      rate += static_cast<double>(ev.freq);
+    } else if (ev.spec.clock) {
+      rate += 1e9 / static_cast<double>(ev.period);
+    } else {
+      rate += 1000;
+    }
+  }
+  // Room for 100 ms (the reader's interval; it also wakes at a quarter
+  // full) of samples of about 300 bytes (48 + 8 per frame: ~30 frames).
+  const double bytes = rate / 10 * kRingBytesPerSample;
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  size_t pages = kMinRingPages;
+  while (pages < kMaxRingPages && static_cast<double>(pages) * page < bytes) {
+    pages *= 2;
+  }
+  return pages;
 }
 
 void CpuProfiler::Stop() {
@@ -248,6 +359,13 @@ void CpuProfiler::ClearTotals() {
   total_lost_.store(0);
   total_clamped_.store(0);
   source_ = format::kSamplerNone;
+  std::lock_guard<std::mutex> l(event_totals_mu_);
+  event_totals_.clear();
+}
+
+std::vector<Stats::CpuEventStats> CpuProfiler::event_totals() const {
+  std::lock_guard<std::mutex> l(event_totals_mu_);
+  return event_totals_;
 }
 
 std::string CpuProfiler::source_description() const {
@@ -428,9 +546,11 @@ void CpuProfiler::DrainRings(uint64_t gen, uint64_t limit, bool last) {
                                    g_clock.ticks_per_second / 1000000000u;
     return back >= ticks_now ? 0 : ticks_now - static_cast<uint64_t>(back);
   };
-  auto file = [&](uint64_t time, uint64_t tid, const uintptr_t* pcs, size_t n) {
+  auto file = [&](uint64_t time, uint64_t tid, size_t event,
+                  const uintptr_t* pcs, size_t n) {
     if (time > limit) {
-      pending_.push_back({time, tid, std::vector<uintptr_t>(pcs, pcs + n)});
+      pending_.push_back(
+          {time, tid, event, std::vector<uintptr_t>(pcs, pcs + n)});
       return;
     }
     if (time < gen_start_) {  // C7: its generation had ended; keep it
@@ -438,13 +558,24 @@ void CpuProfiler::DrainRings(uint64_t gen, uint64_t limit, bool last) {
       total_clamped_.fetch_add(1, std::memory_order_relaxed);
     }
     const uint64_t stack = host_->PutSampleStack(gen, pcs, static_cast<int>(n));
-    WriteSample(gen, time, tid, format::kNoProc, 0, stack, 1);
+    if (event == 0) {
+      WriteSample(gen, time, tid, format::kNoProc, 0, stack, 1);
+    } else {  // C8
+      format::EventSampleRecord r;
+      r.event = event;
+      r.time = time;
+      r.thread = tid;
+      r.proc = format::kNoProc;  // the kernel knows the thread only
+      r.goroutine = 0;
+      r.stack = stack;
+      WriteEventSample(gen, r);
+    }
   };
   // Pending samples first (they are older than any still in a ring).
   std::vector<PendingSample> pending;
   pending.swap(pending_);
   for (const PendingSample& p : pending) {
-    file(p.time, p.tid, p.pcs.data(), p.pcs.size());
+    file(p.time, p.tid, p.event, p.pcs.data(), p.pcs.size());
   }
   const cpusample::PerfRingDrainStats d = cpusample::RingSampler::Drain(
       [&](const cpusample::PerfRingSample& s) {
@@ -455,17 +586,34 @@ void CpuProfiler::DrainRings(uint64_t gen, uint64_t limit, bool last) {
           pcs[n++] = static_cast<uintptr_t>(s.callchain[i]);
         }
         if (n == 0) pcs[n++] = static_cast<uintptr_t>(s.ip);
-        file(to_ticks(s.time), static_cast<uint64_t>(s.tid), pcs, n);
+        file(to_ticks(s.time), static_cast<uint64_t>(s.tid), s.event, pcs, n);
       },
       last);
-  ring_lost_[gen & 1] += d.lost;
+  for (size_t i = 0; i < d.lost_by_event.size() && i < ring_events_.size();
+       ++i) {
+    event_lost_[gen & 1][i] += d.lost_by_event[i];
+  }
+}
+
+void CpuProfiler::WriteEventSample(uint64_t gen,
+                                   const format::EventSampleRecord& r) {
+  TraceBuf*& b = info_buf_[gen & 1];
+  const size_t n = format::InfoRecordSize(r);
+  if (b == nullptr || b->available() < n) {
+    if (b != nullptr) host_->FlushSampleBuf(b);
+    b = host_->NewSampleBuf(gen, format::kExperimentGentraceInfo);
+  }
+  b->pos =
+      static_cast<uint32_t>(format::EncodeInfoRecord(r, b->cursor()) - b->data);
+  ++event_taken_[gen & 1][r.event];
 }
 
 void CpuProfiler::FlushCpuBuf(uint64_t gen) {
-  TraceBuf*& b = cpu_buf_[gen & 1];
-  if (b != nullptr) {
-    host_->FlushSampleBuf(b);
-    b = nullptr;
+  for (TraceBuf** b : {&cpu_buf_[gen & 1], &info_buf_[gen & 1]}) {
+    if (*b != nullptr) {
+      host_->FlushSampleBuf(*b);
+      *b = nullptr;
+    }
   }
 }
 
@@ -473,22 +621,37 @@ CpuGenerationInfo CpuProfiler::FinishGeneration(uint64_t gen,
                                                 uint64_t next_start,
                                                 bool last) {
   uint64_t ring_lost = 0;
+  std::vector<format::EventSamplerRecord> events;
   if (signal_free_) {
     // C7: every ring's samples up to the switch, under ring_mu_.
     std::lock_guard<std::mutex> rl(ring_mu_);
     if (started_gen_ == 0) started_gen_ = gen;  // no reader drain yet
     DrainRings(gen, next_start, last);
-    FlushCpuBuf(gen);  // C3
-    ring_lost = ring_lost_[gen & 1];
-    ring_lost_[gen & 1] = 0;
+    FlushCpuBuf(gen);  // C3, C8
     gen_start_ = next_start;
     started_gen_ = gen + 1;
+    uint64_t* lost = event_lost_[gen & 1];
+    uint64_t* taken = event_taken_[gen & 1];
     if (last) {
       // The final generation: nothing can be taken any more (Stop
       // disabled the counters); what is left pending is past the end.
-      ring_lost += pending_.size();
+      for (const PendingSample& p : pending_) ++lost[p.event];
       pending_.clear();
       cpusample::RingSampler::Stop();
+    }
+    ring_lost = lost[0];
+    taken[0] = taken_[gen & 1];  // the primary's are CPUSample events
+    std::lock_guard<std::mutex> l(event_totals_mu_);
+    for (size_t i = 0; i < ring_events_.size(); ++i) {
+      format::EventSamplerRecord r = ring_events_[i];
+      r.samples_taken = taken[i];
+      r.samples_lost = lost[i];
+      taken[i] = lost[i] = 0;
+      if (i < event_totals_.size()) {
+        event_totals_[i].samples += r.samples_taken;
+        event_totals_[i].lost += r.samples_lost;
+      }
+      events.push_back(std::move(r));
     }
   } else {
     // C1, C2: wait until nothing can write into or drain buffer gen%2.
@@ -505,6 +668,7 @@ CpuGenerationInfo CpuProfiler::FinishGeneration(uint64_t gen,
   info.hz = hz_;
   info.period = period_;
   info.event = event_name_;
+  info.events = std::move(events);
   info.taken = taken_[gen & 1];
   info.lost = ring_lost + excess_[gen & 1] +
               dropped_[gen & 1].exchange(0, std::memory_order_acq_rel);
@@ -524,6 +688,9 @@ void CpuProfiler::WriteInfoRecords(const CpuGenerationInfo& info,
   sampler.samples_lost = info.lost;
   sampler.event = info.event;
   WriteInfoRecord(sampler, w);
+  for (const format::EventSamplerRecord& e : info.events) {
+    WriteInfoRecord(e, w);
+  }
   std::lock_guard<std::mutex> l(internal_mu_);
   for (const auto& [tid, name] : internal_threads_) {
     format::ThreadRecord thread;

@@ -63,6 +63,22 @@
 //      read, and, when a ring is closed (its thread exited, or the trace
 //      ended), the kernel's per-event count of lost samples that no LOST
 //      record reported (Linux 6.0+), counted in that generation (C4).
+//  C8. Several perf events (CpuProfileOptions::events, signal-free only):
+//      all share each thread's ring, and DrainRings files every sample by
+//      C7's time rule, whatever its event. The primary's (event 0) become
+//      CPUSample events; another event's become EventSample records in an
+//      info batch of the same generation (info_buf_, written by whoever
+//      drains, under ring_mu_), with their stacks in that generation's
+//      table; FinishGeneration flushes those batches with the CPU-sample
+//      buffers (C3), before the stack table. Losses are per event: each
+//      drain reads every ring's per-event lost counts after its records
+//      (PERF_FORMAT_LOST, Linux 6.0+; before, the LOST records by event
+//      id) and counts the increase in the generation being drained; what
+//      is still pending after the final generation is lost for its event.
+//      So per trace and event, with a period of 1: the event's samples in
+//      the trace + its lost = the kernel's count of the event. Each
+//      generation's EventSampler records give, per event, the samples
+//      written into it and the lost counted in it.
 #ifndef GENTRACE_TRACER_INTERNAL_TRACECPU_H_
 #define GENTRACE_TRACER_INTERNAL_TRACECPU_H_
 
@@ -79,8 +95,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "cpusample/perf_ring.h"
 #include "cpusample/sample_ring.h"
 #include "cpusample/sampler.h"
+#include "format/gentrace_batch.h"
 #include "tracer/gentrace.h"
 #include "tracer/internal/clock.h"
 #include "tracer/internal/trace_buf.h"
@@ -133,6 +151,11 @@ void PauseRingReaderForTesting(bool paused);
 // Installs `hooks` (null: none). They must stay valid until replaced.
 void SetCpuSampleHooksForTesting(const CpuSampleHooksForTesting* hooks);
 
+// The signal-free mode's ring size in pages when CpuProfileOptions::
+// ring_pages is 0: room for 100 ms of every event's samples at ~300 bytes
+// each, a power of two from 8 to 64.
+size_t RingPagesForRate(const std::vector<cpusample::PerfRingEvent>& events);
+
 // Per-generation figures of the sampler, for gentrace's info batch.
 struct CpuGenerationInfo {
   uint8_t source = 0;  // format::SamplerSource
@@ -141,6 +164,8 @@ struct CpuGenerationInfo {
   uint64_t taken = 0;  // CPUSample events written for the generation
   uint64_t lost = 0;   // sampling periods that did not reach the trace (C4)
   std::string event;   // perf event name, if any
+  // Signal-free mode: every event's figures, the primary first (C8).
+  std::vector<format::EventSamplerRecord> events;
 };
 
 // What the bridge may do to the trace, and nothing more: put a stack into
@@ -151,7 +176,8 @@ class CpuSampleHost {
  public:
   virtual uint64_t PutSampleStack(uint64_t gen, const uintptr_t* pcs,
                                   int n) = 0;
-  virtual TraceBuf* NewSampleBuf(uint64_t gen) = 0;
+  // A batch of gen on no thread; an experimental batch if exp != 0.
+  virtual TraceBuf* NewSampleBuf(uint64_t gen, uint8_t exp = 0) = 0;
   virtual void FlushSampleBuf(TraceBuf* b) = 0;
 
  protected:
@@ -195,6 +221,8 @@ class CpuProfiler {
   uint64_t samples() const { return total_taken_.load(); }
   uint64_t lost() const { return total_lost_.load(); }
   uint64_t clamped() const { return total_clamped_.load(); }
+  // Signal-free mode: per event, the primary first (C8).
+  std::vector<Stats::CpuEventStats> event_totals() const;
   // For a trace without CPU samples: the totals above and the source
   // become those of no sampling (they are otherwise reset by Start).
   void ClearTotals();
@@ -213,6 +241,9 @@ class CpuProfiler {
   // Writes `copies` CPUSample events of gen (reader or advancer, C2/C7).
   void WriteSample(uint64_t gen, uint64_t time, uint64_t tid, uint64_t p,
                    uint64_t g, uint64_t stack, uint64_t copies);
+  // Writes an EventSample record of a secondary event into gen's info
+  // batch (C8). ring_mu_ held.
+  void WriteEventSample(uint64_t gen, const format::EventSampleRecord& r);
   absl::Status StartSignals(const CpuProfileOptions& options);
   absl::Status StartSignalFree(const CpuProfileOptions& options);
   // C7: drains every thread's ring, writing into gen the samples with time
@@ -258,10 +289,19 @@ class CpuProfiler {
   struct PendingSample {
     uint64_t time;
     uint64_t tid;
+    size_t event;
     std::vector<uintptr_t> pcs;
   };
   std::vector<PendingSample> pending_;  // drained, not yet due
-  uint64_t ring_lost_[2] = {0, 0};      // LOST records, by parity
+  // Per event (C8), the primary first: what Start resolved, and, by
+  // parity, samples written and lost (ring_mu_).
+  std::vector<format::EventSamplerRecord> ring_events_;
+  uint64_t event_taken_[2][CpuProfileOptions::kMaxEvents] = {};
+  uint64_t event_lost_[2][CpuProfileOptions::kMaxEvents] = {};
+  TraceBuf* info_buf_[2] = {nullptr, nullptr};  // EventSample records
+  // Totals since Start, per event (read by GetStats from any thread).
+  mutable std::mutex event_totals_mu_;
+  std::vector<Stats::CpuEventStats> event_totals_;
   std::atomic<uint64_t> total_clamped_{0};
 
   std::thread reader_;
