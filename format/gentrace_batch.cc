@@ -28,6 +28,8 @@ class Cursor {
     return true;
   }
   void Skip(size_t n) { p_ += n; }
+  // The next n bytes (n <= remaining()), without consuming them.
+  absl::Span<const uint8_t> Rest(size_t n) const { return {p_, n}; }
 
  private:
   const uint8_t* begin_;
@@ -80,6 +82,17 @@ absl::Status DecodeInfoBatch(absl::Span<const uint8_t> payload,
       case InfoRecordSpec<GenerationRecord>::kKind:
         ok = DecodeFields(&c, &out->spans);
         break;
+      case InfoRecordSpec<ModuleRecord>::kKind: {
+        // Skippable: the fields lie within the record's length.
+        uint64_t length = 0;
+        ok = c.Uvarint(&length) && length <= c.remaining();
+        if (ok) {
+          Cursor body(c.Rest(length));
+          ok = DecodeFields(&body, &out->modules);
+          c.Skip(length);
+        }
+        break;
+      }
       default: {
         if (kind < kFirstSkippableInfoRecord) {
           return absl::InvalidArgumentError(absl::StrCat(

@@ -21,7 +21,9 @@
 // (kFirstSkippableInfoRecord): those are written as kind, uvarint length,
 // then the fields, and readers that do not know the kind skip it by its
 // length. Kinds 1-4 are what gentrace writes today and wrote before; their
-// layout never changes.
+// layout never changes. Kind 64 (Module) is the first skippable kind. A
+// skippable record may grow fields at its end: a reader takes the fields it
+// knows and steps over the rest of the record by its length.
 #ifndef GENTRACE_FORMAT_GENTRACE_BATCH_H_
 #define GENTRACE_FORMAT_GENTRACE_BATCH_H_
 
@@ -60,6 +62,7 @@ enum GentraceRecordKind : uint8_t {
   kRecordSampler = 2,
   kRecordFiber = 3,
   kRecordGeneration = 4,
+  kRecordModule = 64,  // skippable (below)
 };
 
 // Record kinds from here on carry their length after the kind, so that
@@ -113,6 +116,22 @@ struct FiberRecord {
 struct GenerationRecord {
   uint64_t start = 0;
   uint64_t end = 0;
+};
+
+// A module (executable or shared library) loaded in the traced process,
+// so that bare code addresses (crash dumps) can be symbolized later from
+// the module's file (`gentrace symbolize`). The tracer writes one per
+// module in every generation.
+struct ModuleRecord {
+  std::string path;   // as the loader names it; the executable's from
+                      // /proc/self/exe
+  uint64_t bias = 0;  // load bias: address in the process minus address in
+                      // the file
+  // [lo, hi): the smallest range holding the module's executable
+  // segments, as addresses in the process.
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  std::string build_id;  // the GNU build-id note's bytes; empty if none
 };
 
 // ---- The table.
@@ -190,12 +209,31 @@ struct InfoRecordSpec<GenerationRecord> {
   };
 };
 
+template <>
+struct InfoRecordSpec<ModuleRecord> {
+  static constexpr uint8_t kKind = kRecordModule;
+  static constexpr absl::string_view kName = "Module";
+  static constexpr InfoField<ModuleRecord> kFields[] = {
+      BytesField("path", &ModuleRecord::path),
+      UvarintField("bias", &ModuleRecord::bias),
+      UvarintField("lo", &ModuleRecord::lo),
+      UvarintField("hi", &ModuleRecord::hi),
+      BytesField("build_id", &ModuleRecord::build_id),
+  };
+};
+
 // ---- Encoding: what the tracer drives into its batch buffers.
 
-// Bytes the encoding of `r` takes (kind included).
+// Whether records of type R carry their length after their kind.
 template <typename R>
-size_t InfoRecordSize(const R& r) {
-  size_t n = UvarintLen(InfoRecordSpec<R>::kKind);
+constexpr bool IsSkippableInfoRecord() {
+  return InfoRecordSpec<R>::kKind >= kFirstSkippableInfoRecord;
+}
+
+// Bytes the fields of `r` take (no kind, no length).
+template <typename R>
+size_t InfoRecordBodySize(const R& r) {
+  size_t n = 0;
   for (const InfoField<R>& f : InfoRecordSpec<R>::kFields) {
     if (f.kind == InfoFieldKind::kUvarint) {
       n += UvarintLen(r.*f.number);
@@ -206,11 +244,22 @@ size_t InfoRecordSize(const R& r) {
   return n;
 }
 
+// Bytes the encoding of `r` takes (kind, and length if skippable,
+// included).
+template <typename R>
+size_t InfoRecordSize(const R& r) {
+  const size_t body = InfoRecordBodySize(r);
+  size_t n = UvarintLen(InfoRecordSpec<R>::kKind) + body;
+  if (IsSkippableInfoRecord<R>()) n += UvarintLen(body);
+  return n;
+}
+
 // Writes `r` at dst, which has room for InfoRecordSize(r) bytes; returns
 // the byte after it.
 template <typename R>
 uint8_t* EncodeInfoRecord(const R& r, uint8_t* dst) {
   dst = PutUvarint(dst, InfoRecordSpec<R>::kKind);
+  if (IsSkippableInfoRecord<R>()) dst = PutUvarint(dst, InfoRecordBodySize(r));
   for (const InfoField<R>& f : InfoRecordSpec<R>::kFields) {
     if (f.kind == InfoFieldKind::kUvarint) {
       dst = PutUvarint(dst, r.*f.number);
@@ -239,6 +288,7 @@ struct InfoRecords {
   std::vector<SamplerRecord> samplers;
   std::vector<FiberRecord> fibers;
   std::vector<GenerationRecord> spans;
+  std::vector<ModuleRecord> modules;
   // Records of kinds from kFirstSkippableInfoRecord on that this reader
   // does not know, stepped over by their length.
   uint64_t skipped = 0;
@@ -248,6 +298,8 @@ struct InfoRecords {
 // bytes field longer than the payload, or an unknown kind below
 // kFirstSkippableInfoRecord stops the decoding with an error naming the
 // record kind and its payload offset; the records before it stay in *out.
+// A known skippable record whose fields run past its length is cut short
+// too; bytes after its known fields (a newer writer's) are stepped over.
 absl::Status DecodeInfoBatch(absl::Span<const uint8_t> payload,
                              InfoRecords* out);
 

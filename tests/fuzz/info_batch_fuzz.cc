@@ -53,7 +53,7 @@ void Encode(const std::vector<R>& records, std::string* out) {
 
 size_t Count(const InfoRecords& r) {
   return r.threads.size() + r.samplers.size() + r.fibers.size() +
-         r.spans.size();
+         r.spans.size() + r.modules.size();
 }
 
 void Check(absl::Span<const uint8_t> payload) {
@@ -69,6 +69,7 @@ void Check(absl::Span<const uint8_t> payload) {
   Encode(got.samplers, &again);
   Encode(got.fibers, &again);
   Encode(got.spans, &again);
+  Encode(got.modules, &again);
   InfoRecords back;
   const absl::Status back_st = DecodeInfoBatch(
       absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(again.data()),
@@ -80,6 +81,7 @@ void Check(absl::Span<const uint8_t> payload) {
   FUZZ_CHECK(SameRecords(got.samplers, back.samplers), "samplers differ");
   FUZZ_CHECK(SameRecords(got.fibers, back.fibers), "fibers differ");
   FUZZ_CHECK(SameRecords(got.spans, back.spans), "spans differ");
+  FUZZ_CHECK(SameRecords(got.modules, back.modules), "modules differ");
   FUZZ_CHECK(back.skipped == 0, "skipped %llu",
              static_cast<unsigned long long>(back.skipped));
   // Every record decoded came from input bytes at least as long as its
