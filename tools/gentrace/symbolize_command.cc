@@ -212,7 +212,9 @@ class Symbolizer {
 
   const std::vector<Binary> binaries_;
   Counts counts_;
-  std::vector<Module> modules_;  // the last generation's with records
+  // The module records of the last generation that had them.
+  std::vector<format::ModuleRecord> last_records_;
+  std::vector<Module> modules_;  // last_records_ and their binaries
   std::unique_ptr<StackSymbolizer> symbolizer_;
   // The (binary, bias) pairs symbolizer_ was made for.
   std::set<std::pair<std::string, uint64_t>> placed_;
@@ -368,19 +370,22 @@ absl::Status Symbolizer::Generation(uint64_t gen,
       }
     }
   }
-  if (!info.modules.empty()) counts_.any_module_record = true;
+  if (!info.modules.empty()) {
+    counts_.any_module_record = true;
+    last_records_ = info.modules;
+  }
   if (!any_bare) {
     for (const std::string& raw : raws) *out += raw;
     return absl::OkStatus();
   }
-  if (!info.modules.empty()) {
-    if (absl::Status s = UseModules(info.modules); !s.ok()) return s;
-  } else if (!counts_.any_module_record) {
+  if (!counts_.any_module_record) {
     return absl::FailedPreconditionError(absl::StrCat(
         "generation ", gen,
         " has bare stack frames but the trace has no module records (it was "
         "written by a gentrace that did not record them)"));
-  }  // else: the modules of the last generation that had records
+  }
+  // This generation's modules, or those of the last one that had records.
+  if (absl::Status s = UseModules(last_records_); !s.ok()) return s;
 
   // The new stacks, and the strings they add.
   absl::flat_hash_map<std::string, uint64_t> new_strings;
