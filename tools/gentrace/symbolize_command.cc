@@ -192,9 +192,10 @@ class Symbolizer {
   explicit Symbolizer(std::vector<Binary> binaries)
       : binaries_(std::move(binaries)) {}
 
-  // Rewrites one generation's batches (their raw bytes, in file order)
-  // onto *out.
+  // Rewrites one generation's batches (their raw bytes, in file order,
+  // and each one's input offset) onto *out.
   absl::Status Generation(uint64_t gen, const std::vector<std::string>& raws,
+                          const std::vector<uint64_t>& offsets,
                           std::string* out);
   const Counts& counts() const { return counts_; }
 
@@ -289,6 +290,7 @@ const std::vector<Frame>& Symbolizer::Lookup(uint64_t pc) {
 
 absl::Status Symbolizer::Generation(uint64_t gen,
                                     const std::vector<std::string>& raws,
+                                    const std::vector<uint64_t>& offsets,
                                     std::string* out) {
   // Read the batches: their kinds, the tables, the modules.
   std::vector<format::Batch> batches(raws.size());
@@ -308,8 +310,8 @@ absl::Status Symbolizer::Generation(uint64_t gen,
     const uint8_t* p = b.payload.data() + 1;
     const uint8_t* end = b.payload.data() + b.payload.size();
     auto bad = [&](const char* what) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad ", what, " in the batch at input byte ", b.offset));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad ", what, " (at the batch at input byte ", offsets[i], ")"));
     };
     switch (b.kind()) {
       case format::BatchKind::kStacks:
@@ -560,13 +562,16 @@ int RunSymbolize(const ParsedArgs& args) {
   Symbolizer symbolizer(std::move(binaries));
   std::string pending = format::EncodeHeader(*version);
   std::vector<std::string> gen_batches;
+  std::vector<uint64_t> gen_offsets;
   uint64_t gen = 0;
   uint64_t gen_offset = 0;  // the generation's first batch
   absl::Status s;
   auto finish_gen = [&]() -> bool {
     if (gen_batches.empty()) return true;
-    absl::Status g = symbolizer.Generation(gen, gen_batches, &pending);
+    absl::Status g =
+        symbolizer.Generation(gen, gen_batches, gen_offsets, &pending);
     gen_batches.clear();
+    gen_offsets.clear();
     if (!g.ok()) {
       InputFailure(cmd, in_path, g, static_cast<int64_t>(gen_offset));
       return false;
@@ -592,6 +597,7 @@ int RunSymbolize(const ParsedArgs& args) {
     }
     gen_batches.emplace_back(reinterpret_cast<const char*>(b.raw.data()),
                              b.raw.size());
+    gen_offsets.push_back(b.offset);
     progress.Update(reader.offset());
   }
   if (s.ok() && !finish_gen()) return kExitFailure;

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 namespace gentrace::internal {
 namespace {
@@ -42,8 +43,13 @@ std::string BuildIdFromNotes(const uint8_t* p, size_t size) {
   return "";
 }
 
+struct Collect {
+  std::vector<format::ModuleRecord>* out;
+  std::map<std::string, std::string>* resolved;
+};
+
 int AddModule(dl_phdr_info* info, size_t, void* data) {
-  auto* out = static_cast<std::vector<format::ModuleRecord>*>(data);
+  Collect* c = static_cast<Collect*>(data);
   format::ModuleRecord m;
   m.bias = info->dlpi_addr;
   uint64_t lo = UINT64_MAX, hi = 0;
@@ -65,9 +71,14 @@ int AddModule(dl_phdr_info* info, size_t, void* data) {
   m.path = name != nullptr && name[0] != '\0' ? name : ExecutablePath();
   // The path with links resolved, as /proc/self/maps shows it (and so the
   // live symbolizer names code it finds no symbol for: "path+0x1234").
-  char resolved[PATH_MAX];
-  if (realpath(m.path.c_str(), resolved) != nullptr) m.path = resolved;
-  out->push_back(std::move(m));
+  // Resolved once per name: this runs at every generation's end.
+  auto [it, added] = c->resolved->try_emplace(m.path, m.path);
+  if (added) {
+    char resolved[PATH_MAX];
+    if (realpath(m.path.c_str(), resolved) != nullptr) it->second = resolved;
+  }
+  m.path = it->second;
+  c->out->push_back(std::move(m));
   return 0;
 }
 
@@ -75,7 +86,8 @@ int AddModule(dl_phdr_info* info, size_t, void* data) {
 
 void ModuleList::Refresh() {
   modules_.clear();
-  dl_iterate_phdr(&AddModule, &modules_);
+  Collect c = {&modules_, &resolved_};
+  dl_iterate_phdr(&AddModule, &c);
   encoded_.clear();
   ends_.clear();
   for (const format::ModuleRecord& m : modules_) {

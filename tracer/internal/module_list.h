@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,8 @@ class ModuleList {
 
  private:
   std::vector<format::ModuleRecord> modules_;
+  // Paths as the loader names them -> with links resolved.
+  std::map<std::string, std::string> resolved_;
   std::string encoded_;       // the records, one after the other
   std::vector<size_t> ends_;  // where each ends in encoded_
 };
