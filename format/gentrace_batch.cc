@@ -104,6 +104,9 @@ absl::Status DecodeInfoBatch(absl::Span<const uint8_t> payload,
       case InfoRecordSpec<EventSampleRecord>::kKind:
         ok = DecodeSkippable(&c, &out->event_samples);
         break;
+      case InfoRecordSpec<ModuleRecord>::kKind:
+        ok = DecodeSkippable(&c, &out->modules);
+        break;
       default: {
         if (kind < kFirstSkippableInfoRecord) {
           return absl::InvalidArgumentError(absl::StrCat(

@@ -21,9 +21,9 @@
 // (kFirstSkippableInfoRecord): those are written as kind, uvarint length,
 // then the fields, and readers that do not know the kind skip it by its
 // length. Kinds 1-4 are what gentrace wrote first; their layout never
-// changes. Kinds 64 (EventSampler) and 65 (EventSample) are the first
-// skippable ones; a reader decodes their known fields within the length
-// and steps over any a newer writer appended.
+// changes. Kinds 64 (EventSampler), 65 (EventSample) and 66 (Module) are
+// skippable; a reader decodes their known fields within the length and
+// steps over any a newer writer appended.
 #ifndef GENTRACE_FORMAT_GENTRACE_BATCH_H_
 #define GENTRACE_FORMAT_GENTRACE_BATCH_H_
 
@@ -65,6 +65,8 @@ enum GentraceRecordKind : uint8_t {
   // Skippable (kind, length, fields): several perf events at once.
   kRecordEventSampler = 64,
   kRecordEventSample = 65,
+  // Skippable: a module's load address, for symbolizing bare PCs.
+  kRecordModule = 66,
 };
 
 // Record kinds from here on carry their length after the kind, so that
@@ -149,6 +151,22 @@ struct EventSampleRecord {
   uint64_t proc = 0;
   uint64_t goroutine = 0;
   uint64_t stack = 0;
+};
+
+// A module (executable or shared library) loaded in the traced process,
+// so that bare code addresses (crash dumps) can be symbolized later from
+// the module's file (`gentrace symbolize`). The tracer writes one per
+// module in every generation.
+struct ModuleRecord {
+  std::string path;   // as the loader names it; the executable's from
+                      // /proc/self/exe
+  uint64_t bias = 0;  // load bias: address in the process minus address in
+                      // the file
+  // [lo, hi): the smallest range holding the module's executable
+  // segments, as addresses in the process.
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  std::string build_id;  // the GNU build-id note's bytes; empty if none
 };
 
 // ---- The table.
@@ -254,6 +272,19 @@ struct InfoRecordSpec<EventSampleRecord> {
   };
 };
 
+template <>
+struct InfoRecordSpec<ModuleRecord> {
+  static constexpr uint8_t kKind = kRecordModule;
+  static constexpr absl::string_view kName = "Module";
+  static constexpr InfoField<ModuleRecord> kFields[] = {
+      BytesField("path", &ModuleRecord::path),
+      UvarintField("bias", &ModuleRecord::bias),
+      UvarintField("lo", &ModuleRecord::lo),
+      UvarintField("hi", &ModuleRecord::hi),
+      BytesField("build_id", &ModuleRecord::build_id),
+  };
+};
+
 // ---- Encoding: what the tracer drives into its batch buffers.
 
 // Bytes the fields of `r` take (neither kind nor length).
@@ -322,6 +353,7 @@ struct InfoRecords {
   std::vector<GenerationRecord> spans;
   std::vector<EventSamplerRecord> event_samplers;
   std::vector<EventSampleRecord> event_samples;
+  std::vector<ModuleRecord> modules;
   // Records of kinds from kFirstSkippableInfoRecord on that this reader
   // does not know, stepped over by their length.
   uint64_t skipped = 0;
@@ -331,6 +363,8 @@ struct InfoRecords {
 // bytes field longer than the payload, or an unknown kind below
 // kFirstSkippableInfoRecord stops the decoding with an error naming the
 // record kind and its payload offset; the records before it stay in *out.
+// A known skippable record whose fields run past its length is cut short
+// too; bytes after its known fields (a newer writer's) are stepped over.
 absl::Status DecodeInfoBatch(absl::Span<const uint8_t> payload,
                              InfoRecords* out);
 

@@ -35,6 +35,25 @@ SamplerRecord Sampler() {
 }
 FiberRecord Fiber() { return {99, std::string(300, 'f')}; }
 GenerationRecord Span() { return {1000, uint64_t{1} << 63}; }
+ModuleRecord Module() {
+  return {"/usr/lib/libfoo.so", 0x7f0000000000, 0x7f0000001000, 0x7f0000009000,
+          std::string("\x01\xab\x00\xff", 4)};
+}
+
+// A module record spelled out by hand: kind 66, its length, then path,
+// bias, lo, hi, build-id.
+std::string HandWrittenModule() {
+  std::string body;
+  Str(&body, "/usr/lib/libfoo.so");
+  Varint(&body, 0x7f0000000000);
+  Varint(&body, 0x7f0000001000);
+  Varint(&body, 0x7f0000009000);
+  Str(&body, std::string("\x01\xab\x00\xff", 4));
+  std::string p;
+  Varint(&p, 66);
+  Varint(&p, body.size());
+  return p + body;
+}
 
 // The layout the tracer has always written and the reader always read,
 // spelled out field by field, independently of the table.
@@ -84,6 +103,8 @@ TEST(InfoCodecTest, SizeIsWhatEncodeWrites) {
   check(Sampler());
   check(Fiber());
   check(Span());
+  check(Module());
+  check(ModuleRecord{});
   check(ThreadRecord{});
   check(GenerationRecord{~uint64_t{0}, ~uint64_t{0}});
 }
@@ -122,6 +143,53 @@ TEST(InfoCodecTest, RoundTrips) {
   EXPECT_EQ(got.threads.size(), 2u);
 }
 
+TEST(InfoCodecTest, ModuleRecordCarriesItsLengthAndRoundTrips) {
+  std::string p;
+  AppendInfoRecord(Module(), &p);
+  EXPECT_EQ(p, HandWrittenModule());
+  AppendInfoRecord(Thread(), &p);
+  InfoRecords got;
+  ASSERT_TRUE(DecodeInfoBatch(Bytes(p), &got).ok());
+  ASSERT_EQ(got.modules.size(), 1u);
+  EXPECT_EQ(got.modules[0].path, "/usr/lib/libfoo.so");
+  EXPECT_EQ(got.modules[0].bias, 0x7f0000000000u);
+  EXPECT_EQ(got.modules[0].lo, 0x7f0000001000u);
+  EXPECT_EQ(got.modules[0].hi, 0x7f0000009000u);
+  EXPECT_EQ(got.modules[0].build_id, std::string("\x01\xab\x00\xff", 4));
+  EXPECT_EQ(got.threads.size(), 1u);
+  EXPECT_EQ(got.skipped, 0u);
+
+  // A newer writer's extra field at the record's end is stepped over.
+  std::string longer;
+  {
+    std::string body = HandWrittenModule().substr(2);  // kind, length: 1 each
+    body += "\x07\x08";
+    Varint(&longer, 66);
+    Varint(&longer, body.size());
+    longer += body;
+    AppendInfoRecord(Span(), &longer);
+  }
+  InfoRecords got2;
+  ASSERT_TRUE(DecodeInfoBatch(Bytes(longer), &got2).ok());
+  ASSERT_EQ(got2.modules.size(), 1u);
+  EXPECT_EQ(got2.modules[0].build_id, std::string("\x01\xab\x00\xff", 4));
+  EXPECT_EQ(got2.spans.size(), 1u);
+
+  // Fields running past the record's length: cut short, even with bytes
+  // after the record.
+  std::string shorter;
+  {
+    std::string body = HandWrittenModule().substr(2);
+    Varint(&shorter, 66);
+    Varint(&shorter, body.size() - 1);
+    shorter += body;
+  }
+  InfoRecords got3;
+  EXPECT_EQ(DecodeInfoBatch(Bytes(shorter), &got3).message(),
+            "gentrace info batch: record of kind 66 at offset 0 is cut short");
+  EXPECT_TRUE(got3.modules.empty());
+}
+
 TEST(InfoCodecTest, TableShape) {
   // Distinct kinds below the skippable range, every field named, and the
   // decoder takes back exactly what the encoder wrote for each kind.
@@ -140,6 +208,8 @@ TEST(InfoCodecTest, TableShape) {
   EXPECT_EQ(std::size(InfoRecordSpec<SamplerRecord>::kFields), 6u);
   EXPECT_EQ(std::size(InfoRecordSpec<FiberRecord>::kFields), 2u);
   EXPECT_EQ(std::size(InfoRecordSpec<GenerationRecord>::kFields), 2u);
+  EXPECT_EQ(InfoRecordSpec<ModuleRecord>::kKind, 66);
+  EXPECT_EQ(std::size(InfoRecordSpec<ModuleRecord>::kFields), 5u);
 }
 
 TEST(InfoCodecTest, NewerWritersKindsFrom64AreSkippedByLength) {
@@ -159,11 +229,11 @@ TEST(InfoCodecTest, NewerWritersKindsFrom64AreSkippedByLength) {
 
   // A length past the payload is an error.
   std::string bad;
-  Varint(&bad, 64);
+  Varint(&bad, 65);
   Varint(&bad, 6);
   bad += "12345";
   EXPECT_EQ(DecodeInfoBatch(Bytes(bad), &got).message(),
-            "gentrace info batch: record of kind 64 at offset 0 is cut short");
+            "gentrace info batch: record of kind 65 at offset 0 is cut short");
 }
 
 EventSamplerRecord EventSampler() { return {1, "page-faults", 1, 0, 4000, 17}; }

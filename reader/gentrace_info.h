@@ -1,6 +1,7 @@
 // gentrace's own facts about a generation, decoded from its info batches
 // (format/gentrace_batch.h): thread names, how CPU samples were taken,
-// fiber names, the generation's time span. Go's parser keeps these batches
+// fiber names, the generation's time span, the loaded modules (where the
+// process had each executable and library). Go's parser keeps these batches
 // and ignores them.
 //
 // This is the typed accessor for gentrace's experiment ids; other
@@ -26,6 +27,7 @@ using FiberInfo = format::FiberRecord;
 using GenerationSpan = format::GenerationRecord;
 using EventSamplerInfo = format::EventSamplerRecord;
 using EventSampleInfo = format::EventSampleRecord;
+using ModuleInfo = format::ModuleRecord;
 using GentraceInfo = format::InfoRecords;
 
 // Decodes every gentrace info batch of `gen` (either experiment id) into

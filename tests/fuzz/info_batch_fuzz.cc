@@ -56,7 +56,8 @@ void Encode(const std::vector<R>& records, std::string* out) {
 
 size_t Count(const InfoRecords& r) {
   return r.threads.size() + r.samplers.size() + r.fibers.size() +
-         r.spans.size() + r.event_samplers.size() + r.event_samples.size();
+         r.spans.size() + r.event_samplers.size() + r.event_samples.size() +
+         r.modules.size();
 }
 
 void Check(absl::Span<const uint8_t> payload) {
@@ -74,6 +75,7 @@ void Check(absl::Span<const uint8_t> payload) {
   Encode(got.spans, &again);
   Encode(got.event_samplers, &again);
   Encode(got.event_samples, &again);
+  Encode(got.modules, &again);
   InfoRecords back;
   const absl::Status back_st = DecodeInfoBatch(
       absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(again.data()),
@@ -89,6 +91,7 @@ void Check(absl::Span<const uint8_t> payload) {
              "event samplers differ");
   FUZZ_CHECK(SameRecords(got.event_samples, back.event_samples),
              "event samples differ");
+  FUZZ_CHECK(SameRecords(got.modules, back.modules), "modules differ");
   FUZZ_CHECK(back.skipped == 0, "skipped %llu",
              static_cast<unsigned long long>(back.skipped));
   // Every record decoded came from input bytes at least as long as its

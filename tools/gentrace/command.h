@@ -103,6 +103,7 @@ const Command& RecoverCommand();
 const Command& ReportCommand();
 const Command& RunProgramCommand();
 const Command& StatsCommand();
+const Command& SymbolizeCommand();
 const Command& ValidateCommand();
 
 }  // namespace gentrace::tools

@@ -15,9 +15,10 @@ namespace {
 
 // The subcommands, in the order `gentrace help` lists them.
 const Command* const kCommands[] = {
-    &ConvertCommand(),    &CutCommand(),   &DiffCommand(),     &DumpCommand(),
-    &PerfettoCommand(),   &PprofCommand(), &RecoverCommand(),  &ReportCommand(),
-    &RunProgramCommand(), &StatsCommand(), &ValidateCommand(),
+    &ConvertCommand(), &CutCommand(),       &DiffCommand(),
+    &DumpCommand(),    &PerfettoCommand(),  &PprofCommand(),
+    &RecoverCommand(), &ReportCommand(),    &RunProgramCommand(),
+    &StatsCommand(),   &SymbolizeCommand(), &ValidateCommand(),
 };
 
 const Command* Find(absl::string_view name) {

@@ -72,9 +72,10 @@ TEST(GentraceMainTest, HelpListsEveryDocumentedCommand) {
     const std::string name(line.substr(0, line.find(' ')));
     if (name != "help") listed.push_back(name);
   }
-  EXPECT_EQ(listed, (std::vector<std::string>{
-                        "convert", "cut", "diff", "dump", "perfetto", "pprof",
-                        "recover", "report", "run", "stats", "validate"}));
+  EXPECT_EQ(listed,
+            (std::vector<std::string>{
+                "convert", "cut", "diff", "dump", "perfetto", "pprof",
+                "recover", "report", "run", "stats", "symbolize", "validate"}));
   size_t documented = 0;
   for (size_t p = 0; (p = doc.find("\n## gentrace ", p)) != std::string::npos;
        ++p) {

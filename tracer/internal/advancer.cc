@@ -15,6 +15,7 @@
 #include "tracer/internal/clock.h"
 #include "tracer/internal/goroutines.h"
 #include "tracer/internal/info_records.h"
+#include "tracer/internal/module_list.h"
 #include "tracer/internal/thread_registry.h"
 #include "tracer/internal/trace_locker.h"
 #include "tracer/internal/trace_state.h"
@@ -307,8 +308,8 @@ void Advancer::SweepStatuses(uint64_t gen, const Silent& silent) {
 
 void Advancer::WriteInfoBatch(uint64_t gen, uint64_t end_time,
                               const CpuGenerationInfo* cpu) {
-  // 7. Thread names and ids, and the sampler's figures, for this
-  //    generation (gentrace's own batch).
+  // 7. Thread names and ids, the sampler's figures and the loaded
+  //    modules, for this generation (gentrace's own batch).
   Writer& writer = *parts_.writer;
   TableWriter w(
       0,
@@ -351,6 +352,13 @@ void Advancer::WriteInfoBatch(uint64_t gen, uint64_t end_time,
     fiber.name = g->name;
     WriteInfoRecord(fiber, &w);
   });
+  // The loaded modules, read afresh: modules may have been loaded since
+  // the last advance. The crash path writes this same list for the next
+  // generation if it completes it (module_list.h M2).
+  parts_.modules->Refresh();
+  for (const format::ModuleRecord& m : parts_.modules->modules()) {
+    WriteInfoRecord(m, &w);
+  }
 }
 
 void Advancer::Reclaim(uint64_t gen, bool stop) {

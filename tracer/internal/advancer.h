@@ -35,6 +35,7 @@ namespace gentrace::internal {
 class CpuProfiler;
 struct CpuGenerationInfo;
 class Goroutines;
+class ModuleList;
 struct GState;
 class ThreadRegistry;
 struct ThreadState;
@@ -50,6 +51,8 @@ class Advancer {
     TraceTables* tables;
     Writer* writer;
     CpuProfiler* cpu;
+    // Refreshed at each advance; its records go into the info batch.
+    ModuleList* modules;
     // Held around each Advance (Start and Stop hold it too).
     std::mutex* control_mu;
   };

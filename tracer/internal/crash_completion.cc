@@ -304,7 +304,7 @@ void CrashCompletion::Finish(int fd, off_t start,
     EmitAt(filler.Ensure(kMaxEventBytes), Now(), format::kEvProcStatus,
            kFillerProc, format::kProcIdle);
   }
-  // gentrace's info batch: the span, then the threads.
+  // gentrace's info batch: the span, the threads, the modules.
   {
     CrashBatches info(fd, gen, format::kExperimentGentraceInfo, format::kEvNone,
                       &result_);
@@ -320,6 +320,13 @@ void CrashCompletion::Finish(int fd, off_t start,
           ts->created_flag.load(std::memory_order_acquire)) {
         WriteThreadRecord(ts, &info);
       }
+    });
+    // The loaded modules as the last advance (or Start) found them,
+    // encoded then (module_list.h M2: we hold the control lock).
+    rt.modules_.ForEachEncoded([&](absl::Span<const uint8_t> record) {
+      TraceBuf* rb = info.Ensure(record.size());
+      std::memcpy(rb->cursor(), record.data(), record.size());
+      rb->pos += static_cast<uint32_t>(record.size());
     });
   }
   // The tables: stacks (bare PCs), then strings.

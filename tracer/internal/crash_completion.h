@@ -38,10 +38,13 @@
 // the thread's buffers are skipped), G's Frequency batch, an idle filler
 // status if G has no event at all (Go's parser refuses an empty
 // generation), gentrace's info batch (G's span, the threads' ids, Ps, Gs
-// and names where the name's lock is free), and G's stack and string
+// and names where the name's lock is free, and the loaded modules as the
+// last advance recorded them, from ModuleList's pre-encoded copy), and
+// G's stack and string
 // tables, walked without locks (TraceMap::ForEach). Stack frames are
 // written as bare PCs: function and file are the empty string (id 0),
-// line 0, since nothing may symbolize here.
+// line 0, since nothing may symbolize here (`gentrace symbolize` names
+// them later from the binaries, by the module records).
 //
 // When a check fails after the ring wrote G's Appends, the file is cut
 // back to the end of the whole generations (ftruncate), so the dump is

@@ -135,8 +135,8 @@ void InitOnce() {
 Runtime* Runtime::instance_ = new Runtime();
 
 Runtime::Runtime()
-    : advancer_(
-          {&threads_, &goroutines_, &tables_, &writer_, &cpu_, &control_mu_}) {}
+    : advancer_({&threads_, &goroutines_, &tables_, &writer_, &cpu_, &modules_,
+                 &control_mu_}) {}
 
 void Runtime::AtForkChild() {
   // The child has only the forking thread; the tracer's threads, locks and
@@ -421,6 +421,7 @@ absl::Status Runtime::StartTrace(const TraceSettings& settings,
   threads_.BeginSession(settings.cpu.enabled);
   tables_.BeginSession(settings.max_stack_depth);
   goroutines_.BeginSession(settings.stacks);
+  modules_.Refresh();
   g_trace.NewSession();
   advancer_.BeginSession(first_gen, options_);
   g_enabled.store(true, std::memory_order_release);

@@ -67,6 +67,7 @@
 #include "tracer/gentrace.h"
 #include "tracer/internal/advancer.h"
 #include "tracer/internal/goroutines.h"
+#include "tracer/internal/module_list.h"
 #include "tracer/internal/sink.h"
 #include "tracer/internal/thread_registry.h"
 #include "tracer/internal/trace_locker.h"
@@ -200,6 +201,8 @@ class Runtime final : private CpuSampleHost {
   ThreadRegistry threads_{&goroutines_, &writer_};
   // CPU samples (tracecpu.h), when Options::cpu.enabled.
   CpuProfiler cpu_{&g_trace, this};
+  // The loaded modules (module_list.h M1: refreshed under control_mu_).
+  ModuleList modules_;
   Advancer advancer_;
 };
 

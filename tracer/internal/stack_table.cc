@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -108,10 +109,50 @@ uint64_t StackTable::PutWalkedSlow(const uint64_t* key, int words, size_t set,
   return node->id;
 }
 
+size_t ExpandStack(FrameLookup lookup, absl::Span<const uintptr_t> wire_pcs,
+                   bool event_stack,
+                   std::vector<const StackSymbolizer::Frame*>* frames) {
+  frames->clear();
+  // A few frames more than the limit: the public API's are dropped below.
+  const size_t limit = format::kMaxFramesPerStack + 16;
+  size_t used = 0;
+  for (; used < wire_pcs.size() && frames->size() < limit; ++used) {
+    const std::vector<StackSymbolizer::Frame>& expanded =
+        lookup(wire_pcs[used]);
+    if (used > 0 && expanded[0].unknown) break;
+    for (const StackSymbolizer::Frame& f : expanded) {
+      if (frames->size() == limit) break;
+      frames->push_back(&f);
+    }
+  }
+  if (event_stack) {
+    size_t skip = 0;
+    while (skip + 1 < frames->size() && IsPublicHeader((*frames)[skip]->file)) {
+      ++skip;
+    }
+    frames->erase(frames->begin(), frames->begin() + skip);
+  }
+  if (frames->size() > format::kMaxFramesPerStack) {
+    frames->resize(format::kMaxFramesPerStack);  // keep the innermost
+  }
+  return used;
+}
+
+namespace {
+std::atomic<bool> g_bare_stacks{false};
+}  // namespace
+
+void SetBareStacksForTesting(bool bare) {
+  g_bare_stacks.store(bare, std::memory_order_relaxed);
+}
+
 void StackTable::Dump(TableWriter& w, StringTable& strings,
                       StackSymbolizer& symbolizer) const {
   symbolizer.NewRound();
+  const bool bare = g_bare_stacks.load(std::memory_order_relaxed);
   std::vector<const StackSymbolizer::Frame*> frames;
+  std::vector<uintptr_t> wire_pcs;
+  std::vector<StackSymbolizer::Frame> bare_frames;
   absl::flat_hash_map<const StackSymbolizer::Frame*,
                       std::pair<uint64_t, uint64_t>>
       frame_ids;  // (func, file) string ids of this generation
@@ -119,35 +160,31 @@ void StackTable::Dump(TableWriter& w, StringTable& strings,
     uint64_t key[kMaxKeyWords];
     std::memcpy(key, data, size);
     const int npcs = static_cast<int>(size / sizeof(uint64_t)) - 1;
-    frames.clear();
-    // A few frames more than the limit: the public API's are dropped below.
-    const size_t limit = format::kMaxFramesPerStack + 16;
-    for (int i = 0; i < npcs && frames.size() < limit; ++i) {
+    wire_pcs.clear();
+    for (int i = 0; i < npcs; ++i) {
       uintptr_t pc = key[1 + i];
       // Return addresses are looked up (and named) inside the call.
       if (!(i == 0 && (key[0] & kStackExactFirst)) && pc > 0) --pc;
-      const std::vector<StackSymbolizer::Frame>& expanded =
-          symbolizer.Lookup(pc);
-      // A frame-pointer walk through code built without frame pointers
-      // can end in values that are not code addresses: stop there.
-      if (i > 0 && expanded[0].unknown) break;
-      for (const StackSymbolizer::Frame& f : expanded) {
-        if (frames.size() == limit) break;
-        frames.push_back(&f);
-      }
+      wire_pcs.push_back(pc);
     }
-    if (!(key[0] & kStackExactFirst)) {
-      // An event stack starts inside gentrace's public API (ScopedRegion
-      // and friends, inlined into the caller or not); show the caller
-      // first.
-      size_t skip = 0;
-      while (skip + 1 < frames.size() && IsPublicHeader(frames[skip]->file)) {
-        ++skip;
+    if (bare) {
+      // As the crash path writes them (crash_completion.cc).
+      if (wire_pcs.size() > format::kMaxFramesPerStack) {
+        wire_pcs.resize(format::kMaxFramesPerStack);
       }
-      frames.erase(frames.begin(), frames.begin() + skip);
-    }
-    if (frames.size() > format::kMaxFramesPerStack) {
-      frames.resize(format::kMaxFramesPerStack);  // keep the innermost
+      bare_frames.assign(wire_pcs.size(), StackSymbolizer::Frame());
+      frames.clear();
+      for (size_t i = 0; i < wire_pcs.size(); ++i) {
+        bare_frames[i].pc = wire_pcs[i];
+        frames.push_back(&bare_frames[i]);
+      }
+    } else {
+      ExpandStack(
+          [&symbolizer](
+              uintptr_t pc) -> const std::vector<StackSymbolizer::Frame>& {
+            return symbolizer.Lookup(pc);
+          },
+          wire_pcs, !(key[0] & kStackExactFirst), &frames);
     }
     TraceBuf* b = w.Ensure(1 + 2 * format::kMaxVarintLen +
                            frames.size() * 4 * format::kMaxVarintLen);
@@ -156,6 +193,13 @@ void StackTable::Dump(TableWriter& w, StringTable& strings,
     b->Varint(frames.size());
     for (const StackSymbolizer::Frame* f : frames) {
       // Frames recur across stacks: put their strings once a generation.
+      if (bare) {
+        b->Varint(f->pc);
+        b->Varint(0);
+        b->Varint(0);
+        b->Varint(0);
+        continue;
+      }
       auto [it, added] = frame_ids.try_emplace(f);
       if (added) {
         it->second = {strings.Put(f->func), strings.Put(f->file)};
@@ -172,25 +216,31 @@ struct StackSymbolizer::Session {
   Dwfl_Callbacks callbacks{};
   Dwfl* dwfl = nullptr;
   char* debuginfo_path = nullptr;
+  // Symbolizing files (ForFiles), not this process: the module list is
+  // fixed.
+  bool files = false;
 
-  Session() {
-    callbacks.find_elf = dwfl_linux_proc_find_elf;
+  explicit Session(bool of_files = false) : files(of_files) {
+    callbacks.find_elf =
+        files ? dwfl_build_id_find_elf : dwfl_linux_proc_find_elf;
     // Only debug information inside the modules themselves is used:
     // separate debuginfo files (e.g. Debian's libc6-dbg) cost ~100 ms to
     // load and describe system libraries, whose symbol tables suffice.
+    // (gentrace symbolize does the same, so that it names what the live
+    // tracer would have named.)
     callbacks.find_debuginfo = [](Dwfl_Module*, void**, const char*, Dwarf_Addr,
                                   const char*, const char*, GElf_Word,
                                   char**) { return -1; };
     callbacks.debuginfo_path = &debuginfo_path;
     dwfl = dwfl_begin(&callbacks);
-    Report();
+    if (!files) Report();
   }
   ~Session() {
     if (dwfl != nullptr) dwfl_end(dwfl);
   }
   // (Re)reads the process's module list from /proc/self/maps.
   void Report() {
-    if (dwfl == nullptr) return;
+    if (dwfl == nullptr || files) return;
     dwfl_report_begin(dwfl);
     dwfl_linux_proc_report(dwfl, getpid());
     dwfl_report_end(dwfl, nullptr, nullptr);
@@ -198,7 +248,32 @@ struct StackSymbolizer::Session {
 };
 
 StackSymbolizer::StackSymbolizer() = default;
+StackSymbolizer::StackSymbolizer(std::unique_ptr<Session> session)
+    : session_(std::move(session)) {}
 StackSymbolizer::~StackSymbolizer() = default;
+
+absl::StatusOr<std::unique_ptr<StackSymbolizer>> StackSymbolizer::ForFiles(
+    const std::vector<ElfFile>& files) {
+  auto session = std::make_unique<Session>(/*of_files=*/true);
+  if (session->dwfl == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("libdw: ", dwfl_errmsg(dwfl_errno())));
+  }
+  dwfl_report_begin(session->dwfl);
+  for (const ElfFile& f : files) {
+    // An ET_DYN file goes at bias + p_vaddr (add_p_vaddr); an executable
+    // that is not position-independent at its own addresses.
+    if (dwfl_report_elf(session->dwfl, f.name.c_str(), f.path.c_str(), -1,
+                        f.bias, /*add_p_vaddr=*/true) == nullptr) {
+      const std::string error = dwfl_errmsg(dwfl_errno());
+      dwfl_report_end(session->dwfl, nullptr, nullptr);
+      return absl::InvalidArgumentError(absl::StrCat(f.path, ": ", error));
+    }
+  }
+  dwfl_report_end(session->dwfl, nullptr, nullptr);
+  return std::unique_ptr<StackSymbolizer>(
+      new StackSymbolizer(std::move(session)));
+}
 
 void StackSymbolizer::Reset() {
   // Keep the libdw session: loading a module's debug information is the

@@ -20,7 +20,10 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "format/spec.h"
 #include "tracer/internal/string_table.h"
 #include "tracer/internal/trace_buf.h"
@@ -132,8 +135,10 @@ uintptr_t SyntheticFramePc(absl::string_view name);
 
 // Function, file and line of code addresses in this process, from the
 // symbol tables and DWARF debug information of the loaded modules (via
-// libdw). Code inlined into its caller expands into one frame per inlined
-// function, innermost first. Used by the advancer thread only.
+// libdw); or, made by ForFiles, of ELF files placed at given load biases
+// (`gentrace symbolize`, for a crash dump's bare addresses). Code inlined
+// into its caller expands into one frame per inlined function, innermost
+// first. Used by one thread (the advancer's).
 class StackSymbolizer {
  public:
   struct Frame {
@@ -148,6 +153,20 @@ class StackSymbolizer {
   };
   StackSymbolizer();
   ~StackSymbolizer();
+
+  // An ELF file and where a process had it loaded.
+  struct ElfFile {
+    std::string name;   // the module's name, as frames of unnamed code
+                        // show it ("name+0x1234")
+    std::string path;   // the file to read
+    uint64_t bias = 0;  // load bias: process address minus file address
+  };
+  // A symbolizer of addresses in these files, placed at their biases, in
+  // place of this process's modules. Fails, naming the file, if one is not
+  // an ELF file libdw can read or two overlap.
+  static absl::StatusOr<std::unique_ptr<StackSymbolizer>> ForFiles(
+      const std::vector<ElfFile>& files);
+
   StackSymbolizer(const StackSymbolizer&) = delete;
   StackSymbolizer& operator=(const StackSymbolizer&) = delete;
 
@@ -178,6 +197,7 @@ class StackSymbolizer {
 
  private:
   struct Session;
+  explicit StackSymbolizer(std::unique_ptr<Session> session);
   // Indexes a CU (given as its libdw DIE) once.
   const CuIndex& IndexFor(Dwarf_Die* cu);
 
@@ -186,6 +206,31 @@ class StackSymbolizer {
   absl::flat_hash_map<uintptr_t, std::vector<Frame>> cache_;
   absl::flat_hash_map<std::pair<const void*, uint64_t>, CuIndex> cu_index_;
 };
+
+// A stack's frames as the table writes them, from its PCs as written on
+// the wire (return addresses already moved inside their calls), innermost
+// first. Each PC is expanded by `lookup` into its frames (the code's own,
+// then inlined callers'). A frame after the first that is in no module
+// (Frame::unknown) ends the stack: a frame-pointer walk through code built
+// without frame pointers can end in values that are not code addresses.
+// An event stack (`event_stack`: not from a signal context) starts inside
+// gentrace's public API (ScopedRegion and friends, inlined or not): its
+// leading frames in the public header are dropped, so it starts at the
+// caller. At most format::kMaxFramesPerStack frames, the innermost kept.
+// The frames point into what `lookup` returned, which must stay put.
+// Returns how many of wire_pcs were used (the rest were not code).
+// The advancer's table dump and `gentrace symbolize` both build stacks
+// with it.
+using FrameLookup =
+    absl::FunctionRef<const std::vector<StackSymbolizer::Frame>&(uintptr_t)>;
+size_t ExpandStack(FrameLookup lookup, absl::Span<const uintptr_t> wire_pcs,
+                   bool event_stack,
+                   std::vector<const StackSymbolizer::Frame*>* frames);
+
+// For tests of `gentrace symbolize`: while on, the advancer writes every
+// stack frame bare, as a crash dump does (its PC; function and file the
+// empty string, line 0). Thread-safe.
+void SetBareStacksForTesting(bool bare);
 
 class StackTable {
  public:
