@@ -70,7 +70,9 @@ TEST(TraceMapTest, ForEachWhilePutting) {
           ++entries;
         });
     EXPECT_TRUE(whole);
-    EXPECT_LE(entries, map.size());
+    // A Put publishes its node before it counts it: a walk may see at most
+    // one node per putter that size() does not count yet (CI saw 1).
+    EXPECT_LE(entries, map.size() + kThreads);
     ++walks;
   }
   for (std::thread& p : putters) p.join();
