@@ -353,12 +353,12 @@ void Advancer::WriteInfoBatch(uint64_t gen, uint64_t end_time,
     WriteInfoRecord(fiber, &w);
   });
   // The loaded modules, read afresh: modules may have been loaded since
-  // the last advance. The crash path writes this same list for the next
-  // generation if it completes it (module_list.h M2).
+  // the last advance. The crash path writes the same encoded records for
+  // the next generation if it completes it (module_list.h M2).
   parts_.modules->Refresh();
-  for (const format::ModuleRecord& m : parts_.modules->modules()) {
-    WriteInfoRecord(m, &w);
-  }
+  parts_.modules->ForEachEncoded([&w](absl::Span<const uint8_t> record) {
+    WriteEncodedInfoRecord(record, &w);
+  });
 }
 
 void Advancer::Reclaim(uint64_t gen, bool stop) {

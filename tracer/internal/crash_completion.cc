@@ -15,6 +15,7 @@
 #include "format/gentrace_batch.h"
 #include "format/spec.h"
 #include "tracer/internal/clock.h"
+#include "tracer/internal/info_records.h"
 #include "tracer/internal/runtime.h"
 #include "tracer/internal/stack_table.h"
 #include "tracer/internal/string_table.h"
@@ -323,10 +324,8 @@ void CrashCompletion::Finish(int fd, off_t start,
     });
     // The loaded modules as the last advance (or Start) found them,
     // encoded then (module_list.h M2: we hold the control lock).
-    rt.modules_.ForEachEncoded([&](absl::Span<const uint8_t> record) {
-      TraceBuf* rb = info.Ensure(record.size());
-      std::memcpy(rb->cursor(), record.data(), record.size());
-      rb->pos += static_cast<uint32_t>(record.size());
+    rt.modules_.ForEachEncoded([&info](absl::Span<const uint8_t> record) {
+      WriteEncodedInfoRecord(record, &info);
     });
   }
   // The tables: stacks (bare PCs), then strings.

@@ -85,12 +85,12 @@ int AddModule(dl_phdr_info* info, size_t, void* data) {
 }  // namespace
 
 void ModuleList::Refresh() {
-  modules_.clear();
-  Collect c = {&modules_, &resolved_};
+  std::vector<format::ModuleRecord> modules;
+  Collect c = {&modules, &resolved_};
   dl_iterate_phdr(&AddModule, &c);
   encoded_.clear();
   ends_.clear();
-  for (const format::ModuleRecord& m : modules_) {
+  for (const format::ModuleRecord& m : modules) {
     format::AppendInfoRecord(m, &encoded_);
     ends_.push_back(encoded_.size());
   }

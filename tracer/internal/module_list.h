@@ -32,8 +32,6 @@ class ModuleList {
   // left out.
   void Refresh();
 
-  const std::vector<format::ModuleRecord>& modules() const { return modules_; }
-
   // f(bytes) for each module's encoded record in turn (kind and length
   // included). Allocates nothing; async-signal-safe under M2.
   template <typename F>
@@ -48,7 +46,6 @@ class ModuleList {
   }
 
  private:
-  std::vector<format::ModuleRecord> modules_;
   // Paths as the loader names them -> with links resolved.
   std::map<std::string, std::string> resolved_;
   std::string encoded_;       // the records, one after the other
