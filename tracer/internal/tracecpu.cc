@@ -75,11 +75,35 @@ void SetCpuSampleHooksForTesting(const CpuSampleHooksForTesting* hooks) {
 
 CpuProfiler::~CpuProfiler() { Stop(); }
 
+// CpuProfileOptions::events against the single-event options: at most
+// kMaxEvents, named, and not both.
+static absl::Status CheckEvents(const CpuProfileOptions& options) {
+  if (options.events.empty()) return absl::OkStatus();
+  if (options.events.size() > CpuProfileOptions::kMaxEvents) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", CpuProfileOptions::kMaxEvents,
+                     " perf events at once, got ", options.events.size()));
+  }
+  if (!options.event_name.empty()) {
+    return absl::InvalidArgumentError(
+        "set either event_name or events, not both");
+  }
+  for (const CpuProfileOptions::NamedEvent& e : options.events) {
+    if (e.name.empty()) {
+      return absl::InvalidArgumentError("an event of `events` has no name");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   if (options.buffer_bytes < (64 << 10) || options.buffer_bytes > (1u << 30)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "CpuProfileOptions::buffer_bytes must be in [64 KiB, 1 GiB], got ",
         options.buffer_bytes));
+  }
+  if (absl::Status s = CheckEvents(options); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("CPU profiling: ", s.message()));
   }
   options_ = options;
   for (int i = 0; i < 2; ++i) {
@@ -122,29 +146,7 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   return absl::OkStatus();
 }
 
-// CpuProfileOptions::events against the single-event options: at most
-// kMaxEvents, named, and not both.
-static absl::Status CheckEvents(const CpuProfileOptions& options) {
-  if (options.events.empty()) return absl::OkStatus();
-  if (options.events.size() > CpuProfileOptions::kMaxEvents) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("at most ", CpuProfileOptions::kMaxEvents,
-                     " perf events at once, got ", options.events.size()));
-  }
-  if (!options.event_name.empty()) {
-    return absl::InvalidArgumentError(
-        "set either event_name or events, not both");
-  }
-  for (const CpuProfileOptions::NamedEvent& e : options.events) {
-    if (e.name.empty()) {
-      return absl::InvalidArgumentError("an event of `events` has no name");
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CpuProfiler::StartSignals(const CpuProfileOptions& options) {
-  if (absl::Status s = CheckEvents(options); !s.ok()) return s;
   if (options.events.size() > 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         options.events.size(),
@@ -203,7 +205,6 @@ absl::Status CpuProfiler::StartSignalFree(const CpuProfileOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("hz must be in [1, 100000], got ", options.hz));
   }
-  if (absl::Status s = CheckEvents(options); !s.ok()) return s;
   if (options.ring_pages != 0 &&
       (options.ring_pages & (options.ring_pages - 1)) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
