@@ -173,11 +173,11 @@ class TableBatches {
  private:
   void Flush() {
     if (payload_.size() <= 1) return;
-    out_->push_back(static_cast<char>(format::kEvEventBatch));
-    PutVarint(out_, gen_);
-    PutVarint(out_, format::kNoThread);
-    PutVarint(out_, time_);
-    PutVarint(out_, payload_.size());
+    uint8_t header[format::kMaxBatchHeaderSize];
+    const size_t n =
+        format::WriteBatchHeader(header, gen_, format::kNoThread, time_);
+    format::PatchBatchSize(header, n, payload_.size());
+    out_->append(reinterpret_cast<const char*>(header), n);
     *out_ += payload_;
     payload_.clear();
   }
