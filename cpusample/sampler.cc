@@ -540,6 +540,24 @@ void Sampler::Stop() {
   g_sampler.active = Source::kManual;
 }
 
+void Sampler::WithProcessTimerPaused(
+    const std::function<void()>& start_thread) {
+  std::lock_guard<std::mutex> lock(g_sampler.mu);
+  if (!g_sampler.running || !g_sampler.itimer_on) {
+    start_thread();
+    return;
+  }
+  DisarmItimer();
+  start_thread();
+  if (absl::Status st = ArmItimer(g_sampler.hz); !st.ok()) {
+    // setitimer with the values Start used cannot fail; if it ever does,
+    // say so where the choice of source is reported.
+    g_sampler.itimer_on = false;
+    absl::StrAppend(&*g_sampler.report,
+                    "; re-arming after a pause: ", st.message());
+  }
+}
+
 bool Sampler::running() {
   return g_sampler.handler.running.load(std::memory_order_acquire);
 }

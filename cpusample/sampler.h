@@ -36,9 +36,13 @@
 //    there, nested (the handler and the callback must be reentrant). The
 //    threads of whoever uses the Sampler must not block SIGPROF while they
 //    use CPU either (gentrace's own threads do not).
-// What remains is a thread that blocks SIGPROF itself, or that is exiting
-// (glibc blocks all signals in a thread's last moments; the kernel skips
-// exiting threads): the itimer's signal for its CPU time goes elsewhere.
+// What remains is a thread that blocks SIGPROF itself, one that is being
+// created or is exiting (glibc, and the sanitizers' runtimes, block all
+// signals in the creating thread around clone() and in a thread's last
+// moments; the kernel skips exiting threads): the itimer's signal for that
+// CPU time goes elsewhere. Whoever starts threads of its own while the
+// itimer runs does so inside WithProcessTimerPaused (gentrace does), and
+// ends them after Stop.
 //
 // There is one SIGPROF disposition per process, hence one sampler: all
 // members are static.
@@ -56,6 +60,7 @@
 #include <ucontext.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -239,6 +244,15 @@ class Sampler {
   // if not running. Not async-signal-safe.
   static bool ReplaceForwardedAction(const struct sigaction* act,
                                      struct sigaction* old);
+
+  // Runs `start_thread` (which creates a thread) with ITIMER_PROF disarmed
+  // if it is armed, and re-arms it after. While a thread is created, the
+  // creating thread blocks every signal (glibc's pthread_create, and the
+  // sanitizers' interceptors), so an itimer signal due then would go to
+  // another thread, a sleeping one included. Holds the sampler's lock:
+  // `start_thread` must not wait for the new thread to attach. Not
+  // async-signal-safe. The CPU time of that moment goes unsampled.
+  static void WithProcessTimerPaused(const std::function<void()>& start_thread);
 };
 
 }  // namespace gentrace::cpusample

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cpusample/sampler.h"
 #include "format/header.h"
 #include "tracer/internal/clock.h"
 #include "tracer/internal/sink.h"
@@ -426,9 +427,14 @@ absl::Status Runtime::StartTrace(const TraceSettings& settings,
   advancer_.BeginSession(first_gen, options_);
   g_enabled.store(true, std::memory_order_release);
   running_ = true;
-  writer_.StartThread([this] { SetUpInternalThread("gentrace writer"); },
-                      [this] { advancer_.Wake(); });
-  advancer_.StartThread([this] { SetUpInternalThread("gentrace advancer"); });
+  // With the itimer paused: creating a thread blocks every signal in this
+  // one, and the itimer's would wake a sleeping thread instead
+  // (cpusample/sampler.h). They end after cpu_.Stop() disarmed it.
+  cpusample::Sampler::WithProcessTimerPaused([this] {
+    writer_.StartThread([this] { SetUpInternalThread("gentrace writer"); },
+                        [this] { advancer_.Wake(); });
+    advancer_.StartThread([this] { SetUpInternalThread("gentrace advancer"); });
+  });
   return absl::OkStatus();
 }
 

@@ -142,7 +142,8 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   running_ = true;
   accepting_threads_.store(true);
   reader_stop_ = false;
-  reader_ = std::thread([this] { ReaderLoop(); });
+  cpusample::Sampler::WithProcessTimerPaused(
+      [this] { reader_ = std::thread([this] { ReaderLoop(); }); });
   return absl::OkStatus();
 }
 
