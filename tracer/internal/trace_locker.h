@@ -103,11 +103,17 @@ class TraceLocker {
 // that has room for it (TraceLocker::Reserve). Async-signal-safe.
 template <typename... Args>
 inline void EmitAt(TraceBuf* b, uint64_t now, uint8_t type, Args... args) {
-  const uint64_t dt = now > b->last_time ? now - b->last_time : 0;
-  if (now > b->last_time) b->last_time = now;
-  b->Byte(type);
-  b->Varint(dt);
-  (b->Varint(static_cast<uint64_t>(args)), ...);
+  const uint64_t last = b->last_time;
+  const uint64_t dt = now > last ? now - last : 0;
+  if (now > last) b->last_time = now;
+  // A local cursor, stored once: a byte store through b->data may alias
+  // b->pos, so writing through b->Byte/Varint reloads and stores pos at
+  // every field.
+  uint8_t* p = b->cursor();
+  *p++ = type;
+  p = format::PutUvarint(p, dt);
+  ((p = format::PutUvarint(p, static_cast<uint64_t>(args))), ...);
+  b->SetCursor(p);
 }
 // The same, now.
 template <typename... Args>
