@@ -248,9 +248,12 @@ class Sampler {
   // Runs `start_thread` (which creates a thread) with ITIMER_PROF disarmed
   // if it is armed, and re-arms it after. While a thread is created, the
   // creating thread blocks every signal (glibc's pthread_create, and the
-  // sanitizers' interceptors), so an itimer signal due then would go to
-  // another thread, a sleeping one included. Holds the sampler's lock:
-  // `start_thread` must not wait for the new thread to attach. Not
+  // sanitizers' interceptors), and the new thread runs with every signal
+  // blocked until its own code starts (glibc restores its mask there,
+  // after the sanitizers' setup), so an itimer signal due then would go
+  // to another thread, a sleeping one included. `start_thread` should
+  // return once the new thread runs its own code. Holds the sampler's
+  // lock: `start_thread` must not wait for the new thread to attach. Not
   // async-signal-safe. The CPU time of that moment goes unsampled.
   static void WithProcessTimerPaused(const std::function<void()>& start_thread);
 };

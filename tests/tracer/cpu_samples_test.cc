@@ -69,12 +69,12 @@ constexpr int kInterruptedSleepsAllowed = 0;
 constexpr int kScale = 1;
 constexpr bool kSleepsMustNotBeInterrupted = true;
 #if defined(__SANITIZE_ADDRESS__)
-// Under AddressSanitizer one sleep of the thread that started tracing
-// (the first the kernel tries when it redirects a process-wide signal) was
-// cut short in 2 of 40 runs of these tests, with every thread created
-// before Start and ended after Stop; the plain build had none in 30 runs.
-// strace shows no signal-mask change during tracing, so the cause is not
-// known (cpusample/README.md). One is allowed there, more still fail.
+// Under AddressSanitizer one sleep of the thread that started tracing was
+// cut short in 2 of 40 runs of these tests while gentrace re-armed the
+// itimer before its new threads ran their own code (a new thread runs
+// with every signal blocked until then, longer under ASan); since Start
+// waits for that, 0 of 80 runs (cpusample/README.md). One stays allowed
+// there, more fail.
 constexpr int kInterruptedSleepsAllowed = 1;
 #else
 constexpr int kInterruptedSleepsAllowed = 0;

@@ -6,11 +6,13 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -428,12 +430,22 @@ absl::Status Runtime::StartTrace(const TraceSettings& settings,
   g_enabled.store(true, std::memory_order_release);
   running_ = true;
   // With the itimer paused: creating a thread blocks every signal in this
-  // one, and the itimer's would wake a sleeping thread instead
+  // one, and the new thread runs with them blocked until its own code
+  // starts; the itimer's signal would wake a sleeping thread instead
   // (cpusample/sampler.h). They end after cpu_.Stop() disarmed it.
-  cpusample::Sampler::WithProcessTimerPaused([this] {
-    writer_.StartThread([this] { SetUpInternalThread("gentrace writer"); },
-                        [this] { advancer_.Wake(); });
-    advancer_.StartThread([this] { SetUpInternalThread("gentrace advancer"); });
+  std::atomic<int> begun{0};
+  cpusample::Sampler::WithProcessTimerPaused([this, &begun] {
+    writer_.StartThread(
+        [this, &begun] {
+          begun.fetch_add(1);
+          SetUpInternalThread("gentrace writer");
+        },
+        [this] { advancer_.Wake(); });
+    advancer_.StartThread([this, &begun] {
+      begun.fetch_add(1);
+      SetUpInternalThread("gentrace advancer");
+    });
+    while (begun.load() < 2) std::this_thread::yield();
   });
   return absl::OkStatus();
 }

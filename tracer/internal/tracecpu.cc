@@ -142,8 +142,15 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   running_ = true;
   accepting_threads_.store(true);
   reader_stop_ = false;
-  cpusample::Sampler::WithProcessTimerPaused(
-      [this] { reader_ = std::thread([this] { ReaderLoop(); }); });
+  // Paused until the reader runs its own code (cpusample/sampler.h).
+  std::atomic<bool> begun{false};
+  cpusample::Sampler::WithProcessTimerPaused([this, &begun] {
+    reader_ = std::thread([this, &begun] {
+      begun.store(true);
+      ReaderLoop();
+    });
+    while (!begun.load()) std::this_thread::yield();
+  });
   return absl::OkStatus();
 }
 
