@@ -29,6 +29,7 @@
 #include <atomic>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
@@ -541,14 +542,16 @@ void Sampler::Stop() {
 }
 
 void Sampler::WithProcessTimerPaused(
-    const std::function<void()>& start_thread) {
+    int threads,
+    const std::function<void(std::atomic<int>* begun)>& start_threads) {
   std::lock_guard<std::mutex> lock(g_sampler.mu);
-  if (!g_sampler.running || !g_sampler.itimer_on) {
-    start_thread();
-    return;
-  }
-  DisarmItimer();
-  start_thread();
+  const bool pause = g_sampler.running && g_sampler.itimer_on;
+  if (pause) DisarmItimer();
+  // Waited for even without a pause: `begun` lives in this frame.
+  std::atomic<int> begun{0};
+  start_threads(&begun);
+  while (begun.load() < threads) std::this_thread::yield();
+  if (!pause) return;
   if (absl::Status st = ArmItimer(g_sampler.hz); !st.ok()) {
     // setitimer with the values Start used cannot fail; if it ever does,
     // say so where the choice of source is reported.

@@ -59,6 +59,7 @@
 #include <sys/types.h>
 #include <ucontext.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -245,17 +246,20 @@ class Sampler {
   static bool ReplaceForwardedAction(const struct sigaction* act,
                                      struct sigaction* old);
 
-  // Runs `start_thread` (which creates a thread) with ITIMER_PROF disarmed
-  // if it is armed, and re-arms it after. While a thread is created, the
-  // creating thread blocks every signal (glibc's pthread_create, and the
-  // sanitizers' interceptors), and the new thread runs with every signal
-  // blocked until its own code starts (glibc restores its mask there,
-  // after the sanitizers' setup), so an itimer signal due then would go
-  // to another thread, a sleeping one included. `start_thread` should
-  // return once the new thread runs its own code. Holds the sampler's
-  // lock: `start_thread` must not wait for the new thread to attach. Not
-  // async-signal-safe. The CPU time of that moment goes unsampled.
-  static void WithProcessTimerPaused(const std::function<void()>& start_thread);
+  // Runs `start_threads` (which creates `threads` threads) with ITIMER_PROF
+  // disarmed if it is armed, and re-arms it once every new thread has
+  // called `begun->fetch_add(1)`, which must be the first thing each one
+  // does. While a thread is created, the creating thread blocks every
+  // signal (glibc's pthread_create, and the sanitizers' interceptors), and
+  // the new thread runs with every signal blocked until its own code
+  // starts (glibc restores its mask there, after the sanitizers' setup),
+  // so an itimer signal due then would go to another thread, a sleeping
+  // one included. Holds the sampler's lock: a new thread must not need it
+  // (attach) before it counts itself. Not async-signal-safe. The CPU time
+  // of that moment goes unsampled.
+  static void WithProcessTimerPaused(
+      int threads,
+      const std::function<void(std::atomic<int>* begun)>& start_threads);
 };
 
 }  // namespace gentrace::cpusample

@@ -22,7 +22,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -992,18 +991,16 @@ void ExpectSleepersUndisturbed(Source source) {
     });
   }
   while (ready.load() < kSleepers) usleep(1000);
-  std::optional<Spinners> spinners;
-  spinners.emplace(2, 1);
+  Spinners spinners(2, 1);
   SamplerOptions o;
   o.source = source;
   o.hz = 1000;
   const absl::Status started = Sampler::Start(o, Collect, &c);
-  if (started.ok()) EXPECT_TRUE(spinners->WaitForCpu(1.0));
+  if (started.ok()) EXPECT_TRUE(spinners.WaitForCpu(1.0));
   stop = true;
   while (done.load() < kSleepers) usleep(1000);
   Sampler::Stop();
   may_exit = true;
-  spinners.reset();
   for (auto& t : sleepers) t.join();
   ASSERT_TRUE(started.ok()) << started;
   const SamplerStats s = Sampler::stats();
@@ -1022,20 +1019,27 @@ void ExpectSleepersUndisturbed(Source source) {
 }
 
 // While a thread is created, glibc's pthread_create blocks every signal in
-// the creating thread; WithProcessTimerPaused disarms the itimer around it
-// and re-arms it at the same rate after.
+// the creating thread, and the new one runs with them blocked until its own
+// code starts; WithProcessTimerPaused disarms the itimer until the new
+// thread counts itself and re-arms it at the same rate after.
 TEST_F(SamplerTest, ItimerPausedWhileStartingAThread) {
   Collector c;
   SamplerOptions o;
   o.source = Source::kProcessTimer;
   o.hz = 500;
   ASSERT_TRUE(Sampler::Start(o, Collect, &c).ok());
-  itimerval before, during, after;
+  itimerval before, during, in_thread, after;
   ASSERT_EQ(getitimer(ITIMER_PROF, &before), 0);
   std::thread t;
-  Sampler::WithProcessTimerPaused([&] {
+  Sampler::WithProcessTimerPaused(1, [&](std::atomic<int>* begun) {
     ASSERT_EQ(getitimer(ITIMER_PROF, &during), 0);
-    t = std::thread([] {});
+    // Still paused while the new thread starts, however long it takes:
+    // re-armed only once it counted itself.
+    t = std::thread([&in_thread, begun] {
+      usleep(20000);
+      getitimer(ITIMER_PROF, &in_thread);
+      begun->fetch_add(1);
+    });
   });
   ASSERT_EQ(getitimer(ITIMER_PROF, &after), 0);
   t.join();
@@ -1045,11 +1049,13 @@ TEST_F(SamplerTest, ItimerPausedWhileStartingAThread) {
   EXPECT_EQ(during.it_interval.tv_usec, 0);
   EXPECT_EQ(during.it_value.tv_sec, 0);
   EXPECT_EQ(during.it_value.tv_usec, 0);
+  EXPECT_EQ(in_thread.it_value.tv_sec, 0);
+  EXPECT_EQ(in_thread.it_value.tv_usec, 0);
   EXPECT_EQ(after.it_interval.tv_usec, 2000);
   EXPECT_GT(after.it_value.tv_usec, 0);
   // Not running, or without the itimer: the function just runs.
   bool ran = false;
-  Sampler::WithProcessTimerPaused([&] { ran = true; });
+  Sampler::WithProcessTimerPaused(0, [&](std::atomic<int>*) { ran = true; });
   EXPECT_TRUE(ran);
   itimerval off;
   ASSERT_EQ(getitimer(ITIMER_PROF, &off), 0);

@@ -12,7 +12,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -433,20 +432,19 @@ absl::Status Runtime::StartTrace(const TraceSettings& settings,
   // one, and the new thread runs with them blocked until its own code
   // starts; the itimer's signal would wake a sleeping thread instead
   // (cpusample/sampler.h). They end after cpu_.Stop() disarmed it.
-  std::atomic<int> begun{0};
-  cpusample::Sampler::WithProcessTimerPaused([this, &begun] {
-    writer_.StartThread(
-        [this, &begun] {
-          begun.fetch_add(1);
-          SetUpInternalThread("gentrace writer");
-        },
-        [this] { advancer_.Wake(); });
-    advancer_.StartThread([this, &begun] {
-      begun.fetch_add(1);
-      SetUpInternalThread("gentrace advancer");
-    });
-    while (begun.load() < 2) std::this_thread::yield();
-  });
+  cpusample::Sampler::WithProcessTimerPaused(
+      2, [this](std::atomic<int>* begun) {
+        writer_.StartThread(
+            [this, begun] {
+              begun->fetch_add(1);
+              SetUpInternalThread("gentrace writer");
+            },
+            [this] { advancer_.Wake(); });
+        advancer_.StartThread([this, begun] {
+          begun->fetch_add(1);
+          SetUpInternalThread("gentrace advancer");
+        });
+      });
   return absl::OkStatus();
 }
 

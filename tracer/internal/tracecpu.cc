@@ -143,14 +143,13 @@ absl::Status CpuProfiler::Start(const CpuProfileOptions& options) {
   accepting_threads_.store(true);
   reader_stop_ = false;
   // Paused until the reader runs its own code (cpusample/sampler.h).
-  std::atomic<bool> begun{false};
-  cpusample::Sampler::WithProcessTimerPaused([this, &begun] {
-    reader_ = std::thread([this, &begun] {
-      begun.store(true);
-      ReaderLoop();
-    });
-    while (!begun.load()) std::this_thread::yield();
-  });
+  cpusample::Sampler::WithProcessTimerPaused(
+      1, [this](std::atomic<int>* begun) {
+        reader_ = std::thread([this, begun] {
+          begun->fetch_add(1);
+          ReaderLoop();
+        });
+      });
   return absl::OkStatus();
 }
 
