@@ -598,6 +598,23 @@ std::vector<Row> Rows(const Suite& suite) {
     }
     rows.push_back(bytes);
   }
+  // With the TSC as the trace's clock (TraceClock::kTsc), where the CPU's
+  // TSC is invariant: on a machine whose kernel keeps another clocksource
+  // these show what the default clock (CLOCK_MONOTONIC there) costs. They
+  // compare with the TSC floor.
+  for (const EventOp& op : kEventOps) {
+    const std::string k =
+        absl::StrCat("tracer/", op.benchmark, "_TscClock/mode:");
+    if (!suite.samples().Has(k + "1/ns_per_event")) continue;
+    const std::string d = absl::StrCat("tracer/", op.benchmark, "/mode:");
+    rows.push_back({absl::StrCat(op.label, ", no stack, TSC clock"), "ns/event",
+                    false, Diff(k + "1/ns_per_event", d + "0/ns_per_event"),
+                    nullptr, Key(floor_tsc)});
+    rows.push_back({absl::StrCat(op.label, ", stack, TSC clock"), "ns/event",
+                    false, Diff(k + "2/ns_per_event", d + "3/ns_per_event"),
+                    op.go_op != nullptr ? GoCost(op.go_op) : nullptr,
+                    Key(floor_tsc)});
+  }
   // Sending the signal, the kernel's delivery and the handler, all on the
   // benchmark's thread: its CPU time.
   rows.push_back({"CPU sample: SIGPROF handler (vs empty handler)", "ns/signal",

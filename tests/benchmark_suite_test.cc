@@ -289,6 +289,29 @@ TEST(BenchmarkSuiteTest, WritesEveryRowWithGoAndFloor) {
     EXPECT_EQ(e->NumberOr("floor", -1), clock_floor->NumberOr("floor", -2))
         << row;
   }
+  // Where the CPU's TSC is invariant, region and log again with the TSC
+  // as the trace's clock, against the TSC floor (and Go, for the stack
+  // rows).
+  const std::string cpuinfo = conformance::ReadFile("/proc/cpuinfo");
+  if (absl::StrContains(cpuinfo, " constant_tsc") &&
+      absl::StrContains(cpuinfo, " nonstop_tsc")) {
+    const Json* tsc_floor =
+        Entry(run.entries, "floor: TSC + encode + Go-style seqlock");
+    ASSERT_NE(tsc_floor, nullptr);
+    for (const char* row :
+         {"region begin+end, no stack, TSC clock",
+          "region begin+end, stack, TSC clock", "log, no stack, TSC clock",
+          "log, stack, TSC clock"}) {
+      const Json* e = Entry(run.entries, row);
+      ASSERT_NE(e, nullptr) << "missing row " << row;
+      EXPECT_TRUE(IsNumber(e->Find("gentrace"))) << row;
+      EXPECT_EQ(e->NumberOr("floor", -1), tsc_floor->NumberOr("floor", -2))
+          << row;
+      EXPECT_EQ(IsNumber(e->Find("ratio_vs_go")),
+                go && absl::StrContains(row, ", stack,"))
+          << row;
+    }
+  }
   // The extra binary: its benchmarks are rows, its floor is not one.
   EXPECT_NE(
       Entry(run.entries, "benchmark_suite_extra_benchmark: BM_ExtraIteration"),

@@ -21,6 +21,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
 
 #include "cpusample/fp_unwind.h"
 #include "tracer/gentrace.h"
@@ -139,9 +142,11 @@ enum Mode { kOff, kNoStack, kStack10, kOffDeep };
 
 bool Deep(Mode mode) { return mode == kStack10 || mode == kOffDeep; }
 
-void StartTracing(Mode mode) {
+void StartTracing(Mode mode,
+                  gentrace::TraceClock clock = gentrace::TraceClock::kAuto) {
   if (mode == kOff || mode == kOffDeep) return;
   gentrace::Options o;
+  o.clock = clock;
   o.callback = [](absl::Span<const uint8_t> b) {
     trace_bytes.fetch_add(b.size(), std::memory_order_relaxed);
     return absl::OkStatus();
@@ -193,9 +198,10 @@ int StackFramesAt(int depth) {
 }
 
 template <typename Body>
-void RunEvents(benchmark::State& state, Body body, int events_per_iter) {
+void RunEvents(benchmark::State& state, Body body, int events_per_iter,
+               gentrace::TraceClock clock = gentrace::TraceClock::kAuto) {
   const Mode mode = static_cast<Mode>(state.range(0));
-  StartTracing(mode);
+  StartTracing(mode, clock);
   if (Deep(mode)) {
     for (auto _ : state) AtDepth(9, body);
   } else {
@@ -216,9 +222,12 @@ void ModeArgs(benchmark::internal::Benchmark* b) {
 const gentrace::StaticName kRegion("bench-region");
 const gentrace::StaticName kCategory("bench");
 
+// Lambdas, not functions: the body inlines into AtDepth, as in the other
+// benchmarks (a function pointer would add a frame and a call).
+const auto RegionBody = [] { gentrace::ScopedRegion r(kRegion); };
+
 void BM_RegionBeginEnd(benchmark::State& state) {
-  auto body = [] { gentrace::ScopedRegion r(kRegion); };
-  RunEvents(state, body, 2);
+  RunEvents(state, RegionBody, 2);
 }
 BENCHMARK(BM_RegionBeginEnd)->Apply(ModeArgs);
 
@@ -228,15 +237,48 @@ void BM_RegionMacro(benchmark::State& state) {
 }
 BENCHMARK(BM_RegionMacro)->Apply(ModeArgs);
 
-void BM_Log(benchmark::State& state) {
-  auto body = [] {
-    if (gentrace::internal::Enabled()) {
-      gentrace::internal::LogStatic(kCategory, "a short message", 0);
-    }
-  };
-  RunEvents(state, body, 1);
-}
+const auto LogBody = [] {
+  if (gentrace::internal::Enabled()) {
+    gentrace::internal::LogStatic(kCategory, "a short message", 0);
+  }
+};
+
+void BM_Log(benchmark::State& state) { RunEvents(state, LogBody, 1); }
 BENCHMARK(BM_Log)->Apply(ModeArgs);
+
+// The same two with the TSC as the trace's clock (TraceClock::kTsc), where
+// the kernel keeps another clocksource and the default clock is
+// CLOCK_MONOTONIC (registered only where the CPU's TSC is invariant).
+// Tracing on only: the off modes do not read a clock.
+void BM_RegionBeginEnd_TscClock(benchmark::State& state) {
+  RunEvents(state, RegionBody, 2, gentrace::TraceClock::kTsc);
+}
+void BM_Log_TscClock(benchmark::State& state) {
+  RunEvents(state, LogBody, 1, gentrace::TraceClock::kTsc);
+}
+const bool tsc_clock_registered = [] {
+  const std::string cpuinfo = [] {
+    std::string out;
+    if (FILE* f = std::fopen("/proc/cpuinfo", "r")) {
+      char buf[4096];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+      std::fclose(f);
+    }
+    return out;
+  }();
+  if (cpuinfo.find(" constant_tsc") == std::string::npos ||
+      cpuinfo.find(" nonstop_tsc") == std::string::npos) {
+    return false;
+  }
+  for (auto [name, fn] :
+       {std::pair{"BM_RegionBeginEnd_TscClock", BM_RegionBeginEnd_TscClock},
+        std::pair{"BM_Log_TscClock", BM_Log_TscClock}}) {
+    benchmark::RegisterBenchmark(name, fn)->ArgName("mode")->Arg(kNoStack)->Arg(
+        kStack10);
+  }
+  return true;
+}();
 
 void BM_TaskBeginEnd(benchmark::State& state) {
   auto body = [] { gentrace::Task t = gentrace::Task::Begin("bench-task"); };

@@ -231,6 +231,7 @@ absl::Status FlightRecorder::Start() {
   t.stacks = options_.stacks;
   t.max_stack_depth = options_.max_stack_depth;
   t.cpu = options_.cpu;
+  t.clock = options_.clock;
   // The previous RingSink (if any) is no consumer any more (Stop waited
   // for that): a new one starts a new trace in the ring at its header.
   auto ring_sink = std::make_shared<internal::RingSink>(impl_->ring.get());

@@ -68,6 +68,7 @@ struct FlightRecorderOptions {
   StackOptions stacks;
   int max_stack_depth = 64;
   CpuProfileOptions cpu;
+  TraceClock clock = TraceClock::kAuto;
 };
 
 struct FlightRecorderStats {

@@ -114,6 +114,23 @@ struct CpuProfileOptions {
   size_t buffer_bytes = 4 << 20;
 };
 
+// The clock that times events and CPU samples (docs/TRACER.md, "The
+// clock").
+enum class TraceClock {
+  // The TSC where the CPU's is invariant and the kernel uses it as its own
+  // clocksource (it found every CPU's in step), else CLOCK_MONOTONIC. The
+  // environment variable GENTRACE_CLOCK (auto, tsc or monotonic), if set,
+  // chooses instead.
+  kAuto,
+  // The CPU's invariant TSC even where the kernel keeps another
+  // clocksource, as many VMs do (kvm-clock): an rdtsc an event instead of
+  // a clock_gettime, as Tracy does. The timeline is only as right as the
+  // CPUs' TSCs are in step. Start fails if the TSC is not invariant.
+  kTsc,
+  // CLOCK_MONOTONIC, in 8 ns ticks.
+  kMonotonic,
+};
+
 struct Options {
   // Where the trace goes: exactly one of these must be set.
   std::string path;  // a file, created or truncated
@@ -138,6 +155,8 @@ struct Options {
   int max_stack_depth = 64;
 
   CpuProfileOptions cpu;
+
+  TraceClock clock = TraceClock::kAuto;
 };
 
 // Counters of the current (or last) trace.
@@ -152,6 +171,7 @@ struct Stats {
   // ended, written at the start of the next one (docs/CPU_SAMPLES.md).
   uint64_t cpu_samples_clamped = 0;
   std::string cpu_source;  // what the sampler chose, and why
+  std::string clock;       // the trace's clock, its tick rate, and why
   // Signal-free mode: per perf event, the primary first (the samples and
   // lost of the first are cpu_samples and cpu_samples_lost).
   struct CpuEventStats {

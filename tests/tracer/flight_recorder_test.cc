@@ -251,6 +251,15 @@ TEST(FlightRecorderTest, JoiningWithOtherSettingsIsRefused) {
   // Only one recorder at a time.
   FlightRecorder other(SmallOptions());
   EXPECT_EQ(other.Start().code(), absl::StatusCode::kFailedPrecondition);
+  // The clock is a setting too (the recorder's is kAuto).
+  Options clock = opts;
+  clock.generation_period = SmallOptions().generation_period;
+  clock.clock = TraceClock::kMonotonic;
+  s = Start(clock);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("clock: the running trace has auto, this asks for "
+                        "monotonic"));
   EXPECT_TRUE(fr.Stop().ok());
 }
 

@@ -238,6 +238,106 @@ TEST(TracerTest, RejectsBadOptions) {
   EXPECT_TRUE(Stop().ok());
 }
 
+// Whether this CPU's TSC is invariant (what TraceClock::kTsc needs), read
+// here independently of the tracer.
+bool CpuHasInvariantTsc() {
+#if defined(__x86_64__)
+  const std::string cpuinfo = ReadFile("/proc/cpuinfo");
+  return cpuinfo.find(" constant_tsc") != std::string::npos &&
+         cpuinfo.find(" nonstop_tsc") != std::string::npos;
+#else
+  return false;
+#endif
+}
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * int64_t{1000000000} + ts.tv_nsec;
+}
+
+// Each clock times events right: the span between two logs, as our reader
+// reads it from the trace (ticks over the trace's Frequency), lies between
+// CLOCK_MONOTONIC's inner and outer spans around them. A frequency off by
+// 1% is 1 ms here, far outside the bounds.
+TEST(TracerTest, EachClockTimesEventsAsTheMonotonicClockDoes) {
+  struct Case {
+    TraceClock clock;
+    const char* description;
+  };
+  for (const Case& c : {Case{TraceClock::kMonotonic, "CLOCK_MONOTONIC >> 3"},
+                        Case{TraceClock::kTsc, "tsc >> "}}) {
+    SCOPED_TRACE(c.description);
+    if (c.clock == TraceClock::kTsc && !CpuHasInvariantTsc()) {
+      Options o = FileOptions(TempPath("no-tsc.trace"));
+      o.clock = TraceClock::kTsc;
+      EXPECT_THAT(std::string(Start(o).message()), HasSubstr("invariant"));
+      continue;
+    }
+    const std::string path = TempPath("clock.trace");
+    Options o = FileOptions(path);
+    o.clock = c.clock;
+    ASSERT_TRUE(Start(o).ok());
+    EXPECT_THAT(GetStats().clock, HasSubstr(c.description));
+    EXPECT_THAT(GetStats().clock, HasSubstr("asked for"));
+    const int64_t t0 = MonotonicNs();
+    Log("clock", "first");
+    const int64_t t1 = MonotonicNs();
+    absl::SleepFor(absl::Milliseconds(100));
+    const int64_t t2 = MonotonicNs();
+    Log("clock", "second");
+    const int64_t t3 = MonotonicNs();
+    ASSERT_TRUE(Stop().ok());
+
+    absl::StatusOr<std::unique_ptr<reader::Reader>> r =
+        reader::Reader::Open(path);
+    ASSERT_TRUE(r.ok()) << r.status();
+    reader::Event ev;
+    int64_t first = -1, second = -1;
+    while ((*r)->ReadEvent(&ev)) {
+      if (ev.kind() != reader::EventKind::kLog) continue;
+      if (ev.log().message == "first") first = ev.time();
+      if (ev.log().message == "second") second = ev.time();
+    }
+    ASSERT_TRUE((*r)->status().ok()) << (*r)->status();
+    ASSERT_GE(first, 0);
+    ASSERT_GE(second, 0);
+    // A tick is at most 8 ns; allow a few, and 0.2% of the span for the
+    // TSC's measured frequency.
+    const int64_t inner = t2 - t1, outer = t3 - t0;
+    EXPECT_GE(second - first, inner - inner / 500 - 100);
+    EXPECT_LE(second - first, outer + outer / 500 + 100);
+    EXPECT_EQ(MustView(path).end_line, "END ok");
+  }
+}
+
+// GENTRACE_CLOCK chooses the clock when Options::clock is kAuto, and only
+// then; a value it does not know fails Start, naming it.
+TEST(TracerTest, ClockFromTheEnvironment) {
+  const std::string path = TempPath("env-clock.trace");
+  ASSERT_EQ(setenv("GENTRACE_CLOCK", "monotonic", 1), 0);
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  EXPECT_THAT(GetStats().clock, HasSubstr("CLOCK_MONOTONIC >> 3"));
+  ASSERT_TRUE(Stop().ok());
+
+  ASSERT_EQ(setenv("GENTRACE_CLOCK", "hpet", 1), 0);
+  EXPECT_THAT(std::string(Start(FileOptions(path)).message()),
+              HasSubstr("GENTRACE_CLOCK=\"hpet\": expected auto, tsc or "
+                        "monotonic"));
+  EXPECT_FALSE(IsTracing());
+  Options explicit_clock = FileOptions(path);
+  explicit_clock.clock = TraceClock::kMonotonic;
+  ASSERT_TRUE(Start(explicit_clock).ok());
+  ASSERT_TRUE(Stop().ok());
+
+  ASSERT_EQ(setenv("GENTRACE_CLOCK", "auto", 1), 0);
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  EXPECT_THAT(GetStats().clock, HasSubstr("(auto: "));
+  ASSERT_TRUE(Stop().ok());
+  ASSERT_EQ(unsetenv("GENTRACE_CLOCK"), 0);
+  EXPECT_EQ(MustView(path).end_line, "END ok");
+}
+
 TEST(TracerTest, MisuseNeverBreaksTheTrace) {
   const std::string path = TempPath("misuse.trace");
   Options o = FileOptions(path);

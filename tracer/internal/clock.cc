@@ -24,31 +24,36 @@ uint64_t MonotonicNanos() {
 namespace {
 
 std::mutex g_clock_mu;
-bool g_clock_ready = false;
-bool g_forced = false;
-char g_description[96] = "uninitialized";
+char g_description[160] = "uninitialized";
 
-// The TSC is a usable trace clock only if it ticks at a constant rate in
-// every power state and the kernel trusts it as its own clocksource (which
-// means it found the TSCs of all CPUs synchronized).
-bool TscIsUsable() {
+// Whether the CPU's TSC ticks at a constant rate in every power state.
+bool TscIsInvariant() {
 #if defined(__x86_64__)
-  std::string cpuinfo = base::ReadSmallFile("/proc/cpuinfo");
-  if (cpuinfo.find(" constant_tsc") == std::string::npos ||
-      cpuinfo.find(" nonstop_tsc") == std::string::npos) {
-    return false;
-  }
-  std::string cs = base::ReadSmallFile(
-      "/sys/devices/system/clocksource/clocksource0/current_clocksource");
-  return cs.rfind("tsc", 0) == 0;
+  static const bool invariant = [] {
+    const std::string cpuinfo = base::ReadSmallFile("/proc/cpuinfo");
+    return cpuinfo.find(" constant_tsc") != std::string::npos &&
+           cpuinfo.find(" nonstop_tsc") != std::string::npos;
+  }();
+  return invariant;
 #else
   return false;
 #endif
 }
 
+// The kernel's clocksource ("tsc", "kvm-clock", ...).
+std::string KernelClocksource() {
+  std::string cs = base::ReadSmallFile(
+      "/sys/devices/system/clocksource/clocksource0/current_clocksource");
+  while (!cs.empty() && (cs.back() == '\n' || cs.back() == ' ')) cs.pop_back();
+  return cs.empty() ? "unknown" : cs;
+}
+
 #if defined(__x86_64__)
-// Raw TSC ticks per second, measured against CLOCK_MONOTONIC over ~20 ms.
-double MeasureTscHz() {
+// Raw TSC ticks per second, measured against CLOCK_MONOTONIC over ~20 ms,
+// once.
+double TscHz() {
+  static double hz = 0;
+  if (hz > 0) return hz;
   const uint64_t t0 = MonotonicNanos();
   const uint64_t c0 = __rdtsc();
   uint64_t t1 = t0;
@@ -57,27 +62,54 @@ double MeasureTscHz() {
     t1 = MonotonicNanos();
   }
   const uint64_t c1 = __rdtsc();
-  return static_cast<double>(c1 - c0) * 1e9 / static_cast<double>(t1 - t0);
+  hz = static_cast<double>(c1 - c0) * 1e9 / static_cast<double>(t1 - t0);
+  return hz;
 }
 #endif
 
 }  // namespace
 
-void ForceClockSourceForTesting(ClockSource source) {
+bool InitClock(ClockRequest request, std::string* error) {
   std::lock_guard<std::mutex> l(g_clock_mu);
-  g_forced = true;
-  g_clock_ready = false;
-  g_clock.source = source;
-}
-
-void InitClock() {
-  std::lock_guard<std::mutex> l(g_clock_mu);
-  if (g_clock_ready) return;
+  bool tsc = false;
+  std::string why;
+  switch (request) {
+    case ClockRequest::kMonotonic:
+      why = "asked for";
+      break;
+    case ClockRequest::kTsc:
+      if (!TscIsInvariant()) {
+        *error =
+#if defined(__x86_64__)
+            "the TSC clock was asked for, but this CPU's TSC is not "
+            "invariant (/proc/cpuinfo lacks constant_tsc or nonstop_tsc)";
+#else
+            "the TSC clock was asked for, but there is no TSC on this "
+            "architecture";
+#endif
+        return false;
+      }
+      tsc = true;
+      why = "asked for";
+      break;
+    case ClockRequest::kAuto: {
+      const std::string cs = KernelClocksource();
+      if (!TscIsInvariant()) {
+        why = "auto: the TSC is not invariant";
+      } else if (cs.rfind("tsc", 0) == 0) {
+        tsc = true;
+        why = "auto: the kernel's clocksource is tsc";
+      } else {
+        why = "auto: the kernel's clocksource is " + cs +
+              "; GENTRACE_CLOCK=tsc for the TSC";
+      }
+      break;
+    }
+  }
   ClockConfig c;
-  bool tsc = g_forced ? g_clock.source == ClockSource::kTsc : TscIsUsable();
 #if defined(__x86_64__)
   if (tsc) {
-    double hz = MeasureTscHz();
+    const double hz = TscHz();
     // Shift so that one tick is at least ~5 ns: fine enough for any viewer,
     // coarse enough that back-to-back events have one-byte deltas.
     unsigned shift = 0;
@@ -89,8 +121,6 @@ void InitClock() {
     c.ticks_per_second = static_cast<uint64_t>(
         hz / static_cast<double>(uint64_t{1} << shift) + 0.5);
   }
-#else
-  tsc = false;
 #endif
   if (!tsc) {
     c.source = ClockSource::kMonotonic;
@@ -98,10 +128,16 @@ void InitClock() {
     c.ticks_per_second = 1000000000u >> 3;
   }
   g_clock = c;
-  std::snprintf(g_description, sizeof(g_description), "%s >> %u, %.1f MHz",
+  std::snprintf(g_description, sizeof(g_description), "%s >> %u, %.1f MHz (%s)",
                 c.source == ClockSource::kTsc ? "tsc" : "CLOCK_MONOTONIC",
-                c.shift, static_cast<double>(c.ticks_per_second) / 1e6);
-  g_clock_ready = true;
+                c.shift, static_cast<double>(c.ticks_per_second) / 1e6,
+                why.c_str());
+  return true;
+}
+
+void InitClock() {
+  std::string error;
+  (void)InitClock(ClockRequest::kAuto, &error);
 }
 
 const char* ClockDescription() { return g_description; }

@@ -1,12 +1,14 @@
 // The trace clock: one tick source for events and CPU samples.
 //
-// Where the CPU has an invariant TSC (constant_tsc and nonstop_tsc, and the
-// kernel itself uses the TSC as its clocksource), a tick is the TSC shifted
-// right so that ticks are about 5-10 ns: reading it costs one rdtsc, and
-// small deltas keep events short on the wire. Elsewhere ticks come from
-// CLOCK_MONOTONIC in units of 8 ns. Each generation records the tick
-// frequency (a Frequency batch), measured against CLOCK_MONOTONIC when the
-// clock is initialized.
+// Each trace chooses its clock when it starts (InitClock, from
+// Options::clock). With the TSC, a tick is the TSC shifted right so that
+// ticks are about 5-10 ns: reading it costs one rdtsc, and small deltas
+// keep events short on the wire. Otherwise ticks come from
+// CLOCK_MONOTONIC in units of 8 ns. By default the TSC is chosen where the
+// CPU's is invariant (constant_tsc and nonstop_tsc) and the kernel itself
+// uses it as its clocksource. Each generation records the tick frequency
+// (a Frequency batch), for the TSC measured against CLOCK_MONOTONIC the
+// first time it is chosen.
 //
 // Now() is async-signal-safe.
 #ifndef GENTRACE_TRACER_INTERNAL_CLOCK_H_
@@ -15,6 +17,7 @@
 #include <time.h>
 
 #include <cstdint>
+#include <string>
 
 #if defined(__x86_64__)
 #include <x86intrin.h>
@@ -30,14 +33,22 @@ struct ClockConfig {
   uint64_t ticks_per_second = 125000000;
 };
 
-// Set once by InitClock() before tracing starts; read on every event.
+// Set by InitClock() before a trace starts; read on every event.
 extern ClockConfig g_clock;
 
-// Chooses the source and measures its frequency (about 20 ms the first
-// time; later calls return at once). Not async-signal-safe.
+// What a trace asks for (Options::clock).
+enum class ClockRequest : uint8_t { kAuto, kTsc, kMonotonic };
+
+// Chooses the clock for the trace about to start and measures its
+// frequency (about 20 ms the first time the TSC is chosen). Only while no
+// trace runs. False, with *error saying why, if the TSC is asked for and
+// this CPU has no invariant one. Not async-signal-safe.
+bool InitClock(ClockRequest request, std::string* error);
+// The default choice (kAuto).
 void InitClock();
 
-// A human-readable description ("tsc >> 4, 156.2 MHz").
+// A human-readable description of the clock chosen last, and why
+// ("tsc >> 4, 131.0 MHz (asked for)").
 const char* ClockDescription();
 
 // CLOCK_MONOTONIC in nanoseconds. Async-signal-safe.
@@ -50,10 +61,6 @@ inline uint64_t Now() {
 #endif
   return MonotonicNanos() >> g_clock.shift;
 }
-
-// Forces a source (tests use it to exercise the fallback). Call before
-// InitClock() or between traces.
-void ForceClockSourceForTesting(ClockSource source);
 
 }  // namespace gentrace::internal
 

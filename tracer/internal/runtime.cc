@@ -170,6 +170,7 @@ TraceSettings SettingsOf(const Options& options) {
   t.stacks = options.stacks;
   t.max_stack_depth = options.max_stack_depth;
   t.cpu = options.cpu;
+  t.clock = options.clock;
   return t;
 }
 
@@ -204,6 +205,34 @@ bool SameStacks(const StackOptions& a, const StackOptions& b) {
   return a.tasks == b.tasks && a.regions == b.regions && a.logs == b.logs &&
          a.blocking == b.blocking && a.syscalls == b.syscalls &&
          a.fibers == b.fibers;
+}
+
+const char* ClockName(TraceClock c) {
+  switch (c) {
+    case TraceClock::kTsc:
+      return "tsc";
+    case TraceClock::kMonotonic:
+      return "monotonic";
+    case TraceClock::kAuto:
+      break;
+  }
+  return "auto";
+}
+
+// kAuto becomes what GENTRACE_CLOCK says, if it is set.
+absl::Status ResolveClock(TraceClock* clock) {
+  if (*clock != TraceClock::kAuto) return absl::OkStatus();
+  const char* env = std::getenv("GENTRACE_CLOCK");
+  if (env == nullptr || *env == '\0') return absl::OkStatus();
+  for (TraceClock c :
+       {TraceClock::kAuto, TraceClock::kTsc, TraceClock::kMonotonic}) {
+    if (std::strcmp(env, ClockName(c)) == 0) {
+      *clock = c;
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "GENTRACE_CLOCK=\"", env, "\": expected auto, tsc or monotonic"));
 }
 
 absl::Status ValidateSettings(const TraceSettings& t) {
@@ -243,6 +272,11 @@ std::string SettingsDifference(const TraceSettings& running,
   if (!SameCpu(running.cpu, wanted.cpu)) {
     return absl::StrCat("cpu: the running trace has ", CpuText(running.cpu),
                         ", this asks for ", CpuText(wanted.cpu));
+  }
+  if (running.clock != wanted.clock) {
+    return absl::StrCat("clock: the running trace has ",
+                        ClockName(running.clock), ", this asks for ",
+                        ClockName(wanted.clock));
   }
   return "";
 }
@@ -326,9 +360,11 @@ absl::Status Runtime::StartRecorder(const TraceSettings& settings,
       consumer);
 }
 
-absl::Status Runtime::Attach(Which which, const TraceSettings& settings,
+absl::Status Runtime::Attach(Which which, const TraceSettings& asked,
                              const SinkFactory& make_sink,
                              const ConsumerOptions& consumer) {
+  TraceSettings settings = asked;
+  if (absl::Status s = ResolveClock(&settings.clock); !s.ok()) return s;
   if (absl::Status s = ValidateSettings(settings); !s.ok()) return s;
   Attachment& a = attached_[which];
   Attachment& other = attached_[1 - which];
@@ -387,9 +423,18 @@ absl::Status Runtime::Attach(Which which, const TraceSettings& settings,
 absl::Status Runtime::StartTrace(const TraceSettings& settings,
                                  const SinkFactory& make_sink,
                                  const ConsumerOptions& consumer, int* id) {
-  // CPU sampling first: if the kernel refuses what was asked, fail before
-  // creating the destination. Samples taken before the first generation
-  // starts are not written (the handler sees generation 0).
+  // The clock, then CPU sampling: if either cannot be had, fail before
+  // creating the destination.
+  std::string clock_error;
+  if (!InitClock(settings.clock == TraceClock::kTsc ? ClockRequest::kTsc
+                 : settings.clock == TraceClock::kMonotonic
+                     ? ClockRequest::kMonotonic
+                     : ClockRequest::kAuto,
+                 &clock_error)) {
+    return absl::FailedPreconditionError(clock_error);
+  }
+  // Samples taken before the first generation starts are not written (the
+  // handler sees generation 0).
   if (settings.cpu.enabled) {
     if (absl::Status s = cpu_.Start(settings.cpu); !s.ok()) return s;
   } else {
@@ -401,7 +446,6 @@ absl::Status Runtime::StartTrace(const TraceSettings& settings,
     return sink.status();
   }
   std::lock_guard<std::mutex> cl(control_mu_);
-  InitClock();
   // Generation numbers never repeat within the process, even across
   // traces and forks (TraceState::last_gen). Go's parser accepts a trace
   // starting at any generation.
@@ -543,6 +587,7 @@ Stats Runtime::GetStats() {
   s.cpu_samples_lost = cpu_.lost();
   s.cpu_samples_clamped = cpu_.clamped();
   s.cpu_source = cpu_.source_description();
+  s.clock = ClockDescription();
   s.cpu_events = cpu_.event_totals();
   return s;
 }

@@ -85,6 +85,7 @@ struct TraceSettings {
   StackOptions stacks;
   int max_stack_depth = 64;
   CpuProfileOptions cpu;
+  TraceClock clock = TraceClock::kAuto;
 };
 TraceSettings SettingsOf(const Options& options);
 // "" if `wanted` equals `running`, else the first setting that differs,
