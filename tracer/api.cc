@@ -24,9 +24,11 @@ namespace {
 
 std::atomic<uint64_t> g_next_task{1};
 
-// Writes one event with up to four args after dt.
+// Writes one event with up to four args after dt. Inlined: a call here
+// costs every event a few stores and reloads of the locker.
 template <typename... Args>
-void Write(TraceLocker& tl, uint8_t type, Args... args) {
+__attribute__((always_inline)) inline void Write(TraceLocker& tl, uint8_t type,
+                                                 Args... args) {
   internal::Emit(tl.Reserve(kMaxEventBytes), type, args...);
 }
 

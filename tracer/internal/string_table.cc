@@ -14,13 +14,6 @@ uint64_t StringTable::Put(absl::string_view s, uint64_t gen,
   return n->id;
 }
 
-void WriteStringEntry(TraceBuf* b, uint64_t id, absl::string_view s) {
-  b->Byte(format::kEvString);
-  b->Varint(id);
-  b->Varint(s.size());
-  b->Bytes(s.data(), s.size());
-}
-
 void StringTable::Dump(TableWriter& w) const {
   map_.ForEach([&](uint64_t id, const unsigned char* data, size_t size) {
     absl::string_view s(reinterpret_cast<const char*>(data), size);

@@ -55,7 +55,14 @@ class StringTable {
 
 // Appends a String entry (id, length, bytes) to b, which must have room for
 // StringEntrySize(s) bytes.
-void WriteStringEntry(TraceBuf* b, uint64_t id, absl::string_view s);
+inline void WriteStringEntry(TraceBuf* b, uint64_t id, absl::string_view s) {
+  // A local cursor, stored once (as EmitAt).
+  uint8_t* p = b->cursor();
+  *p++ = format::kEvString;
+  p = format::PutUvarint(p, id);
+  p = format::PutUvarint(p, s.size());
+  b->SetCursor(CopyBytes(p, s.data(), s.size()));
+}
 inline size_t StringEntrySize(absl::string_view s) {
   return 1 + 2 * format::kMaxVarintLen + s.size();
 }

@@ -26,6 +26,11 @@ void TraceBuf::Bytes(const void* p, size_t n) {
   pos += static_cast<uint32_t>(n);
 }
 
+uint8_t* CopyBytesLong(uint8_t* dst, const uint8_t* src, size_t n) {
+  std::memcpy(dst, src, n);
+  return dst + n;
+}
+
 void BufQueue::Push(TraceBuf* b) {
   b->link = nullptr;
   if (tail == nullptr) {

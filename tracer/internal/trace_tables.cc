@@ -31,19 +31,13 @@ uint64_t TraceTables::StaticStringIdSlow(TraceLocker& tl,
   return id;
 }
 
-uint64_t TraceTables::UniqueStringId(TraceLocker& tl, absl::string_view s) {
-  s = StringTable::Truncate(s);
-  ThreadState* ts = tl.thread();
+TraceBuf* TraceTables::NewStringBuf(TraceLocker& tl) {
   const uint64_t gen = tl.gen();
-  const uint64_t id = strings_[gen & 1].NextId();
-  TraceBuf*& b = ts->sbuf[gen & 1];
-  if (b == nullptr || b->available() < StringEntrySize(s)) {
-    if (b != nullptr) writer_->FlushBuf(b);
-    b = writer_->NewBuf(gen, format::kNoThread);
-    b->Byte(format::kEvStrings);
-  }
-  WriteStringEntry(b, id, s);
-  return id;
+  TraceBuf*& b = tl.thread()->sbuf[gen & 1];
+  if (b != nullptr) writer_->FlushBuf(b);
+  b = writer_->NewBuf(gen, format::kNoThread);
+  b->Byte(format::kEvStrings);
+  return b;
 }
 
 uint64_t TraceTables::CaptureStackId(TraceLocker& tl, void* fp) {

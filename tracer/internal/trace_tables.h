@@ -49,8 +49,21 @@ class TraceTables {
     }
     return StaticStringIdSlow(tl, name);
   }
-  // Writes s as a new string (never deduplicated; for log messages).
-  uint64_t UniqueStringId(TraceLocker& tl, absl::string_view s);
+  // Writes s as a new string (never deduplicated; for log messages), into
+  // the thread's string buffer of the generation.
+  __attribute__((always_inline)) uint64_t UniqueStringId(TraceLocker& tl,
+                                                         absl::string_view s) {
+    s = StringTable::Truncate(s);
+    const uint64_t gen = tl.gen();
+    TraceBuf* b = tl.thread()->sbuf[gen & 1];
+    if (__builtin_expect(b == nullptr || b->available() < StringEntrySize(s),
+                         0)) {
+      b = NewStringBuf(tl);
+    }
+    const uint64_t id = strings_[gen & 1].NextId();
+    WriteStringEntry(b, id, s);
+    return id;
+  }
   // If `want`, walks the stack from frame pointer `fp` (the API entry
   // function's frame, so the first PC is the caller's) and returns its id;
   // otherwise 0.
@@ -83,6 +96,9 @@ class TraceTables {
   static constexpr uint64_t kIdLimit = uint64_t{1} << 24;
 
   uint64_t StaticStringIdSlow(TraceLocker& tl, const StaticName& name);
+  // Flushes the thread's full string buffer of tl's generation, if any,
+  // and gives it a new, empty one (any string fits: Truncate).
+  TraceBuf* NewStringBuf(TraceLocker& tl);
   uint64_t CaptureStackId(TraceLocker& tl, void* fp);
 
   Writer* const writer_;
