@@ -21,6 +21,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "format/batch.h"
+#include "format/leb128.h"
 #include "reader/event.h"
 #include "reader/reader.h"
 #include "tests/tracer/trace_check.h"
@@ -389,6 +391,55 @@ TEST(RunTest, FlightRecorderDumpsAtACrash) {
   EXPECT_THAT(r.stderr_data, HasSubstr("gentrace run: trace in " + trace));
 }
 
+// The trace's clock frequency (its first Frequency batch), or 0.
+uint64_t TraceFrequency(const std::string& path) {
+  const std::string bytes = tools::ReadFileOrEmpty(path);
+  format::BatchReader r(absl::MakeConstSpan(
+      reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  if (!r.ReadHeader().ok()) return 0;
+  format::Batch b;
+  for (;;) {
+    absl::StatusOr<bool> more = r.Next(&b);
+    if (!more.ok() || !*more) return 0;
+    if (b.kind() != format::BatchKind::kFrequency) continue;
+    // The Frequency byte, then the ticks per second.
+    uint64_t f = 0;
+    size_t used = 0;
+    if (b.payload.size() < 2 ||
+        format::GetUvarint(b.payload.data() + 1,
+                           b.payload.data() + b.payload.size(), &f,
+                           &used) != format::VarintStatus::kOk) {
+      return 0;
+    }
+    return f;
+  }
+}
+
+// --clock chooses the trace's clock: CLOCK_MONOTONIC's ticks are 8 ns
+// (125 MHz); the TSC's, where the CPU's is invariant, something else.
+TEST(RunTest, ClockFlagChoosesTheTraceClock) {
+  const std::string mono = tools::TestTempPath("mono.trace");
+  tools::ProcessResult r =
+      tools::RunGentrace({"run", absl::StrCat("--out=", mono),
+                          "--clock=monotonic", "--", kWorkload, "errno"});
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+  ExpectValid(mono);
+  EXPECT_EQ(TraceFrequency(mono), 125000000u);
+  const std::string cpuinfo = tools::ReadFileOrEmpty("/proc/cpuinfo");
+  if (absl::StrContains(cpuinfo, " constant_tsc") &&
+      absl::StrContains(cpuinfo, " nonstop_tsc")) {
+    const std::string tsc = tools::TestTempPath("tsc.trace");
+    r = tools::RunGentrace({"run", absl::StrCat("--out=", tsc), "--clock=tsc",
+                            "--", kWorkload, "errno"});
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+    ExpectValid(tsc);
+    const uint64_t f = TraceFrequency(tsc);
+    EXPECT_NE(f, 125000000u);
+    EXPECT_GE(f, 50000000u);
+    EXPECT_LE(f, 200000000u);
+  }
+}
+
 TEST(RunTest, UsageErrors) {
   EXPECT_EQ(tools::RunGentrace({"run"}).exit_code, 2);
   EXPECT_EQ(tools::RunGentrace({"run", "--cpu_hz=x", "--", "true"}).exit_code,
@@ -396,6 +447,11 @@ TEST(RunTest, UsageErrors) {
   EXPECT_EQ(
       tools::RunGentrace({"run", "--cpu_source=nope", "--", "true"}).exit_code,
       2);
+  tools::ProcessResult clock =
+      tools::RunGentrace({"run", "--clock=hpet", "--", "true"});
+  EXPECT_EQ(clock.exit_code, 2);
+  EXPECT_THAT(clock.stderr_data,
+              HasSubstr("--clock wants auto, tsc or monotonic, got 'hpet'"));
   tools::ProcessResult r =
       tools::RunGentrace({"run", "--", "/nonexistent/program"});
   EXPECT_EQ(r.exit_code, 1);

@@ -8,9 +8,10 @@
 //
 // `contended`: lock() calls on a mutex another thread was holding (made
 // certain: the holder takes the lock, lets the contender go, and holds it
-// 50 ms); `condwaits`: calls of condition_variable::wait; `pipereads`:
-// read() calls on a pipe whose writer sleeps 30 ms before each write and
-// before closing (so every read waits, the last one for EOF).
+// until the kernel shows the contender asleep, then 50 ms more); `condwaits`:
+// calls of condition_variable::wait; `pipereads`: read() calls on a pipe whose
+// writer sleeps 30 ms before each write and before closing (so every read
+// waits, the last one for EOF).
 //
 // Modes (argv[1]): "all" (the default) does the above. "errno" checks that
 // errno comes back from the interposed calls as libc leaves it; "signals"
@@ -29,6 +30,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,16 +55,40 @@ constexpr int kItems = 20;
 std::mutex g_mu;
 std::atomic<int> g_round{0};
 std::atomic<int> g_done{0};
+std::atomic<int> g_contender_tid{0};
 int g_contended = 0;
 
 void YieldUntil(const std::atomic<int>& a, int v) {
   while (a.load() < v) std::this_thread::yield();
 }
 
+// Whether thread `tid` of this process is asleep (state S in
+// /proc/self/task/TID/stat). The contender only yields (state R) until it
+// calls lock(), so asleep means waiting in lock().
+bool Asleep(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+  FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return false;
+  char buf[512];
+  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');  // the name may hold spaces
+  return p != nullptr && p[1] == ' ' && p[2] == 'S';
+}
+
 __attribute__((noinline)) void HoldLock() {
+  YieldUntil(g_contender_tid, 1);
+  const int contender = g_contender_tid.load();
   for (int i = 1; i <= kRounds; ++i) {
     g_mu.lock();
     g_round.store(i);
+    // Hold until the contender waits in lock() (a slow machine may not run
+    // it for longer than any fixed time), at most 10 s.
+    for (int k = 0; k < 10000 && !Asleep(contender); ++k) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     g_mu.unlock();
     YieldUntil(g_done, i);
@@ -70,9 +96,10 @@ __attribute__((noinline)) void HoldLock() {
 }
 
 __attribute__((noinline)) void ContendLock() {
+  g_contender_tid.store(static_cast<int>(syscall(SYS_gettid)));
   for (int i = 1; i <= kRounds; ++i) {
     YieldUntil(g_round, i);
-    g_mu.lock();  // held by HoldLock for 50 ms from before g_round == i
+    g_mu.lock();  // held by HoldLock until this thread waits here
     ++g_contended;
     g_mu.unlock();
     g_done.store(i);

@@ -55,6 +55,9 @@ Flags:
   --cpu_source=S             auto, thread-timer, itimer or perf (default
                              auto)
   --period_ms=N              generation period in ms (default 1000)
+  --clock=C                  the trace's clock: auto, tsc or monotonic
+                             (default auto: the TSC where the kernel uses
+                             it, else CLOCK_MONOTONIC); sets GENTRACE_CLOCK
   --syscall_threshold_us=N   record I/O and socket calls that took at
                              least N us (default 10; 0 records all)
   --flight_recorder          keep only the last seconds in memory; PATH
@@ -296,6 +299,15 @@ int RunRun(const ParsedArgs& args) {
     }
     env.emplace_back("GENTRACE_RUN_CPU_SOURCE", s);
   }
+  if (args.has("clock")) {
+    const std::string& c = args.flags.at("clock");
+    if (c != "auto" && c != "tsc" && c != "monotonic") {
+      return UsageError(
+          self,
+          absl::StrCat("--clock wants auto, tsc or monotonic, got '", c, "'"));
+    }
+    env.emplace_back("GENTRACE_CLOCK", c);
+  }
   if (args.has("flight_recorder")) {
     env.emplace_back("GENTRACE_RUN_FLIGHT_RECORDER", "1");
   }
@@ -390,6 +402,7 @@ const Command& Self() {
        {"cpu_hz"},
        {"cpu_source"},
        {"period_ms"},
+       {"clock"},
        {"syscall_threshold_us"},
        {"flight_recorder", false},
        {"fr_max_bytes"},
