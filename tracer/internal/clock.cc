@@ -140,6 +140,9 @@ void InitClock() {
   (void)InitClock(ClockRequest::kAuto, &error);
 }
 
-const char* ClockDescription() { return g_description; }
+std::string ClockDescription() {
+  std::lock_guard<std::mutex> l(g_clock_mu);
+  return g_description;
+}
 
 }  // namespace gentrace::internal

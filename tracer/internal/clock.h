@@ -48,8 +48,9 @@ bool InitClock(ClockRequest request, std::string* error);
 void InitClock();
 
 // A human-readable description of the clock chosen last, and why
-// ("tsc >> 4, 131.0 MHz (asked for)").
-const char* ClockDescription();
+// ("tsc >> 4, 131.0 MHz (asked for)"). A copy: a Start on another thread
+// may choose again meanwhile.
+std::string ClockDescription();
 
 // CLOCK_MONOTONIC in nanoseconds. Async-signal-safe.
 uint64_t MonotonicNanos();
