@@ -21,11 +21,6 @@ void TraceBuf::Finish() {
   format::PatchBatchSize(data, header_size, pos - header_size);
 }
 
-void TraceBuf::Bytes(const void* p, size_t n) {
-  std::memcpy(data + pos, p, n);
-  pos += static_cast<uint32_t>(n);
-}
-
 uint8_t* CopyBytesLong(uint8_t* dst, const uint8_t* src, size_t n) {
   std::memcpy(dst, src, n);
   return dst + n;

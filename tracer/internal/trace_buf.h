@@ -54,17 +54,13 @@ struct TraceBuf {
   void Varint(uint64_t v) {
     pos = static_cast<uint32_t>(format::PutUvarint(data + pos, v) - data);
   }
-  // Out of line on purpose: a memcpy of a runtime size inlined into the
-  // log path became `rep movsb`, which made a log 4-5 ns dearer here
-  // (tests/tracer_benchmark BM_Log, interleaved runs). CopyBytes is the
-  // inline copy for short strings.
-  void Bytes(const void* p, size_t n);
 };
 
 // Copies n bytes from src to dst; returns dst + n. Up to 32 bytes as two
-// overlapping fixed-size moves, no call and no `rep movsb` (what an
-// inlined memcpy of a runtime size becomes, slow for short strings);
-// longer ones through memcpy, out of line.
+// overlapping fixed-size moves, no call and no `rep movsb` (what a memcpy
+// of a runtime size inlined into the log path became, 4-5 ns dearer a log:
+// tests/tracer_benchmark BM_Log, interleaved runs); longer ones through
+// memcpy, out of line.
 uint8_t* CopyBytesLong(uint8_t* dst, const uint8_t* src, size_t n);
 inline uint8_t* CopyBytes(uint8_t* dst, const void* src, size_t n) {
   const uint8_t* s = static_cast<const uint8_t*>(src);
