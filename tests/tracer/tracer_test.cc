@@ -10,12 +10,16 @@
 #include <zstd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -465,6 +469,96 @@ TEST(TracerTest, BlockingAndSyscallsAcrossGenerations) {
     SCOPED_TRACE(absl::StrCat("window from ", from));
     MustView(*window, false, /*dump=*/false);
   }
+}
+
+// Log messages take their string ids from per-thread blocks of the
+// generation's table, which dynamic names share: every message must keep
+// its own text whatever the threads interleave, when a block runs out, when
+// a string buffer fills mid-block, and after a generation ends with part of
+// a block unused.
+TEST(TracerTest, LogMessagesKeepTheirTextAcrossThreadsIdBlocksAndGenerations) {
+  const std::string path = TempPath("logids.trace");
+  ASSERT_TRUE(Start(FileOptions(path)).ok());
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 3;
+  // Every other message is long (but under format::kMaxStringSize): a
+  // thread's 64 KiB string buffer fills near its 180th message of a
+  // generation, inside its block of ids 127..254, and again near the
+  // 360th, inside 255..510.
+  constexpr int kPerRound = 600 / kScale > 200 ? 600 / kScale : 200;
+  const std::string padding(700, 'x');
+  auto message = [&padding](int t, int r, int k) {
+    std::string m = absl::StrCat("t", t, " r", r, " m", k);
+    if (k % 2 == 1) absl::StrAppend(&m, " ", padding);
+    return m;
+  };
+  // Lockstep: the threads log a round, then wait while the main thread
+  // ends two generations.
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  int round = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        {
+          std::unique_lock<std::mutex> l(mu);
+          cv.wait(l, [&] { return round == r; });
+        }
+        for (int k = 0; k < kPerRound; ++k) {
+          Log("ids", message(t, r, k));
+          if (k % 2 == 0) {
+            ScopedRegion region(absl::StrCat("name t", t, " r", r, " ", k));
+          }
+        }
+        std::lock_guard<std::mutex> l(mu);
+        ++done;
+        cv.notify_all();
+      }
+    });
+  }
+  for (int r = 0; r < kRounds; ++r) {
+    {
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait(l, [&] { return done == kThreads * (r + 1); });
+    }
+    EndGeneration();
+    EndGeneration();
+    std::lock_guard<std::mutex> l(mu);
+    ++round;
+    cv.notify_all();
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(Stop().ok());
+
+  std::map<std::string, int> want;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int r = 0; r < kRounds; ++r) {
+      for (int k = 0; k < kPerRound; ++k) want[message(t, r, k)] = 1;
+    }
+  }
+  std::map<std::string, int> got;
+  int regions = 0;
+  absl::StatusOr<std::unique_ptr<reader::Reader>> rd =
+      reader::Reader::Open(path);
+  ASSERT_TRUE(rd.ok()) << rd.status();
+  reader::Event ev;
+  while ((*rd)->ReadEvent(&ev)) {
+    if (ev.kind() == reader::EventKind::kLog) {
+      EXPECT_EQ(ev.log().category, "ids");
+      ++got[std::string(ev.log().message)];
+    }
+    if (ev.kind() == reader::EventKind::kRegionBegin &&
+        absl::StartsWith(ev.region().type, "name t")) {
+      ++regions;
+    }
+  }
+  ASSERT_TRUE((*rd)->status().ok()) << (*rd)->status();
+  EXPECT_EQ(got.size(), want.size());
+  EXPECT_TRUE(got == want) << "a message was lost, repeated or changed";
+  EXPECT_EQ(regions, kThreads * kRounds * ((kPerRound + 1) / 2));
+  MustView(path, false, /*dump=*/false);
 }
 
 TEST(TracerTest, ManyThreadsStartingAndExitingWithTinyGenerations) {

@@ -29,8 +29,9 @@ class StringTable {
   }
   // The same through a thread's cache.
   uint64_t Put(absl::string_view s, uint64_t gen, StringCache* cache);
-  // A fresh id for a string the caller writes itself (WriteString).
-  uint64_t NextId() { return map_.NextId(); }
+  // The first of n fresh, consecutive ids for strings the caller writes
+  // itself (WriteStringEntry).
+  uint64_t NextIds(uint64_t n) { return map_.NextIds(n); }
 
   // Writes all entries; then Reset() may be called.
   void Dump(TableWriter& w) const;
@@ -55,7 +56,8 @@ class StringTable {
 
 // Appends a String entry (id, length, bytes) to b, which must have room for
 // StringEntrySize(s) bytes.
-inline void WriteStringEntry(TraceBuf* b, uint64_t id, absl::string_view s) {
+__attribute__((always_inline)) inline void WriteStringEntry(
+    TraceBuf* b, uint64_t id, absl::string_view s) {
   // A local cursor, stored once (as EmitAt).
   uint8_t* p = b->cursor();
   *p++ = format::kEvString;

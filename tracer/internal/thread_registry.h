@@ -82,6 +82,13 @@ struct ThreadState {
 
   // Unique strings (log messages) written by this thread, by parity.
   TraceBuf* sbuf[2] = {nullptr, nullptr};
+  // The ids this thread has taken for them from the generation's string
+  // table, by parity: [sid_next, sid_end) are still unused, and the next
+  // block taken holds sid_block ids. Valid only while sbuf[p] is non-null
+  // (both are reset together at the end of the thread's generation).
+  uint64_t sid_next[2] = {0, 0};
+  uint64_t sid_end[2] = {0, 0};
+  uint64_t sid_block[2] = {0, 0};
   // Serializes flushing this thread's buffers between the advancer and
   // the thread's own exit.
   std::mutex flush_mu;

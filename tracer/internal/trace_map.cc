@@ -105,7 +105,7 @@ const TraceMap::Node* TraceMap::PutNode(const void* data, size_t size,
         fresh->hash = hash;
         fresh->size = static_cast<uint32_t>(size);
         fresh->data = copy;
-        fresh->id = NextId();
+        fresh->id = NextIds(1);
       }
       if (slot->compare_exchange_strong(n, fresh, std::memory_order_acq_rel,
                                         std::memory_order_acquire)) {

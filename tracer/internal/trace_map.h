@@ -1,4 +1,4 @@
-// A concurrent set of byte strings with dense ids, for the per-generation
+// A concurrent set of byte strings with distinct ids, for the per-generation
 // string and stack tables (a port of the idea of Go's runtime traceMap).
 //
 // Put() is lock-free: the set is a hash trie with four children a node,
@@ -6,10 +6,10 @@
 // concurrent writers never block each other and an id, once returned, is
 // final. Nodes and their bytes live in an arena that only grows until
 // Reset(). Ids start at 1 and are handed out from one counter, which callers
-// may also use for entries they write themselves (NextId()).
+// may also take blocks of for entries they write themselves (NextIds()).
 //
 // Invariants:
-//  1. Put() and NextId() may run concurrently with each other.
+//  1. Put() and NextIds() may run concurrently with each other.
 //  2. Reset() runs only when no Put() or ForEach() can be running (the
 //     tracer guarantees this for a generation's tables once all threads
 //     have left that generation). ForEach() may run concurrently with
@@ -87,8 +87,10 @@ class TraceMap {
   const Node* PutNode(const void* data, size_t size, uint64_t hash,
                       bool* added = nullptr);
 
-  // An id no entry uses, from the same counter.
-  uint64_t NextId() { return seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
+  // The first of n consecutive ids no entry uses, from the same counter.
+  uint64_t NextIds(uint64_t n) {
+    return seq_.fetch_add(n, std::memory_order_relaxed) + 1;
+  }
 
   // Calls f(id, data, size) for every entry, in no particular order.
   // Allocates nothing and takes no lock (async-signal-safe if f is): the
@@ -101,7 +103,7 @@ class TraceMap {
   bool ForEach(F&& f) const;
   static constexpr int kMaxWalkDepth = 84;
 
-  // Number of entries added by Put (not NextId).
+  // Number of entries added by Put (not NextIds).
   size_t size() const { return count_.load(std::memory_order_relaxed); }
   size_t bytes_reserved() const { return arena_.bytes_reserved(); }
 

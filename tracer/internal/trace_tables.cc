@@ -31,12 +31,28 @@ uint64_t TraceTables::StaticStringIdSlow(TraceLocker& tl,
   return id;
 }
 
-TraceBuf* TraceTables::NewStringBuf(TraceLocker& tl) {
+TraceBuf* TraceTables::RefillUniqueStrings(TraceLocker& tl, size_t entry_size) {
   const uint64_t gen = tl.gen();
-  TraceBuf*& b = tl.thread()->sbuf[gen & 1];
-  if (b != nullptr) writer_->FlushBuf(b);
-  b = writer_->NewBuf(gen, format::kNoThread);
-  b->Byte(format::kEvStrings);
+  const uint64_t p = gen & 1;
+  ThreadState* ts = tl.thread();
+  TraceBuf*& b = ts->sbuf[p];
+  if (b == nullptr) {
+    // The thread's first string of this generation: whatever block it
+    // held belongs to an older generation's table.
+    ts->sid_next[p] = ts->sid_end[p] = 0;
+    ts->sid_block[p] = kFirstStringIdBlock;
+  }
+  if (b == nullptr || b->available() < entry_size) {
+    if (b != nullptr) writer_->FlushBuf(b);
+    b = writer_->NewBuf(gen, format::kNoThread);
+    b->Byte(format::kEvStrings);
+  }
+  if (ts->sid_next[p] == ts->sid_end[p]) {
+    const uint64_t n = ts->sid_block[p];
+    ts->sid_next[p] = strings_[p].NextIds(n);
+    ts->sid_end[p] = ts->sid_next[p] + n;
+    ts->sid_block[p] = n < kMaxStringIdBlock ? 2 * n : kMaxStringIdBlock;
+  }
   return b;
 }
 

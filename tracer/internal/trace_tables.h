@@ -11,6 +11,7 @@
 #define GENTRACE_TRACER_INTERNAL_TRACE_TABLES_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
@@ -50,17 +51,21 @@ class TraceTables {
     return StaticStringIdSlow(tl, name);
   }
   // Writes s as a new string (never deduplicated; for log messages), into
-  // the thread's string buffer of the generation.
+  // the thread's string buffer of the generation, under an id from the
+  // thread's block of the generation's ids (taking one id from the shared
+  // counter for every message made it the cost of a log event).
   __attribute__((always_inline)) uint64_t UniqueStringId(TraceLocker& tl,
                                                          absl::string_view s) {
     s = StringTable::Truncate(s);
-    const uint64_t gen = tl.gen();
-    TraceBuf* b = tl.thread()->sbuf[gen & 1];
-    if (__builtin_expect(b == nullptr || b->available() < StringEntrySize(s),
+    const uint64_t p = tl.gen() & 1;
+    ThreadState* ts = tl.thread();
+    TraceBuf* b = ts->sbuf[p];
+    if (__builtin_expect(b == nullptr || b->available() < StringEntrySize(s) ||
+                             ts->sid_next[p] == ts->sid_end[p],
                          0)) {
-      b = NewStringBuf(tl);
+      b = RefillUniqueStrings(tl, StringEntrySize(s));
     }
-    const uint64_t id = strings_[gen & 1].NextId();
+    const uint64_t id = ts->sid_next[p]++;
     WriteStringEntry(b, id, s);
     return id;
   }
@@ -96,9 +101,17 @@ class TraceTables {
   static constexpr uint64_t kIdLimit = uint64_t{1} << 24;
 
   uint64_t StaticStringIdSlow(TraceLocker& tl, const StaticName& name);
-  // Flushes the thread's full string buffer of tl's generation, if any,
-  // and gives it a new, empty one (any string fits: Truncate).
-  TraceBuf* NewStringBuf(TraceLocker& tl);
+  // Makes room for one unique string entry of `entry_size` bytes in tl's
+  // generation: a string buffer that fits it (flushing a full one; any
+  // string fits an empty one: Truncate) and an unused id (a new block,
+  // twice the last one up to kMaxStringIdBlock ids). Returns the buffer.
+  TraceBuf* RefillUniqueStrings(TraceLocker& tl, size_t entry_size);
+  // Blocks start at one id, so that a thread that logs a few messages a
+  // generation wastes few ids (the reader keeps a table whose ids are
+  // mostly used as an array), and double up to 256, so that the shared
+  // counter is touched once per 256 messages of a busy thread.
+  static constexpr uint64_t kFirstStringIdBlock = 1;
+  static constexpr uint64_t kMaxStringIdBlock = 256;
   uint64_t CaptureStackId(TraceLocker& tl, void* fp);
 
   Writer* const writer_;
