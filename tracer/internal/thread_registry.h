@@ -84,8 +84,10 @@ struct ThreadState {
   TraceBuf* sbuf[2] = {nullptr, nullptr};
   // The ids this thread has taken for them from the generation's string
   // table, by parity: [sid_next, sid_end) are still unused, and the next
-  // block taken holds sid_block ids. Valid only while sbuf[p] is non-null
-  // (both are reset together at the end of the thread's generation).
+  // block taken holds sid_block ids. Valid only while sbuf[p] is non-null:
+  // the end of a generation clears sbuf[p] alone, and the thread's next
+  // log message, finding it null, starts these afresh
+  // (TraceTables::RefillUniqueStrings).
   uint64_t sid_next[2] = {0, 0};
   uint64_t sid_end[2] = {0, 0};
   uint64_t sid_block[2] = {0, 0};

@@ -52,8 +52,9 @@ class TraceTables {
   }
   // Writes s as a new string (never deduplicated; for log messages), into
   // the thread's string buffer of the generation, under an id from the
-  // thread's block of the generation's ids (taking one id from the shared
-  // counter for every message made it the cost of a log event).
+  // thread's block of the generation's ids (an atomic add on the shared
+  // counter for every message was about half of what a log cost above a
+  // region).
   __attribute__((always_inline)) uint64_t UniqueStringId(TraceLocker& tl,
                                                          absl::string_view s) {
     s = StringTable::Truncate(s);
